@@ -1,0 +1,25 @@
+/**
+ * Every error code the product can return, with the HTTP status it maps to. One list, so clients
+ * can rely on the codes and the HTTP layer maps them in one place.
+ */
+export const ERROR_CODES = {
+  validation_failed: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  illegal_transition: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  budget_exceeded: 429,
+  rate_limited: 429,
+  config_missing: 500,
+  migration_failed: 500,
+  database_error: 500,
+  internal: 500,
+  upstream_unavailable: 503,
+} as const;
+
+/** A code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
