@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs on a fresh Debian/Ubuntu machine with Node.js:
-# Deno (from the npm package pinned in package.json) and, unless DATABASE_URL points at a server
+# Deno (the npm package `deno`, version pinned in package.json's config.deno) and, unless DATABASE_URL points at a server
 # of your own, PostgreSQL 15 with pgTAP from Debian's packages. Safe to run again: it only installs
 # what is missing, and says so.
 set -euo pipefail
@@ -10,14 +10,18 @@ cd "$root"
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-want_deno=$(node -p "require('./package.json').devDependencies.deno")
+# Deno lives in .local/tools, not in the project's node_modules: `deno task` would otherwise resolve
+# `deno` to the npm package's JavaScript shim instead of the binary.
+want_deno=$(node -p "require('./package.json').config.deno")
+tools="$root/.local/tools"
 have_deno=""
-if [ -x node_modules/.bin/deno ]; then
-  have_deno=$(node_modules/.bin/deno --version 2>/dev/null | awk 'NR==1{print $2}') || true
+if [ -x "$tools/node_modules/.bin/deno" ]; then
+  have_deno=$("$tools/node_modules/.bin/deno" --version 2>/dev/null | awk 'NR==1{print $2}') || true
 fi
 if [ "$have_deno" != "$want_deno" ]; then
-  say "installing Deno $want_deno from npm (package 'deno')"
-  npm install --no-audit --no-fund --loglevel=error >&2
+  say "installing Deno $want_deno from npm (package 'deno') into .local/tools"
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error "deno@$want_deno" >&2
 fi
 
 as_root() {

@@ -1,0 +1,97 @@
+/**
+ * The client-facing event contract of a run's Realtime channel `run:<id>` (private). Every state
+ * change is written to `backend_team.run_events` and broadcast in the same transaction with the
+ * event name below and a payload carrying `run_id`, `seq` (1, 2, 3… per run, no gaps), `type` and
+ * `at`. Clients that missed events (offline, reconnecting) fetch them with
+ * `GET /runs/:id/events?after=<last seq>`. These schemas are shared by the code that emits events,
+ * the CLI that displays them, and the tests.
+ */
+import { z } from "zod";
+
+const Base = z.object({
+  run_id: z.uuid(),
+  seq: z.number().int().positive(),
+  at: z.string(),
+});
+
+/** A run changed status. */
+export const RunStatusEvent = Base.extend({
+  type: z.literal("run.status"),
+  status: z.string(),
+  from: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullish(),
+});
+
+/** A task changed status. */
+export const TaskStatusEvent = Base.extend({
+  type: z.literal("task.status"),
+  task_id: z.uuid(),
+  key: z.string(),
+  agent: z.string(),
+  status: z.string(),
+  from: z.string().nullable(),
+  attempt: z.number().int().nonnegative(),
+  error: z.object({ code: z.string(), message: z.string() }).nullish(),
+});
+
+/** An attempt at a task finished (tokens, duration). */
+export const TaskAttemptEvent = Base.extend({
+  type: z.literal("task.attempt"),
+  task_id: z.uuid(),
+  key: z.string(),
+  attempt: z.number().int().positive(),
+  status: z.string(),
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  duration_ms: z.number().int().nonnegative().nullish(),
+});
+
+/** The shadow database judged a task's output. */
+export const ValidationReportEvent = Base.extend({
+  type: z.literal("validation.report"),
+  task_id: z.uuid().nullable(),
+  ok: z.boolean(),
+  errors: z.number().int().nonnegative(),
+  warnings: z.number().int().nonnegative(),
+});
+
+/** An artifact was stored. */
+export const ArtifactCreatedEvent = Base.extend({
+  type: z.literal("artifact.created"),
+  artifact_id: z.uuid(),
+  task_id: z.uuid().nullable(),
+  kind: z.string(),
+  path: z.string(),
+});
+
+/** The run finished and its deliverable is ready. */
+export const RunCompletedEvent = Base.extend({
+  type: z.literal("run.completed"),
+  status: z.literal("completed"),
+});
+
+/** Any run event. */
+export const RunEventPayload = z.discriminatedUnion("type", [
+  RunStatusEvent,
+  TaskStatusEvent,
+  TaskAttemptEvent,
+  ValidationReportEvent,
+  ArtifactCreatedEvent,
+  RunCompletedEvent,
+]);
+export type RunEventPayload = z.infer<typeof RunEventPayload>;
+
+/** Event names on the channel, one per payload type. */
+export const RUN_EVENT_NAMES = [
+  "run.status",
+  "task.status",
+  "task.attempt",
+  "validation.report",
+  "artifact.created",
+  "run.completed",
+] as const;
+
+/** The Realtime topic of a run. */
+export function runTopic(runId: string): string {
+  return `run:${runId}`;
+}

@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { RUN_EVENT_NAMES, RunEventPayload, runTopic } from "./mod.ts";
+
+Deno.test("every event name has a payload schema and payloads are told apart by type", () => {
+  const runId = crypto.randomUUID();
+  const e = RunEventPayload.parse({
+    type: "task.status",
+    run_id: runId,
+    seq: 4,
+    at: new Date().toISOString(),
+    task_id: crypto.randomUUID(),
+    key: "T1",
+    agent: "db-architect",
+    status: "running",
+    from: "queued",
+    attempt: 1,
+  });
+  assert.equal(e.type, "task.status");
+  const names = RunEventPayload.options.map((o) => o.shape.type.value);
+  assert.deepEqual([...names].sort(), [...RUN_EVENT_NAMES].sort());
+  assert.equal(runTopic(runId), `run:${runId}`);
+  assert.throws(() => RunEventPayload.parse({ type: "run.status", run_id: runId, seq: 0, at: "" }));
+});

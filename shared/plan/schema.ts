@@ -1,0 +1,114 @@
+/**
+ * The orchestrator's contracts for its first three phases: what it understood of a request, the
+ * questions it asks when the request is ambiguous, and the plan — a DAG of agent tasks. One zod
+ * schema per concept, used for the LLM's structured output, for the HTTP API and for the rows that
+ * store them. Optional fields are `.nullable()` because strict structured outputs require every key.
+ */
+import { z } from "zod";
+
+/** The nine specialist agents. */
+export const AGENTS = [
+  "db-architect",
+  "query-optimizer",
+  "edge-functions",
+  "websocket",
+  "api-data",
+  "deployment",
+  "debugger",
+  "monitor",
+  "security",
+] as const;
+export const AgentName = z.enum(AGENTS);
+export type AgentName = z.infer<typeof AgentName>;
+
+/** How complex a request is; `ambiguous` means the user must answer questions first. */
+export const Complexity = z.enum(["simple", "moderate", "complex", "ambiguous"]);
+export type Complexity = z.infer<typeof Complexity>;
+
+/** Areas a request touches, each owned by one or more agents. */
+export const ScopeCategory = z.enum([
+  "schema",
+  "queries",
+  "serverless",
+  "realtime",
+  "api",
+  "deployment",
+  "errors",
+  "monitoring",
+  "security",
+]);
+
+/** A question for the user, typed so answers can be validated. */
+export const ClarificationQuestion = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/),
+  text: z.string().min(1).max(1000),
+  kind: z.enum(["text", "choice", "boolean"]),
+  choices: z.array(z.string().min(1).max(200)).max(20).nullable(),
+  required: z.boolean(),
+});
+export type ClarificationQuestion = z.infer<typeof ClarificationQuestion>;
+
+/** Phase 1's result. */
+export const Understanding = z.object({
+  goal: z.string().min(1).max(2000),
+  requirements: z.array(z.string().max(1000)).max(50),
+  assumptions: z.array(z.string().max(1000)).max(50),
+  ambiguities: z.array(z.string().max(1000)).max(20),
+  complexity: Complexity,
+  scope: z.array(ScopeCategory).max(9),
+  questions: z.array(ClarificationQuestion).max(10),
+});
+export type Understanding = z.infer<typeof Understanding>;
+
+/** Identifier of a task inside a plan, e.g. `T1`. */
+export const TaskKey = z.string().regex(/^T[0-9]{1,3}$/, "task ids look like T1, T2, …");
+
+/** One atomic task for one agent. */
+export const PlanTask = z.object({
+  id: TaskKey,
+  agent: AgentName,
+  title: z.string().min(1).max(200),
+  input: z.string().min(1).max(4000),
+  output: z.array(z.string().min(1).max(200)).min(1).max(20),
+  depends_on: z.array(TaskKey).max(30),
+  tables: z.array(z.string().max(63)).max(50),
+});
+export type PlanTask = z.infer<typeof PlanTask>;
+
+/** Something to validate after a task. */
+export const Checkpoint = z.object({
+  after: TaskKey,
+  validate: z.array(z.string().min(1).max(300)).min(1).max(20),
+});
+
+/** An agreement between tasks, e.g. the table and columns an API relies on. */
+export const Contract = z.object({
+  name: z.string().min(1).max(100),
+  producer: TaskKey,
+  consumers: z.array(TaskKey).min(1),
+  description: z.string().min(1).max(2000),
+});
+
+/** Where outputs are merged. */
+export const Integration = z.object({
+  merge: z.array(TaskKey).min(1),
+  into: z.string().min(1).max(300),
+});
+
+/** Phases 2–3's result: the DAG to execute. */
+export const Plan = z.object({
+  goal: z.string().min(1).max(2000),
+  strategy: z.enum(["sequential", "parallel", "hybrid"]),
+  tasks: z.array(PlanTask).min(1).max(30),
+  checkpoints: z.array(Checkpoint).max(30),
+  contracts: z.array(Contract).max(30),
+  integration: z.array(Integration).max(10),
+});
+export type Plan = z.infer<typeof Plan>;
+
+/** The user's answers: question id → answer. */
+export const Answers = z.record(
+  z.string().max(40),
+  z.union([z.string().max(5000), z.boolean()]),
+);
+export type Answers = z.infer<typeof Answers>;

@@ -1,0 +1,434 @@
+/**
+ * The local stack's edge-functions gateway: serves `/functions/v1/<name>/*` as Supabase's edge
+ * runtime does. The JWT check (`verify_jwt`) happens here, before any function code runs; each
+ * function runs in its own Deno subprocess ({@link ./function_host.ts}), started on its first
+ * request and kept for the following ones (the runtime's `per_worker` policy), started again if it
+ * died. The function sees the path from `/<name>` on, the platform's env variables, and its output
+ * appears on the gateway's stderr prefixed with `[fn:<name>]`.
+ *
+ * @example
+ * ```ts
+ * const gateway = createFunctionsGateway({ configPath: "supabase/config.toml", jwtSecret, env });
+ * Deno.serve({ port: 54321 }, gateway.fetch);
+ * // later
+ * await gateway.close();
+ * ```
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { bearerToken, verifyToken } from "../../shared/auth/mod.ts";
+import { FunctionEnv, loadConfig } from "../../shared/config/mod.ts";
+import { type FunctionSpec, loadFunctionsConfig } from "./functions_config.ts";
+import { READY_MARKER_ENV } from "./function_host.ts";
+
+export type { FunctionSpec };
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const HOST_MODULE = fileURLToPath(new URL("./function_host.ts", import.meta.url));
+const PREFIX = "/functions/v1/";
+
+// What Deno itself needs from the parent environment (cache, npm registry, certificates, proxies);
+// everything else stays out, as on the platform where functions see only their own variables.
+const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "XDG_CACHE_HOME",
+  "DENO_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "DENO_AUTH_TOKENS",
+  "DENO_NO_UPDATE_CHECK",
+  "NPM_CONFIG_REGISTRY",
+  "npm_config_registry",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "NODE_EXTRA_CA_CERTS",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "NO_COLOR",
+  "SYSTEMROOT",
+];
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) plus those the two fetch legs set themselves.
+const UNFORWARDED_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+/** How to build a gateway. */
+export interface FunctionsGatewayOptions {
+  /** Supabase CLI config to read `[functions.*]` from (default `supabase/config.toml`). */
+  configPath?: string;
+  /** Folder of unlisted function folders (default `functions/` beside the config, as the CLI). */
+  functionsDir?: string;
+  /** Functions to serve instead of reading the config (tests). */
+  functions?: FunctionSpec[];
+  /**
+   * Environment of every function: must hold `SUPABASE_URL`, `SUPABASE_ANON_KEY`,
+   * `SUPABASE_SERVICE_ROLE_KEY`, `SUPABASE_DB_URL`; anything else (e.g. `OPENAI_*`) is passed on.
+   */
+  env: Record<string, string>;
+  /** Secret user tokens are verified with when `verify_jwt` is on; also given as `JWT_SECRET`. */
+  jwtSecret: string;
+  /** `deno.json` for functions that name no import map and have none beside them (default: repo's). */
+  denoConfig?: string;
+  /** How long a function may take to call `Deno.serve` (default 60 s: first runs may download). */
+  bootTimeoutMs?: number;
+  /** How long a function may take to exit after SIGTERM before it is killed (default 3 s). */
+  stopTimeoutMs?: number;
+  /** Where function output lines go, already prefixed (default: the gateway's stderr). */
+  log?: (line: string) => void;
+}
+
+/** A running gateway. */
+export interface FunctionsGateway {
+  /** Handles a request for `/functions/v1/<name>/*`; suitable as a `Deno.serve` handler. */
+  fetch(req: Request): Promise<Response>;
+  /** Stops every function process and waits for them to exit. */
+  close(): Promise<void>;
+  /** Kills a function's process (SIGKILL, like a crash); its next request starts a new one. */
+  kill(name: string): Promise<void>;
+  /** Stops a function's process and starts a new one, resolving once it listens. */
+  restart(name: string): Promise<void>;
+  /** The functions this gateway knows, enabled or not. */
+  readonly functions: readonly FunctionSpec[];
+}
+
+/** Thrown when a function process cannot be started; the gateway answers 503 BOOT_ERROR. */
+export class FunctionBootError extends Error {
+  constructor(name: string, reason: string) {
+    super(`function ${name} failed to boot: ${reason}`);
+    this.name = "FunctionBootError";
+  }
+}
+
+/**
+ * Creates the gateway. Reads the config now, so a broken `config.toml` or missing platform
+ * variable fails start-up; processes start only when requests arrive.
+ */
+export function createFunctionsGateway(options: FunctionsGatewayOptions): FunctionsGateway {
+  loadConfig(FunctionEnv, options.env);
+  const specs = options.functions ??
+    loadFunctionsConfig(options.configPath ?? join(REPO_ROOT, "supabase/config.toml"), {
+      functionsDir: options.functionsDir,
+    });
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const env = { ...inheritedEnv(), JWT_SECRET: options.jwtSecret, ...options.env };
+  const log = options.log ?? ((line: string) => console.error(line));
+  const slots = new Map<string, Slot>();
+  let closed = false;
+
+  const launch = (spec: FunctionSpec): Slot => {
+    const slot: Slot = {
+      starting: startProcess(spec, {
+        env,
+        denoConfig: options.denoConfig ?? join(REPO_ROOT, "deno.json"),
+        bootTimeoutMs: options.bootTimeoutMs ?? 60_000,
+        stopTimeoutMs: options.stopTimeoutMs ?? 3_000,
+        log,
+      }),
+    };
+    slot.starting.then((w) => slot.process = w, () => slot.failed = true);
+    slots.set(spec.name, slot);
+    return slot;
+  };
+
+  // One start shared by concurrent requests; a dead or failed process is replaced on demand.
+  const processFor = (spec: FunctionSpec): Promise<FunctionProcess> => {
+    const slot = slots.get(spec.name);
+    if (slot && !slot.failed && !slot.process?.exited) return slot.starting;
+    return launch(spec).starting;
+  };
+
+  const stop = async (name: string, signal: Deno.Signal): Promise<void> => {
+    const slot = slots.get(name);
+    if (!slot) return;
+    slots.delete(name);
+    const worker = await slot.starting.catch(() => undefined);
+    await worker?.stop(signal);
+  };
+
+  return {
+    functions: specs,
+
+    async fetch(req: Request): Promise<Response> {
+      const url = new URL(req.url);
+      const route = routeOf(url.pathname);
+      const spec = route && byName.get(route.name);
+      if (!route || !spec?.enabled) {
+        return relayError(404, "NOT_FOUND", "Requested function was not found");
+      }
+      // Preflight carries no credentials, so the runtime lets it through for the function's CORS.
+      if (spec.verifyJwt && req.method !== "OPTIONS") {
+        const denied = await checkJwt(req, options.jwtSecret);
+        if (denied) return denied;
+      }
+      if (closed) return relayError(503, "SHUTTING_DOWN", "The functions gateway is shutting down");
+      let worker: FunctionProcess;
+      try {
+        worker = await processFor(spec);
+      } catch (e) {
+        log(`[fn:${spec.name}] ${e instanceof Error ? e.message : String(e)}`);
+        return relayError(503, "BOOT_ERROR", "Worker failed to boot (please check logs)");
+      }
+      return await forward(req, url, route.path, worker);
+    },
+
+    async close() {
+      closed = true;
+      await Promise.all([...slots.keys()].map((name) => stop(name, "SIGTERM")));
+    },
+
+    kill(name: string) {
+      return stop(name, "SIGKILL");
+    },
+
+    async restart(name: string) {
+      const spec = byName.get(name);
+      if (!spec) throw new Error(`unknown function ${name}`);
+      await stop(name, "SIGTERM");
+      // Through processFor, so a request that started it meanwhile shares that process.
+      if (!closed) await processFor(spec);
+    },
+  };
+}
+
+interface Slot {
+  starting: Promise<FunctionProcess>;
+  process?: FunctionProcess;
+  failed?: boolean;
+}
+
+/** `/functions/v1/echo/a?b` → name `echo`, path `/echo/a` (the function's view of the URL). */
+function routeOf(pathname: string): { name: string; path: string } | undefined {
+  if (!pathname.startsWith(PREFIX)) return undefined;
+  const path = pathname.slice(PREFIX.length - 1);
+  const name = path.slice(1).split("/", 1)[0];
+  return name ? { name, path } : undefined;
+}
+
+// The bodies Supabase's relay answers with when it rejects a request before the function runs.
+async function checkJwt(req: Request, secret: string): Promise<Response | undefined> {
+  const header = req.headers.get("authorization");
+  if (!header) return relayError(401, 401, "Missing authorization header");
+  const token = bearerToken(header);
+  if (!token) return relayError(401, 401, "Invalid JWT");
+  try {
+    await verifyToken(secret, token);
+    return undefined;
+  } catch {
+    return relayError(401, 401, "Invalid JWT");
+  }
+}
+
+function relayError(status: number, code: number | string, message: string): Response {
+  return Response.json({ code, message }, { status });
+}
+
+async function forward(
+  req: Request,
+  url: URL,
+  path: string,
+  worker: FunctionProcess,
+): Promise<Response> {
+  const headers = new Headers();
+  for (const [k, v] of req.headers) if (!UNFORWARDED_HEADERS.has(k)) headers.append(k, v);
+  // The function listens on its own port; these tell it the address the caller used.
+  if (!headers.has("x-forwarded-host")) headers.set("x-forwarded-host", url.host);
+  if (!headers.has("x-forwarded-proto")) {
+    headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+  }
+  let upstream: Response;
+  try {
+    upstream = await fetch(`http://127.0.0.1:${worker.port}${path}${url.search}`, {
+      method: req.method,
+      headers,
+      body: req.body,
+      redirect: "manual",
+      // No `signal: req.signal`: Deno aborts it once a response is sent, which would cut streamed
+      // bodies; a client hanging up cancels the returned body, and that cancels the upstream one.
+    });
+  } catch (e) {
+    worker.log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
+    return relayError(502, "WORKER_ERROR", "Function exited before responding (please check logs)");
+  }
+  const out = new Headers();
+  for (const [k, v] of upstream.headers) if (!UNFORWARDED_HEADERS.has(k)) out.append(k, v);
+  return new Response(upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: out,
+  });
+}
+
+function inheritedEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+interface ProcessOptions {
+  env: Record<string, string>;
+  denoConfig: string;
+  bootTimeoutMs: number;
+  stopTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+/** One function subprocess that has announced its port. */
+interface FunctionProcess {
+  readonly pid: number;
+  readonly port: number;
+  /** Whether the process has exited (it is then replaced on the next request). */
+  readonly exited: boolean;
+  /** Writes a gateway-side line under the function's prefix. */
+  log(line: string): void;
+  /** Sends `signal`, escalates to SIGKILL after the stop timeout, and waits for the exit. */
+  stop(signal: Deno.Signal): Promise<void>;
+}
+
+async function startProcess(spec: FunctionSpec, options: ProcessOptions): Promise<FunctionProcess> {
+  const marker = `__function_host_ready_${crypto.randomUUID()}`;
+  const log = (line: string) => options.log(`[fn:${spec.name}] ${line}`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...configArgs(spec, options.denoConfig), HOST_MODULE, spec.entrypoint],
+    cwd: REPO_ROOT,
+    clearEnv: true,
+    env: { ...options.env, [READY_MARKER_ENV]: marker, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+
+  const ready = Promise.withResolvers<number>();
+  let exited = false;
+  let stopping = false;
+  const pumps = Promise.all([
+    forwardLines(child.stdout, (line) => {
+      // Searched anywhere in the line: output the function wrote without a newline may precede it.
+      const at = line.indexOf(`${marker} `);
+      if (at < 0) return log(line);
+      if (at > 0) log(line.slice(0, at));
+      ready.resolve(Number(line.slice(at + marker.length + 1)));
+    }),
+    forwardLines(child.stderr, log),
+  ]).catch((e) => log(`output lost: ${e instanceof Error ? e.message : String(e)}`));
+  const status = child.status.then((status) => {
+    exited = true;
+    if (!stopping) {
+      log(`exited with code ${status.code}${status.signal ? ` (${status.signal})` : ""}`);
+    }
+    ready.reject(new FunctionBootError(spec.name, `process exited with code ${status.code}`));
+  });
+  // Done means exited and every output line forwarded, so nothing is left running or unread.
+  const finished = Promise.all([status, pumps]);
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new FunctionBootError(spec.name, `no Deno.serve within ${options.bootTimeoutMs} ms`),
+        ),
+      options.bootTimeoutMs,
+    );
+  });
+
+  const worker: FunctionProcess = {
+    pid: child.pid,
+    port: 0,
+    get exited() {
+      return exited;
+    },
+    log,
+    async stop(signal: Deno.Signal) {
+      stopping = true;
+      if (!exited) {
+        signalChild(child, signal);
+        let killTimer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          finished,
+          new Promise((resolve) => killTimer = setTimeout(resolve, options.stopTimeoutMs)),
+        ]);
+        clearTimeout(killTimer);
+        if (!exited) signalChild(child, "SIGKILL");
+      }
+      await finished;
+    },
+  };
+
+  try {
+    const port = await Promise.race([ready.promise, timeout]);
+    return Object.assign(worker, { port });
+  } catch (e) {
+    await worker.stop("SIGKILL");
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// A function's own deno.json (as the CLI prefers) or import map, else the given default.
+function configArgs(spec: FunctionSpec, fallback: string): string[] {
+  const own = spec.importMap ??
+    ["deno.json", "deno.jsonc"].map((f) => join(dirname(spec.entrypoint), f)).find(isFile);
+  const config = own ?? fallback;
+  return /deno\.jsonc?$/.test(config)
+    ? ["--config", config]
+    : ["--no-config", "--import-map", config];
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function signalChild(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Already exited between the check and the signal; the exit is awaited by the caller.
+  }
+}
+
+async function forwardLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      onLine(buffer.slice(0, newline).replace(/\r$/, ""));
+      buffer = buffer.slice(newline + 1);
+    }
+  }
+  if (buffer) onLine(buffer);
+}

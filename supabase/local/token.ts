@@ -1,0 +1,134 @@
+/**
+ * `deno task token`: prints a JWT for calling the local stack, signed with `JWT_SECRET` (else the
+ * CLI's local secret). A user token stands in for what Supabase Auth would issue after sign-in; an
+ * email gives the same user id every time, so the same person owns the same rows across restarts.
+ * `--role anon|service_role` prints the stack's stable API key instead.
+ *
+ * ```sh
+ * deno task token --user you@example.com
+ * deno task token --user 6f1c…-uuid --expires 600
+ * deno task token --role service_role
+ * ```
+ */
+import { createHash } from "node:crypto";
+import { parseArgs } from "node:util";
+import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.ts";
+
+/** What to mint. */
+export type TokenRequest =
+  | { role: "authenticated"; sub: string; email?: string; expiresIn: number }
+  | { role: "anon" | "service_role" };
+
+/** A command line that cannot be understood; the CLI exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The CLI's help text. */
+export const USAGE = `usage: deno task token --user <uuid|email> [--expires <seconds>]
+       deno task token --role anon|service_role
+
+  --user      the user's id, or an email (mapped to a stable id and set as the email claim)
+  --expires   lifetime of a user token in seconds (default 3600)
+  --role      authenticated (default), or anon / service_role to print that API key`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const ROLES = ["authenticated", "anon", "service_role"] as const;
+
+/**
+ * A stable user id for an email: SHA-256 of the trimmed, lower-cased address, shaped as a v4 UUID
+ * so it fits `auth.users.id` and `uuid` columns.
+ *
+ * @example
+ * ```ts
+ * userIdForEmail("Ada@Example.com") === userIdForEmail("ada@example.com"); // true
+ * ```
+ */
+export function userIdForEmail(email: string): string {
+  const bytes = createHash("sha256").update(email.trim().toLowerCase()).digest().subarray(0, 16);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
+/**
+ * Parses the CLI's arguments, throwing {@link UsageError} for anything it does not understand.
+ *
+ * @example
+ * ```ts
+ * parseTokenArgs(["--user", "ada@example.com"]);
+ * // { role: "authenticated", sub: userIdForEmail("ada@example.com"), email: "ada@example.com", expiresIn: 3600 }
+ * ```
+ */
+export function parseTokenArgs(args: readonly string[]): TokenRequest {
+  let values: { user?: string; expires?: string; role?: string };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        user: { type: "string" },
+        expires: { type: "string" },
+        role: { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const role = values.role ?? "authenticated";
+  if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}`);
+  if (role !== "authenticated") {
+    if (values.user !== undefined || values.expires !== undefined) {
+      throw new UsageError(`--role ${role} prints the API key; --user and --expires do not apply`);
+    }
+    return { role };
+  }
+  if (!values.user) throw new UsageError("--user is required");
+  const expiresIn = values.expires === undefined ? 3600 : Number(values.expires);
+  if (!Number.isSafeInteger(expiresIn) || expiresIn <= 0) {
+    throw new UsageError("--expires must be a positive whole number of seconds");
+  }
+  const user = values.user.trim();
+  if (UUID.test(user)) return { role, sub: user.toLowerCase(), expiresIn };
+  if (EMAIL.test(user)) {
+    const email = user.toLowerCase();
+    return { role, sub: userIdForEmail(email), email, expiresIn };
+  }
+  throw new UsageError(`--user must be a UUID or an email, got "${values.user}"`);
+}
+
+/** The token for a request: a fresh user token, or the stable API key of the role. */
+export async function tokenFor(request: TokenRequest, secret: string): Promise<string> {
+  if (request.role === "authenticated") {
+    return await mintUserToken(secret, {
+      sub: request.sub,
+      email: request.email,
+      expiresIn: request.expiresIn,
+    });
+  }
+  const keys = await apiKeys(secret);
+  return request.role === "anon" ? keys.anon : keys.serviceRole;
+}
+
+function isRole(role: string): role is (typeof ROLES)[number] {
+  return (ROLES as readonly string[]).includes(role);
+}
+
+if (import.meta.main) {
+  try {
+    const request = parseTokenArgs(Deno.args);
+    console.log(await tokenFor(request, Deno.env.get("JWT_SECRET") || LOCAL_JWT_SECRET));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
