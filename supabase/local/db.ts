@@ -17,7 +17,9 @@ async function migrate(url: string): Promise<void> {
     const dir = fileURLToPath(new URL("../../migrations", import.meta.url));
     const report = await applyMigrations(sql, await readMigrationDir(dir));
     for (const f of report.applied) console.log(`applied ${f}`);
-    console.log(`${report.applied.length} applied, ${report.alreadyApplied.length} already applied`);
+    console.log(
+      `${report.applied.length} applied, ${report.alreadyApplied.length} already applied`,
+    );
   } finally {
     await sql.end();
   }

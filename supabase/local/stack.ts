@@ -73,9 +73,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Listen first: functions must be told the public URL, which is known only once bound.
   const abort = new AbortController();
   let handler: (req: Request) => Promise<Response> = () =>
-    Promise.resolve(Response.json({ error: { code: "upstream_unavailable", message: "starting" } }, {
-      status: 503,
-    }));
+    Promise.resolve(
+      Response.json({ error: { code: "upstream_unavailable", message: "starting" } }, {
+        status: 503,
+      }),
+    );
   const { promise: listening, resolve: onListen } = Promise.withResolvers<number>();
   const server = Deno.serve({
     hostname: "127.0.0.1",
