@@ -1,0 +1,45 @@
+/**
+ * The orchestrator function's configuration: the variables every function receives, plus how user
+ * tokens are verified — `JWT_SECRET` (HS256; the local stack's and Supabase's legacy secret) or
+ * `SUPABASE_JWKS` (the platform's public keys for asymmetric tokens). Start-up fails naming
+ * `JWT_SECRET` when neither is set.
+ *
+ * @example
+ * ```ts
+ * const config = loadOrchestratorConfig();
+ * ```
+ */
+import { z } from "zod";
+import { FunctionEnv, loadConfig } from "../config/mod.ts";
+import { type Jwk, parseJwks } from "../http/mod.ts";
+
+/** The variables the orchestrator reads. */
+export const OrchestratorEnv = FunctionEnv.extend({
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  SUPABASE_JWKS: z.string().min(1).optional(),
+}).superRefine((env, ctx) => {
+  if (!env.JWT_SECRET && !env.SUPABASE_JWKS) {
+    ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is not set" });
+  }
+});
+
+/** What the orchestrator function is built from. */
+export interface OrchestratorConfig {
+  dbUrl: string;
+  supabaseUrl: string;
+  jwtSecret?: string;
+  jwks?: Jwk[];
+}
+
+/** Reads and checks the environment (default: the process's). */
+export function loadOrchestratorConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): OrchestratorConfig {
+  const parsed = loadConfig(OrchestratorEnv, env);
+  return {
+    dbUrl: parsed.SUPABASE_DB_URL,
+    supabaseUrl: parsed.SUPABASE_URL,
+    jwtSecret: parsed.JWT_SECRET,
+    jwks: parsed.SUPABASE_JWKS ? parseJwks(parsed.SUPABASE_JWKS) : undefined,
+  };
+}

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { isAppError } from "../errors/mod.ts";
+import { LOCAL_JWT_SECRET } from "../auth/mod.ts";
+import { loadOrchestratorConfig } from "./config.ts";
+
+const base = {
+  SUPABASE_URL: "http://127.0.0.1:54321",
+  SUPABASE_ANON_KEY: "anon",
+  SUPABASE_SERVICE_ROLE_KEY: "service",
+  SUPABASE_DB_URL: "postgres://postgres@127.0.0.1:54322/postgres",
+};
+
+Deno.test("the orchestrator refuses to start without JWT_SECRET (or SUPABASE_JWKS), naming it", () => {
+  assert.throws(
+    () => loadOrchestratorConfig(base),
+    (e) => isAppError(e, "config_missing") && e.message.includes("JWT_SECRET is not set"),
+  );
+});
+
+Deno.test("the orchestrator reads its database URL and token keys from the environment", () => {
+  const config = loadOrchestratorConfig({ ...base, JWT_SECRET: LOCAL_JWT_SECRET });
+  assert.equal(config.dbUrl, base.SUPABASE_DB_URL);
+  assert.equal(config.jwtSecret, LOCAL_JWT_SECRET);
+  const withJwks = loadOrchestratorConfig({
+    ...base,
+    SUPABASE_JWKS: JSON.stringify({
+      keys: [{ kty: "EC", kid: "k", crv: "P-256", x: "a", y: "b" }],
+    }),
+  });
+  assert.equal(withJwks.jwks?.length, 1);
+  assert.equal(withJwks.jwtSecret, undefined);
+});

@@ -1,0 +1,186 @@
+/**
+ * The runs repository: every query a user's request makes, each run as the caller (`asCaller`), so
+ * row level security decides what exists for them — another tenant's run is simply not found.
+ * State changes go through the state machine's SECURITY DEFINER functions (`submit_run`,
+ * `cancel_run`, `answer_clarification`); nothing here writes a table. Database errors leave as
+ * {@link AppError}s (see `fromDatabaseError`).
+ *
+ * @example
+ * ```ts
+ * const run = await submitRun(sql, claims, { request: "A todo API" });
+ * const { runs, next_cursor } = await listRuns(sql, claims, { limit: 20 });
+ * ```
+ */
+import { asCaller, type Claims, type Sql, type TransactionSql } from "../db/mod.ts";
+import { AppError } from "../errors/mod.ts";
+import { answerIssues } from "./answers.ts";
+import { Artifact, type Deliverable } from "./artifact.ts";
+import { RunEvent } from "./event.ts";
+import { decodeCursor, encodeCursor } from "./pagination.ts";
+import { type Answers, Clarification, type CreateRunRequest, Run, RunSummary } from "./run.ts";
+import { parseRow } from "./rows.ts";
+import { fromDatabaseError } from "./db_errors.ts";
+import { Task } from "./task.ts";
+import type { EventPage, RunDetail, RunPage } from "./views.ts";
+
+// Column lists come from the schemas, so the API shows exactly what they define.
+const RUN_COLUMNS = Object.keys(Run.shape);
+const SUMMARY_COLUMNS = Object.keys(RunSummary.shape);
+const TASK_COLUMNS = Object.keys(Task.shape);
+const EVENT_COLUMNS = Object.keys(RunEvent.shape);
+const ARTIFACT_COLUMNS = Object.keys(Artifact.shape);
+
+/** Runs `fn` as the caller and turns database errors into {@link AppError}s. */
+async function asUser<T>(
+  sql: Sql,
+  claims: Claims,
+  fn: (tx: TransactionSql) => Promise<T>,
+): Promise<T> {
+  try {
+    return await asCaller(sql, claims, fn);
+  } catch (e) {
+    throw fromDatabaseError(e);
+  }
+}
+
+function notFound(): AppError {
+  return new AppError("not_found", "run not found");
+}
+
+/** Lists the caller's runs, newest first, `limit` at a time after `cursor`. */
+export function listRuns(
+  sql: Sql,
+  claims: Claims,
+  page: { cursor?: string; limit: number },
+): Promise<RunPage> {
+  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  return asUser(sql, claims, async (tx) => {
+    const rows = await tx`
+      select ${tx(SUMMARY_COLUMNS)},
+             to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+      from backend_team.runs
+      where ${
+      after ? tx`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)` : tx`true`
+    }
+      order by created_at desc, id desc
+      limit ${page.limit + 1}`;
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown.at(-1);
+    return {
+      runs: shown.map((row) => parseRow(RunSummary, row)),
+      next_cursor: more && last ? encodeCursor({ at: last.cursor_at, id: last.id }) : null,
+    };
+  });
+}
+
+/** The caller's run `id` with its tasks in plan order; `not_found` if it is not theirs. */
+export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail> {
+  return asUser(sql, claims, async (tx) => {
+    const [row] = await tx`select ${tx(RUN_COLUMNS)} from backend_team.runs where id = ${id}`;
+    if (!row) throw notFound();
+    const tasks = await tx`
+      select ${tx(TASK_COLUMNS)} from backend_team.tasks
+      where run_id = ${id}
+      order by created_at, length(key), key`;
+    return { run: parseRow(Run, row), tasks: tasks.map((t) => parseRow(Task, t)) };
+  });
+}
+
+/** Events of the caller's run `id` with `seq > after`, in order; `not_found` if not theirs. */
+export function listEvents(
+  sql: Sql,
+  claims: Claims,
+  id: string,
+  page: { after: number; limit: number },
+): Promise<EventPage> {
+  return asUser(sql, claims, async (tx) => {
+    // Reading the run first makes a run that is not the caller's a 404, not an empty list.
+    const [run] = await tx`select last_seq from backend_team.runs where id = ${id}`;
+    if (!run) throw notFound();
+    const rows = await tx`
+      select ${tx(EVENT_COLUMNS)} from backend_team.run_events
+      where run_id = ${id} and seq > ${page.after}
+      order by seq
+      limit ${page.limit}`;
+    const events = rows.map((row) => parseRow(RunEvent, row));
+    const nextAfter = events.at(-1)?.seq ?? page.after;
+    return { events, next_after: nextAfter, has_more: Number(run.last_seq) > nextAfter };
+  });
+}
+
+/** Creates a run for the caller (status `received`). */
+export function submitRun(sql: Sql, claims: Claims, body: CreateRunRequest): Promise<Run> {
+  return asUser(sql, claims, async (tx) => {
+    const [row] = await tx`
+      select * from backend_team.submit_run(
+        ${body.request}, ${tx.json(body.context ?? {})}::jsonb, ${
+      tx.json(body.options ?? {})
+    }::jsonb)`;
+    return parseRow(Run, row);
+  });
+}
+
+/** Cancels the caller's run and its unfinished tasks; `illegal_transition` if already finished. */
+export function cancelRun(sql: Sql, claims: Claims, id: string): Promise<Run> {
+  return asUser(sql, claims, async (tx) => {
+    const [row] = await tx`select * from backend_team.cancel_run(${id}::uuid)`;
+    return parseRow(Run, row);
+  });
+}
+
+/**
+ * Stores the caller's answers to their run's questions and lets the run continue. Answers that do
+ * not fit the questions are a `validation_failed` listing each; a run not waiting for answers is an
+ * `illegal_transition` (raised by the SQL function).
+ */
+export function answerClarification(
+  sql: Sql,
+  claims: Claims,
+  id: string,
+  answers: Answers,
+): Promise<Run> {
+  return asUser(sql, claims, async (tx) => {
+    const [current] = await tx`
+      select status, clarification from backend_team.runs where id = ${id}`;
+    if (!current) throw notFound();
+    const asked = Clarification.safeParse(current.clarification);
+    if (current.status === "awaiting_clarification" && asked.success) {
+      const issues = answerIssues(asked.data.questions ?? [], answers);
+      if (issues.length > 0) {
+        throw new AppError("validation_failed", "the answers do not fit the questions", issues);
+      }
+    }
+    const [row] = await tx`
+      select * from backend_team.answer_clarification(${id}::uuid, ${tx.json(answers)}::jsonb)`;
+    return parseRow(Run, row);
+  });
+}
+
+/**
+ * The deliverable of the caller's completed run: its `result` and artifacts in order. `not_found`
+ * if the run is not theirs, `conflict` while it is not completed.
+ */
+export function getDeliverable(sql: Sql, claims: Claims, id: string): Promise<Deliverable> {
+  return asUser(sql, claims, async (tx) => {
+    const [run] = await tx`select status, result from backend_team.runs where id = ${id}`;
+    if (!run) throw notFound();
+    if (run.status !== "completed") {
+      throw new AppError(
+        "conflict",
+        `run is ${run.status}; its deliverable is available once it is completed`,
+        { status: run.status },
+      );
+    }
+    const rows = await tx`
+      select ${tx(ARTIFACT_COLUMNS)} from backend_team.artifacts
+      where run_id = ${id}
+      order by ordinal, path`;
+    return {
+      run_id: id,
+      status: "completed",
+      result: run.result ?? null,
+      artifacts: rows.map((row) => parseRow(Artifact, row)),
+    };
+  });
+}
