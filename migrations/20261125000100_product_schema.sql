@@ -30,8 +30,6 @@ create table backend_team.runs (
   error jsonb,
   result jsonb,
   last_seq bigint not null default 0,
-  lease_until timestamptz,
-  lease_token uuid,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   completed_at timestamptz
@@ -55,12 +53,8 @@ comment on column backend_team.runs.prompt_version is 'Content hash of the orche
 comment on column backend_team.runs.error is 'Why the run failed: { code, message }.';
 comment on column backend_team.runs.result is 'Summary of the delivered result once completed.';
 comment on column backend_team.runs.last_seq is 'Sequence number of the run''s latest event.';
-comment on column backend_team.runs.lease_until is 'Orchestrator lease: another worker may take the run over after this time.';
-comment on column backend_team.runs.lease_token is 'Identifies the orchestrator holding the lease.';
 comment on column backend_team.runs.completed_at is 'When the run reached completed, failed or cancelled.';
 create index runs_owner_created_idx on backend_team.runs (owner_id, created_at desc, id desc);
-create index runs_active_lease_idx on backend_team.runs (lease_until)
-  where status in ('received', 'understanding', 'planning', 'delivering');
 
 -- Tasks -----------------------------------------------------------------------------------------
 create table backend_team.tasks (

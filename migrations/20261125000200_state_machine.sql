@@ -14,7 +14,7 @@ as $$
   select case from_status
     when 'received' then to_status in ('understanding', 'failed', 'cancelled')
     when 'understanding' then to_status in ('awaiting_clarification', 'planning', 'failed', 'cancelled')
-    when 'awaiting_clarification' then to_status in ('understanding', 'planning', 'executing', 'failed', 'cancelled')
+    when 'awaiting_clarification' then to_status in ('understanding', 'planning', 'executing', 'delivering', 'failed', 'cancelled')
     when 'planning' then to_status in ('executing', 'awaiting_clarification', 'failed', 'cancelled')
     when 'executing' then to_status in ('delivering', 'awaiting_clarification', 'failed', 'cancelled')
     when 'delivering' then to_status in ('completed', 'awaiting_clarification', 'failed', 'cancelled')
@@ -34,7 +34,8 @@ as $$
     when 'queued' then to_status in ('running', 'cancelled', 'failed')
     -- running -> running: a redelivered message starts the next attempt after a lost lease.
     when 'running' then to_status in ('running', 'validating', 'succeeded', 'retrying', 'failed', 'cancelled')
-    when 'validating' then to_status in ('succeeded', 'retrying', 'failed', 'escalated', 'cancelled')
+    -- validating -> running: the worker died while validating and the message came back.
+    when 'validating' then to_status in ('running', 'succeeded', 'retrying', 'failed', 'escalated', 'cancelled')
     when 'retrying' then to_status in ('running', 'queued', 'failed', 'cancelled')
     when 'escalated' then to_status in ('queued', 'failed', 'cancelled')
     else false
@@ -114,8 +115,6 @@ begin
     error = case when v_patch ? 'error' then v_patch -> 'error' else error end,
     result = case when v_patch ? 'result' then v_patch -> 'result' else result end,
     completed_at = case when backend_team.is_terminal_run_status(p_to) then now() else completed_at end,
-    lease_until = case when backend_team.is_terminal_run_status(p_to) then null else lease_until end,
-    lease_token = case when backend_team.is_terminal_run_status(p_to) then null else lease_token end,
     updated_at = now()
   where id = p_run_id;
   perform backend_team.append_event(p_run_id, 'run.status', jsonb_build_object(
@@ -155,6 +154,26 @@ comment on function backend_team.fail_run(uuid, text, text) is
   'Fails a run with an error code and message.';
 
 -- Tasks -----------------------------------------------------------------------------------------
+-- Every writer locks a run's row before any of its task rows (transition_run cancels tasks while
+-- holding the run), so task and run updates racing each other cannot deadlock.
+create function backend_team.lock_task(p_task_id uuid)
+returns backend_team.tasks
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_task backend_team.tasks;
+begin
+  perform 1 from backend_team.runs r
+   where r.id = (select t.run_id from backend_team.tasks t where t.id = p_task_id)
+     for update;
+  select * into v_task from backend_team.tasks where id = p_task_id for update;
+  return v_task;
+end;
+$$;
+comment on function backend_team.lock_task(uuid) is
+  'Locks a task''s run, then the task (the one lock order), and returns the task (all nulls if missing).';
+
 create function backend_team.transition_task(p_task_id uuid, p_to text, p_patch jsonb default '{}'::jsonb)
 returns backend_team.tasks
 language plpgsql
@@ -165,8 +184,8 @@ declare
   v_from text;
   v_patch jsonb := coalesce(p_patch, '{}'::jsonb);
 begin
-  select * into v_task from backend_team.tasks where id = p_task_id for update;
-  if not found then
+  v_task := backend_team.lock_task(p_task_id);
+  if v_task.id is null then
     raise exception 'task % not found', p_task_id using errcode = 'BT404';
   end if;
   v_from := v_task.status;
@@ -187,6 +206,10 @@ begin
     updated_at = now()
   where id = p_task_id
   returning * into v_task;
+  -- Cancelled work leaves its queue at once (backend_team.queue_of is in the execution migration).
+  if p_to = 'cancelled' and v_task.msg_id is not null then
+    perform pgmq.archive(backend_team.queue_of(v_task.agent), v_task.msg_id);
+  end if;
   perform backend_team.append_event(v_task.run_id, 'task.status', jsonb_build_object(
     'task_id', v_task.id, 'key', v_task.key, 'agent', v_task.agent,
     'status', p_to, 'from', v_from, 'attempt', v_task.attempt,
@@ -239,9 +262,12 @@ returns boolean
 language sql stable
 set search_path = ''
 as $$
+  -- `role` keeps the session's role inside security definer functions: an API role without a
+  -- user's claims acts for no one.
   select case
     when auth.uid() is not null then auth.uid() = p_owner
-    else coalesce(auth.role(), 'service_role') = 'service_role'
+    else current_setting('role') not in ('anon', 'authenticated')
+         and coalesce(auth.role(), 'service_role') = 'service_role'
   end
 $$;
 comment on function backend_team.caller_may_act_for(uuid) is

@@ -18,7 +18,10 @@ export const ERROR_CODES = {
   migration_failed: 500,
   database_error: 500,
   internal: 500,
+  llm_invalid_output: 502,
+  plan_invalid: 502,
   upstream_unavailable: 503,
+  llm_unavailable: 503,
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

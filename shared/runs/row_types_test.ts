@@ -1,0 +1,45 @@
+/**
+ * Type-level tests of the row-schema check: `deno test` type-checks this file, and each
+ * `@ts-expect-error` line must fail to compile, so a check that stopped catching a renamed or
+ * nullable column would fail here.
+ */
+import assert from "node:assert/strict";
+import { z } from "zod";
+import type { AssertRowSchemaFits, RowSchemaMismatch, TableRow } from "./row_types.ts";
+import { Artifact } from "./artifact.ts";
+import { RunEvent } from "./event.ts";
+import { Run } from "./run.ts";
+import { Task } from "./task.ts";
+
+function keysOf<S extends z.ZodObject>(schema: S): (keyof z.output<S> & string)[] {
+  return Object.keys(schema.shape) as (keyof z.output<S> & string)[];
+}
+
+Deno.test("every key the API's row schemas read is a column of their table", () => {
+  // Each assignment compiles only while the schema's keys are columns of the table.
+  const run: (keyof TableRow<"runs">)[] = keysOf(Run);
+  const task: (keyof TableRow<"tasks">)[] = keysOf(Task);
+  const event: (keyof TableRow<"run_events">)[] = keysOf(RunEvent);
+  const artifact: (keyof TableRow<"artifacts">)[] = keysOf(Artifact);
+  for (const keys of [run, task, event, artifact]) assert.ok(keys.length > 0);
+  assert.ok(run.includes("status") && task.includes("depends_on") && event.includes("seq"));
+  assert.ok(artifact.includes("ordinal"));
+});
+
+Deno.test("a schema key that is no longer a column does not compile", () => {
+  const Renamed = z.object({ id: z.string(), run_status: z.string() });
+  // @ts-expect-error: run_status is not a column of runs
+  type _Renamed = AssertRowSchemaFits<RowSchemaMismatch<typeof Renamed, "runs">>;
+  const mismatch: RowSchemaMismatch<typeof Renamed, "runs"> = "run_status";
+  assert.equal(mismatch, "run_status");
+});
+
+Deno.test("a schema refusing null for a nullable column does not compile", () => {
+  const Strict = z.object({ id: z.string(), completed_at: z.string() });
+  // @ts-expect-error: runs.completed_at is nullable
+  type _Strict = AssertRowSchemaFits<RowSchemaMismatch<typeof Strict, "runs">>;
+  const Lenient = z.object({ id: z.string(), completed_at: z.string().nullable() });
+  type _Lenient = AssertRowSchemaFits<RowSchemaMismatch<typeof Lenient, "runs">>;
+  const none: RowSchemaMismatch<typeof Lenient, "runs">[] = [];
+  assert.deepEqual(none, []);
+});

@@ -1,0 +1,228 @@
+/**
+ * A scripted OpenAI-compatible server on loopback. It lets tests and the offline demo run the real
+ * `openai` client path (HTTP, retries, timeouts, parsing) with answers decided by scenario rules,
+ * and records every request so a test can assert what a prompt contained. It serves
+ * `POST /v1/chat/completions` and `GET /v1/models`; a request no rule answers gets a 404 whose
+ * message says why each rule declined.
+ */
+import { LLM_REQUEST_HEADERS } from "../../../shared/llm/mod.ts";
+import {
+  ChatRequestBody,
+  completionBody,
+  errorResponse,
+  scriptedErrorResponse,
+  type TextMessage,
+  textMessages,
+} from "./completion.ts";
+import { ScriptPlayer } from "./match.ts";
+import {
+  loadScenarioFile,
+  parseScenario,
+  type Scenario,
+  type ScenarioInput,
+  type ScriptedAnswer,
+} from "./scenario.ts";
+
+/** A chat completion request as the server received it. */
+export interface RecordedRequest {
+  /** 1, 2, 3… in order of arrival. */
+  seq: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** The JSON body as sent. */
+  body: ChatRequestBody;
+  /** Each message's text. */
+  messages: TextMessage[];
+  model: string;
+  agent?: string;
+  phase?: string;
+  runId?: string;
+  /** Value of the re-ask header (0 for a first answer). */
+  reask?: number;
+  /** `response_format.json_schema.name`. */
+  schemaName?: string;
+  /** The SDK's transport retry number for this request (`x-stainless-retry-count`), 0 if absent. */
+  retryCount: number;
+  /** How it was answered: the rule's name, `responder`, or `unmatched`. */
+  answeredBy: string;
+  /** The kind of answer given, or `unmatched`. */
+  outcome: ScriptedAnswer["kind"] | "unmatched";
+}
+
+/** Decides an answer in code; `undefined` lets the scenario rules answer. */
+export type Responder = (
+  request: RecordedRequest,
+) => ScriptedAnswer | undefined | Promise<ScriptedAnswer | undefined>;
+
+/** How to start the server. Rules of `scenarios` come first, then those of `scenarioFiles`. */
+export interface ScriptedLlmOptions {
+  scenarios?: ScenarioInput[];
+  /** JSON scenario files (see `tests/fixtures/llm/README.md`). */
+  scenarioFiles?: (string | URL)[];
+  /** Asked before the rules for every request. */
+  respond?: Responder;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  hostname?: string;
+  /** Added before every answer. */
+  latencyMs?: number;
+  /** Ids listed by `GET /v1/models` (default `["scripted"]`). */
+  models?: string[];
+}
+
+/** A running scripted server. */
+export interface ScriptedLlm {
+  /** Base URL ending in `/v1`, for `OPENAI_BASE_URL`. */
+  url: string;
+  port: number;
+  /** Every chat completion request, in order of arrival. */
+  readonly requests: RecordedRequest[];
+  /** Forgets recorded requests and restarts every rule's sequence. */
+  reset(): void;
+  /** Stops the server; hanging answers end at once. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts a scripted OpenAI-compatible server. */
+export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promise<ScriptedLlm> {
+  const scenarios: Scenario[] = (options.scenarios ?? []).map((s, i) =>
+    parseScenario(s, `scenarios[${i}]`)
+  );
+  for (const file of options.scenarioFiles ?? []) scenarios.push(await loadScenarioFile(file));
+  const player = new ScriptPlayer(scenarios.flatMap((s) => s.rules));
+  const requests: RecordedRequest[] = [];
+  const stopping = new AbortController();
+  const models = options.models ?? ["scripted"];
+  let seq = 0;
+
+  const answerChat = async (req: Request): Promise<Response> => {
+    let json: unknown;
+    try {
+      json = await req.json();
+    } catch {
+      return errorResponse(400, "request body is not JSON", "invalid_request_error");
+    }
+    const parsed = ChatRequestBody.safeParse(json);
+    if (!parsed.success) {
+      return errorResponse(
+        400,
+        `not a chat completion request: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
+        "invalid_request_error",
+      );
+    }
+    if (parsed.data.stream) {
+      return errorResponse(400, "the scripted server does not stream", "invalid_request_error");
+    }
+    const recorded = record(++seq, req.headers, parsed.data);
+    requests.push(recorded);
+
+    let answer = options.respond ? await options.respond(recorded) : undefined;
+    if (answer) {
+      recorded.answeredBy = "responder";
+    } else {
+      const picked = player.next(recorded);
+      if (!picked.matched) {
+        recorded.outcome = "unmatched";
+        return errorResponse(404, picked.reason, "scripted_llm_no_match");
+      }
+      recorded.answeredBy = picked.rule;
+      answer = picked.answer;
+    }
+    recorded.outcome = answer.kind;
+
+    // A hang outlives the client's timeout on purpose; only close() cuts waits short.
+    const signal = stopping.signal;
+    const latency = (options.latencyMs ?? 0) +
+      ("latency_ms" in answer ? answer.latency_ms ?? 0 : 0);
+    if (!(await pause(latency, signal))) return new Response(null, { status: 499 });
+    switch (answer.kind) {
+      case "hang":
+        if (!(await pause(answer.ms, signal))) return new Response(null, { status: 499 });
+        return errorResponse(504, `scripted hang of ${answer.ms} ms elapsed`, "scripted_hang");
+      case "http_error":
+        return scriptedErrorResponse(answer);
+      default:
+        return Response.json(completionBody(answer, recorded, recorded.seq));
+    }
+  };
+
+  const handler = async (req: Request): Promise<Response> => {
+    const path = new URL(req.url).pathname.replace(/\/+$/, "");
+    if (req.method === "POST" && path === "/v1/chat/completions") return await answerChat(req);
+    if (req.method === "GET" && path === "/v1/models") {
+      return Response.json({
+        object: "list",
+        data: models.map((id) => ({ id, object: "model", created: 0, owned_by: "scripted" })),
+      });
+    }
+    return errorResponse(
+      404,
+      `the scripted LLM serves POST /v1/chat/completions and GET /v1/models, not ${req.method} ${path}`,
+      "not_found",
+    );
+  };
+
+  const server = Deno.serve({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 0,
+    onListen: () => {},
+  }, handler);
+  const { hostname, port } = server.addr;
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= (async () => {
+      stopping.abort();
+      await server.shutdown();
+    })();
+    return closed;
+  };
+  return {
+    url: `http://${hostname}:${port}/v1`,
+    port,
+    requests,
+    reset() {
+      requests.length = 0;
+      player.reset();
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function record(seq: number, headers: Headers, body: ChatRequestBody): RecordedRequest {
+  const header = (name: string) => headers.get(name) ?? undefined;
+  const reask = header(LLM_REQUEST_HEADERS.reask);
+  return {
+    seq,
+    headers: Object.fromEntries(headers.entries()),
+    body,
+    messages: textMessages(body),
+    model: body.model,
+    agent: header(LLM_REQUEST_HEADERS.agent),
+    phase: header(LLM_REQUEST_HEADERS.phase),
+    runId: header(LLM_REQUEST_HEADERS.runId),
+    reask: reask === undefined ? undefined : Number(reask),
+    schemaName: body.response_format?.json_schema?.name,
+    retryCount: Number(header("x-stainless-retry-count") ?? 0),
+    answeredBy: "unmatched",
+    outcome: "unmatched",
+  };
+}
+
+/** Waits `ms` unless `signal` aborts first; resolves whether the wait completed. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (completed: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(completed);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort);
+  });
+}

@@ -1,0 +1,655 @@
+/**
+ * The run and task state machines as SQL (migrations/*_state_machine.sql) on a real database: which
+ * moves are legal, that an illegal one is refused with BT409 and leaves no trace, and that every
+ * legal one writes exactly one gapless `run_events` row and the same payload to `realtime.messages`
+ * in the caller's transaction — committed together, rolled back together, serialised per run.
+ */
+import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
+import { asCaller, connect, type Sql } from "../../shared/db/mod.ts";
+import { RunStatus, TaskStatus } from "../../shared/runs/mod.ts";
+import { freshDatabase } from "../_support/db.ts";
+
+/**
+ * The intended run edges, written down independently of the SQL. A phase that may stop to ask the
+ * user (an edge to `awaiting_clarification`) must also be one the answer can resume.
+ */
+const RUN_EDGES: Record<RunStatus, readonly RunStatus[]> = {
+  received: ["understanding", "failed", "cancelled"],
+  understanding: ["awaiting_clarification", "planning", "failed", "cancelled"],
+  awaiting_clarification: [
+    "understanding",
+    "planning",
+    "executing",
+    "delivering",
+    "failed",
+    "cancelled",
+  ],
+  planning: ["awaiting_clarification", "executing", "failed", "cancelled"],
+  executing: ["awaiting_clarification", "delivering", "failed", "cancelled"],
+  delivering: ["awaiting_clarification", "completed", "failed", "cancelled"],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+/**
+ * The intended task edges. `running → running` and `validating → running`: a message redelivered
+ * after its worker died starts the next attempt.
+ */
+const TASK_EDGES: Record<TaskStatus, readonly TaskStatus[]> = {
+  pending: ["queued", "failed", "cancelled"],
+  queued: ["running", "failed", "cancelled"],
+  running: ["running", "validating", "succeeded", "retrying", "failed", "cancelled"],
+  validating: ["running", "succeeded", "retrying", "escalated", "failed", "cancelled"],
+  retrying: ["queued", "running", "failed", "cancelled"],
+  escalated: ["queued", "failed", "cancelled"],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+const UNFINISHED_TASK: readonly TaskStatus[] = [
+  "pending",
+  "queued",
+  "running",
+  "validating",
+  "retrying",
+  "escalated",
+];
+
+interface PgError {
+  code: string;
+  message: string;
+  detail?: string;
+}
+
+function parseDetail(detail: string | undefined): unknown {
+  try {
+    return JSON.parse(detail ?? "");
+  } catch {
+    return detail;
+  }
+}
+
+/** The database error `work` fails with (the test fails if it succeeds). */
+async function pgError(work: Promise<unknown>): Promise<PgError> {
+  try {
+    await work;
+  } catch (e) {
+    assert.ok(e instanceof Error && "code" in e, `expected a database error, got ${e}`);
+    return e as unknown as PgError;
+  }
+  assert.fail("expected the statement to fail");
+}
+
+async function newUser(sql: Sql): Promise<string> {
+  const id = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${id}, ${`${id}@example.test`})`;
+  return id;
+}
+
+/** A run in `status` written as seed data (no events yet, `last_seq` 0). */
+async function seedRun(
+  sql: Sql,
+  owner: string,
+  status: RunStatus,
+  extra: { clarification?: unknown; token_budget?: number } = {},
+): Promise<string> {
+  const [row] = await sql`
+    insert into backend_team.runs (owner_id, request, status, clarification, token_budget)
+    values (${owner}, 'A todo API', ${status}, ${
+    extra.clarification === undefined ? null : JSON.stringify(extra.clarification)
+  }::text::jsonb, ${extra.token_budget ?? 200000})
+    returning id`;
+  return row.id;
+}
+
+/** A task of `run` in `status`, inserted as the planner does (service side). */
+async function seedTask(
+  sql: Sql,
+  run: string,
+  owner: string,
+  key: string,
+  status: TaskStatus = "pending",
+): Promise<string> {
+  const [row] = await sql`
+    insert into backend_team.tasks (run_id, owner_id, key, agent, title, status)
+    values (${run}, ${owner}, ${key}, 'db-architect', ${`task ${key}`}, ${status})
+    returning id`;
+  return row.id;
+}
+
+async function transitionRun(sql: Sql, run: string, to: string, patch: unknown = {}) {
+  const [row] = await sql`
+    select * from backend_team.transition_run(${run}::uuid, ${to}, ${
+    JSON.stringify(patch)
+  }::text::jsonb)`;
+  return row;
+}
+
+async function transitionTask(sql: Sql, task: string, to: string, patch: unknown = {}) {
+  const [row] = await sql`
+    select * from backend_team.transition_task(${task}::uuid, ${to}, ${
+    JSON.stringify(patch)
+  }::text::jsonb)`;
+  return row;
+}
+
+interface EventRow {
+  seq: number;
+  type: string;
+  payload: Record<string, unknown>;
+  /** `now()` of the writing transaction (its start time, the same for every row it writes). */
+  txAt: string;
+}
+
+async function eventsOf(sql: Sql, run: string): Promise<EventRow[]> {
+  const rows = await sql`
+    select seq::int as seq, type, payload, created_at::timestamp::text as tx_at
+    from backend_team.run_events where run_id = ${run} order by seq`;
+  return rows.map((r) => ({ seq: r.seq, type: r.type, payload: r.payload, txAt: r.tx_at }));
+}
+
+interface MessageRow {
+  topic: string;
+  event: string;
+  extension: string;
+  private: boolean;
+  payload: Record<string, unknown>;
+  txAt: string;
+}
+
+async function messagesOf(sql: Sql, run: string): Promise<MessageRow[]> {
+  const rows = await sql`
+    select topic, event, extension, private, payload, inserted_at::text as tx_at
+    from realtime.messages where topic = ${`run:${run}`}
+    order by (payload ->> 'seq')::bigint`;
+  return rows.map((r) => ({
+    topic: r.topic,
+    event: r.event,
+    extension: r.extension,
+    private: r.private,
+    payload: r.payload,
+    txAt: r.tx_at,
+  }));
+}
+
+/**
+ * Asserts one broadcast per event with the same payload (plus Realtime's id), written by the same
+ * transaction: both rows default to `now()`, the transaction's start time. (`xmin` cannot tell,
+ * since `realtime.send` inserts in a subtransaction.)
+ */
+function assertBroadcastMatches(run: string, events: EventRow[], messages: MessageRow[]) {
+  assert.equal(messages.length, events.length, "one realtime message per event");
+  events.forEach((event, i) => {
+    const message = messages[i];
+    const { id, ...payload } = message.payload;
+    assert.equal(typeof id, "string", "realtime.send gives each message an id");
+    assert.deepEqual(payload, event.payload, `payload of event ${event.seq}`);
+    assert.equal(message.topic, `run:${run}`);
+    assert.equal(message.event, event.type);
+    assert.equal(message.extension, "broadcast");
+    assert.equal(message.private, true);
+    assert.equal(
+      message.txAt,
+      event.txAt,
+      `event ${event.seq} and its message share a transaction`,
+    );
+  });
+}
+
+function assertGapless(events: { seq: number }[]) {
+  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+}
+
+/** Waits until `n` backends of database `name` are blocked on a lock. */
+async function waitForLockWaiters(sql: Sql, name: string, n: number) {
+  for (let i = 0; i < 500; i++) {
+    const [{ waiting }] = await sql`
+      select count(*)::int as waiting from pg_stat_activity
+      where datname = ${name} and wait_event_type = 'Lock'`;
+    if (waiting >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`fewer than ${n} sessions ever waited on a lock`);
+}
+
+/** What one attempted transition did, as a sentence when it differs from the intended edges. */
+function judgeTransition(
+  move: string,
+  legal: boolean,
+  outcome: { status: string; error?: PgError; eventTypes: string[]; messages: number },
+  expectedTypes: string[],
+  to: string,
+  from: string,
+): string[] {
+  const problems: string[] = [];
+  const { error } = outcome;
+  if (legal) {
+    if (error) return [`${move} was refused: ${error.code} ${error.message}`];
+    if (outcome.status !== to) problems.push(`${move} left status ${outcome.status}`);
+    if (outcome.eventTypes.join() !== expectedTypes.join()) {
+      problems.push(`${move} logged [${outcome.eventTypes}], not [${expectedTypes}]`);
+    }
+  } else {
+    if (!error) problems.push(`${move} was allowed`);
+    else if (error.code !== "BT409") problems.push(`${move} failed with ${error.code}`);
+    else if (!isDeepStrictEqual(parseDetail(error.detail), { from, to })) {
+      problems.push(`${move} has detail ${error.detail}`);
+    }
+    if (outcome.status !== from) problems.push(`${move} changed the status`);
+    if (outcome.eventTypes.length > 0) problems.push(`${move} logged an event`);
+  }
+  if (outcome.messages !== outcome.eventTypes.length) {
+    problems.push(
+      `${move} broadcast ${outcome.messages} messages for ${outcome.eventTypes.length} events`,
+    );
+  }
+  return problems;
+}
+
+Deno.test("every run transition off the intended edges is refused with BT409 {from,to} and leaves no event", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const problems: string[] = [];
+  for (const from of RunStatus.options) {
+    for (const to of RunStatus.options) {
+      const run = await seedRun(db.sql, owner, from);
+      const error = await transitionRun(db.sql, run, to).then(() => undefined, (e) => e as PgError);
+      const [after] = await db.sql`select status from backend_team.runs where id = ${run}`;
+      const events = await eventsOf(db.sql, run);
+      problems.push(...judgeTransition(
+        `${from} → ${to}`,
+        RUN_EDGES[from].includes(to),
+        {
+          status: after.status,
+          error,
+          eventTypes: events.map((e) => e.type),
+          messages: (await messagesOf(db.sql, run)).length,
+        },
+        to === "completed" ? ["run.status", "run.completed"] : ["run.status"],
+        to,
+        from,
+      ));
+      if (!error && events[0]?.payload.from !== from) problems.push(`${from} → ${to}: bad "from"`);
+    }
+  }
+  assert.deepEqual(problems, [], "the run state machine differs from the intended edges");
+});
+
+Deno.test("every task transition off the intended edges is refused with BT409 {from,to} and leaves no event", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const problems: string[] = [];
+  for (const from of TaskStatus.options) {
+    for (const to of TaskStatus.options) {
+      const run = await seedRun(db.sql, owner, "executing");
+      const task = await seedTask(db.sql, run, owner, "T1", from);
+      const error = await transitionTask(db.sql, task, to).then(
+        () => undefined,
+        (e) => e as PgError,
+      );
+      const [after] = await db.sql`
+        select status, attempt from backend_team.tasks where id = ${task}`;
+      const events = await eventsOf(db.sql, run);
+      problems.push(...judgeTransition(
+        `${from} → ${to}`,
+        TASK_EDGES[from].includes(to),
+        {
+          status: after.status,
+          error,
+          eventTypes: events.map((e) => e.type),
+          messages: (await messagesOf(db.sql, run)).length,
+        },
+        ["task.status"],
+        to,
+        from,
+      ));
+      if (!error) {
+        const payload = events[0]?.payload ?? {};
+        if (payload.task_id !== task || payload.from !== from || payload.status !== to) {
+          problems.push(`${from} → ${to}: event payload ${JSON.stringify(payload)}`);
+        }
+        if (to === "running" && after.attempt !== 1) {
+          problems.push(`${from} → running did not start attempt 1`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, [], "the task state machine differs from the intended edges");
+});
+
+Deno.test("a run's whole life logs gapless events in order, each broadcast in its own transaction", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const user = { sub: owner, role: "authenticated" };
+  const [submitted] = await asCaller(
+    db.sql,
+    user,
+    (tx) => tx`select * from backend_team.submit_run('A todo API with per-user lists')`,
+  );
+  const run: string = submitted.id;
+  assert.equal(submitted.status, "received");
+
+  await transitionRun(db.sql, run, "understanding");
+  await transitionRun(db.sql, run, "awaiting_clarification", {
+    clarification: { questions: [{ id: "auth", text: "Email or OAuth?" }] },
+  });
+  await asCaller(
+    db.sql,
+    user,
+    (tx) => tx`select backend_team.answer_clarification(${run}::uuid, '{"auth":"email"}'::jsonb)`,
+  );
+  await transitionRun(db.sql, run, "planning", { complexity: "moderate", strategy: "sequential" });
+  const t1 = await seedTask(db.sql, run, owner, "T1");
+  const t2 = await seedTask(db.sql, run, owner, "T2");
+  await transitionRun(db.sql, run, "executing", { plan: { tasks: ["T1", "T2"] } });
+  for (const task of [t1, t2]) {
+    for (const to of ["queued", "running", "validating", "succeeded"]) {
+      await transitionTask(db.sql, task, to);
+    }
+  }
+  await transitionRun(db.sql, run, "delivering");
+  const done = await transitionRun(db.sql, run, "completed", { result: { summary: "done" } });
+  assert.equal(done.status, "completed");
+  assert.ok(done.completed_at instanceof Date);
+
+  const events = await eventsOf(db.sql, run);
+  assertGapless(events);
+  assert.equal(Number(done.last_seq), events.length);
+  const taskSteps = (key: string) =>
+    ["queued", "running", "validating", "succeeded"].map((s) => `task.status ${key} ${s}`);
+  assert.deepEqual(
+    events.map((e) =>
+      e.type === "task.status"
+        ? `${e.type} ${e.payload.key} ${e.payload.status}`
+        : `${e.type} ${e.payload.status}`
+    ),
+    [
+      "run.status received",
+      "run.status understanding",
+      "run.status awaiting_clarification",
+      "run.status understanding",
+      "run.status planning",
+      "run.status executing",
+      ...taskSteps("T1"),
+      ...taskSteps("T2"),
+      "run.status delivering",
+      "run.status completed",
+      "run.completed completed",
+    ],
+  );
+  for (const event of events) {
+    assert.equal(event.payload.type, event.type);
+    assert.equal(event.payload.run_id, run);
+    assert.equal(event.payload.seq, event.seq);
+    assert.match(String(event.payload.at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  }
+  assert.equal(events[1].payload.from, "received");
+  const started = events.filter((e) => e.type === "task.status" && e.payload.status === "running");
+  assert.deepEqual(started.map((e) => e.payload.attempt), [1, 1], "running starts attempt 1");
+  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+  // Each step committed on its own; the completion's two events share one transaction.
+  assert.equal(new Set(events.map((e) => e.txAt)).size, events.length - 1);
+});
+
+Deno.test("a rolled-back transition leaves no event, no message and the status unchanged", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "received");
+  const rollback = new Error("rollback");
+  await assert.rejects(
+    db.sql.begin(async (tx) => {
+      const [row] =
+        await tx`select * from backend_team.transition_run(${run}::uuid, 'understanding')`;
+      assert.equal(row.status, "understanding");
+      const [{ n }] = await tx`
+        select count(*)::int as n from realtime.messages where topic = ${`run:${run}`}`;
+      assert.equal(n, 1, "the message exists inside the transaction");
+      throw rollback;
+    }),
+    (e) => e === rollback,
+  );
+  const [after] = await db.sql`
+    select status, last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+  assert.deepEqual(after, { status: "received", last_seq: 0 });
+  assert.deepEqual(await eventsOf(db.sql, run), []);
+  assert.deepEqual(await messagesOf(db.sql, run), []);
+  // The rolled-back seq was not burnt: the next event is still seq 1.
+  await transitionRun(db.sql, run, "understanding");
+  assert.deepEqual((await eventsOf(db.sql, run)).map((e) => e.seq), [1]);
+});
+
+Deno.test("transitions from several connections at once still give gapless, unique seqs", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const tasks: string[] = [];
+  for (let i = 1; i <= 12; i++) tasks.push(await seedTask(db.sql, run, owner, `T${i}`));
+  const workers = Array.from({ length: 4 }, () => connect(db.url, { max: 1 }));
+  try {
+    const steps = ["queued", "running", "validating", "succeeded"];
+    await Promise.all(workers.map(async (worker, w) => {
+      for (const task of tasks.filter((_, i) => i % workers.length === w)) {
+        for (const to of steps) await transitionTask(worker, task, to);
+      }
+    }));
+  } finally {
+    await Promise.all(workers.map((worker) => worker.end()));
+  }
+  const events = await eventsOf(db.sql, run);
+  assert.equal(events.length, tasks.length * 4);
+  assertGapless(events);
+  const [{ last_seq }] = await db.sql`
+    select last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+  assert.equal(last_seq, events.length);
+  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+});
+
+Deno.test("when several connections make the same move at once, exactly one wins", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "received");
+  const holder = connect(db.url, { max: 1 });
+  const racers = Array.from({ length: 5 }, () => connect(db.url, { max: 1 }));
+  try {
+    let racing: Promise<PromiseSettledResult<unknown>[]> | undefined;
+    await holder.begin(async (tx) => {
+      await tx`select 1 from backend_team.runs where id = ${run} for update`;
+      racing = Promise.allSettled(
+        racers.map((racer) => transitionRun(racer, run, "understanding")),
+      );
+      await waitForLockWaiters(db.sql, db.name, racers.length);
+    }); // committing releases the lock: all five go at once
+    const outcomes = await racing!;
+    const won = outcomes.filter((o) => o.status === "fulfilled");
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");
+    assert.equal(won.length, 1, "one connection moves the run");
+    assert.equal(lost.length, racers.length - 1);
+    for (const { reason } of lost) {
+      assert.equal(reason.code, "BT409");
+      assert.deepEqual(JSON.parse(reason.detail), { from: "understanding", to: "understanding" });
+    }
+  } finally {
+    await holder.end();
+    await Promise.all(racers.map((racer) => racer.end()));
+  }
+  const events = await eventsOf(db.sql, run);
+  assert.deepEqual(events.map((e) => [e.seq, e.payload.status]), [[1, "understanding"]]);
+});
+
+for (
+  const ending of [
+    { name: "fail_run", status: "failed" },
+    { name: "cancel_run", status: "cancelled" },
+  ] as const
+) {
+  Deno.test(`${ending.name} ends the run and cancels each unfinished task with a task.status event`, async () => {
+    await using db = await freshDatabase();
+    const owner = await newUser(db.sql);
+    const run = await seedRun(db.sql, owner, "executing");
+    const finished = { T1: "succeeded", T2: "failed", T3: "cancelled" } as const;
+    for (const [key, status] of Object.entries(finished)) {
+      await seedTask(db.sql, run, owner, key, status);
+    }
+    for (const [i, status] of UNFINISHED_TASK.entries()) {
+      await seedTask(db.sql, run, owner, `T${i + 4}`, status);
+    }
+
+    const [ended] = ending.name === "fail_run"
+      ? await db.sql`
+          select * from backend_team.fail_run(${run}::uuid, 'agent_failed', 'T5 gave up')`
+      : await asCaller(
+        db.sql,
+        { sub: owner, role: "authenticated" },
+        (tx) => tx`select * from backend_team.cancel_run(${run}::uuid)`,
+      );
+    assert.equal(ended.status, ending.status);
+    assert.ok(ended.completed_at instanceof Date);
+    if (ending.name === "fail_run") {
+      assert.deepEqual(ended.error, { code: "agent_failed", message: "T5 gave up" });
+    }
+
+    const tasks = await db.sql`
+      select key, status, finished_at is not null as finished
+      from backend_team.tasks where run_id = ${run} order by length(key), key`;
+    assert.deepEqual(
+      tasks.map((t) => [t.key, t.status]),
+      [
+        ...Object.entries(finished),
+        ...UNFINISHED_TASK.map((_, i) => [`T${i + 4}`, "cancelled"]),
+      ],
+    );
+    assert.ok(tasks.slice(3).every((t) => t.finished), "cancelling stamps finished_at");
+
+    const events = await eventsOf(db.sql, run);
+    assertGapless(events);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.payload.key ?? null, e.payload.from, e.payload.status]),
+      [
+        ["run.status", null, "executing", ending.status],
+        ...UNFINISHED_TASK.map((from, i) => ["task.status", `T${i + 4}`, from, "cancelled"]),
+      ],
+    );
+    assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+  });
+}
+
+Deno.test("usage over the budget fails the run with budget_exceeded and stops its tasks", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing", { token_budget: 1000 });
+  await seedTask(db.sql, run, owner, "T1", "running");
+  const usage = (prompt: number, completion: number) =>
+    db.sql`
+      select over_budget, used::int as used, token_budget::int as token_budget
+      from backend_team.record_usage(${run}::uuid, ${prompt}, ${completion})`;
+
+  assert.deepEqual([...await usage(600, 400)], [{
+    over_budget: false,
+    used: 1000,
+    token_budget: 1000,
+  }]);
+  assert.equal((await eventsOf(db.sql, run)).length, 0, "usage within budget logs nothing");
+
+  assert.deepEqual([...await usage(1, 0)], [{ over_budget: true, used: 1001, token_budget: 1000 }]);
+  const [failed] = await db.sql`
+    select status, error, prompt_tokens::int as prompt_tokens,
+           completion_tokens::int as completion_tokens
+    from backend_team.runs where id = ${run}`;
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.error.code, "budget_exceeded");
+  assert.deepEqual([failed.prompt_tokens, failed.completion_tokens], [601, 400]);
+  const events = await eventsOf(db.sql, run);
+  assert.deepEqual(events.map((e) => [e.type, e.payload.status]), [
+    ["run.status", "failed"],
+    ["task.status", "cancelled"],
+  ]);
+  assert.equal((events[0].payload.error as { code: string }).code, "budget_exceeded");
+
+  // Late usage of a finished run is still counted, but changes nothing else.
+  assert.deepEqual([...await usage(10, 10)], [{
+    over_budget: true,
+    used: 1021,
+    token_budget: 1000,
+  }]);
+  assert.equal((await eventsOf(db.sql, run)).length, events.length);
+
+  const negative = await pgError(usage(-1, 0));
+  assert.equal(negative.code, "BT400");
+});
+
+Deno.test("an answer resumes the phase named by clarification.resume_to, else understanding", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const user = { sub: owner, role: "authenticated" };
+  const askers = RunStatus.options.filter((s) => RUN_EDGES[s].includes("awaiting_clarification"));
+  const cases: { asker: RunStatus; resumeTo?: RunStatus }[] = [
+    ...askers.map((asker) => ({ asker, resumeTo: asker })),
+    { asker: "understanding" },
+  ];
+  for (const { asker, resumeTo } of cases) {
+    const run = await seedRun(db.sql, owner, asker);
+    await transitionRun(db.sql, run, "awaiting_clarification", {
+      clarification: { questions: [{ id: "q1", text: "Which?" }], resume_to: resumeTo },
+    });
+    const [resumed] = await asCaller(
+      db.sql,
+      user,
+      (tx) =>
+        tx`select * from backend_team.answer_clarification(${run}::uuid, '{"q1":"A"}'::jsonb)`,
+    ).catch((e) => assert.fail(`answering a question asked in ${asker}: ${e.message}`));
+    assert.equal(resumed.status, resumeTo ?? "understanding", `asked in ${asker}`);
+    assert.deepEqual(resumed.clarification.answers, { q1: "A" });
+    assert.ok(resumed.clarification.answered_at);
+    const events = await eventsOf(db.sql, run);
+    assert.deepEqual(events.at(-1)?.payload.from, "awaiting_clarification");
+    assert.deepEqual(events.at(-1)?.payload.status, resumeTo ?? "understanding");
+  }
+
+  const notWaiting = await seedRun(db.sql, owner, "planning");
+  const refused = await pgError(
+    asCaller(
+      db.sql,
+      user,
+      (tx) =>
+        tx`select backend_team.answer_clarification(${notWaiting}::uuid, '{"q1":"A"}'::jsonb)`,
+    ),
+  );
+  assert.equal(refused.code, "BT409");
+  assert.deepEqual(JSON.parse(refused.detail ?? "null"), { from: "planning", to: "answered" });
+});
+
+Deno.test("a task update racing the run's cancellation does not deadlock", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const task = await seedTask(db.sql, run, owner, "T1", "queued");
+  // A slow task update (as with a large output document) widens the window between the task's
+  // row lock and the run's; the order of the two locks must not depend on that window.
+  await db.sql.unsafe(`
+    create function public.slow_task_update() returns trigger language plpgsql as $$
+    begin perform pg_sleep(0.3); return new; end $$;
+    create trigger slow_task_update before update on backend_team.tasks
+      for each row execute function public.slow_task_update()`);
+  const worker = connect(db.url, { max: 1 });
+  const user = connect(db.url, { max: 1 });
+  try {
+    const working = transitionTask(worker, task, "running").then(() => "ok", (e) => e.code);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const cancelling = user`select backend_team.cancel_run(${run}::uuid)`.then(
+      () => "ok",
+      (e) => e.code,
+    );
+    const outcomes = await Promise.all([working, cancelling]);
+    assert.ok(!outcomes.includes("40P01"), `deadlock: ${JSON.stringify(outcomes)}`);
+    assert.deepEqual(outcomes, ["ok", "ok"]);
+  } finally {
+    await worker.end();
+    await user.end();
+  }
+  const [after] = await db.sql`select status from backend_team.tasks where id = ${task}`;
+  assert.equal(after.status, "cancelled");
+  assertGapless(await eventsOf(db.sql, run));
+});
