@@ -1,17 +1,23 @@
 /**
  * The `orchestrator` edge function: the REST API apps call with a user's token. Wiring only — the
- * app, its routes and its checks live in `shared/api`.
+ * app, its routes and its checks live in `shared/api`. A submitted or answered run is already
+ * queued for the orchestrator worker (in the same transaction); waking it here only saves the
+ * wait for the safety-net schedule.
  */
 import { createOrchestratorApp, loadOrchestratorConfig } from "../../shared/api/mod.ts";
 import { connect } from "../../shared/db/mod.ts";
+import { createWaker } from "../../shared/dispatch/mod.ts";
 
 const config = loadOrchestratorConfig();
 const sql = connect(config.dbUrl, { applicationName: "orchestrator" });
+const wake = createWaker({ functionsUrl: config.functionsUrl, secret: config.workerSecret });
 const app = createOrchestratorApp({
   sql,
   jwtSecret: config.jwtSecret,
   jwks: config.jwks,
   publicUrl: config.supabaseUrl,
+  onRunSubmitted: () => wake(["orchestrator"]),
+  onRunAnswered: () => wake(["orchestrator"]),
 });
 
 Deno.serve(app.fetch);

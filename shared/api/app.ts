@@ -62,6 +62,8 @@ export interface OrchestratorDeps {
    * Its failure is logged and does not affect the response.
    */
   onRunSubmitted?: (run: Run) => void | Promise<void>;
+  /** Called after a run's questions were answered (the run continues in the background). */
+  onRunAnswered?: (run: Run) => void | Promise<void>;
   /** Keeps background work alive after the response (default: `EdgeRuntime.waitUntil` if present). */
   waitUntil?: (work: Promise<unknown>) => void;
   /** Where server errors are logged (default: `console.error`). */
@@ -101,16 +103,18 @@ export function createOrchestratorApp(deps: OrchestratorDeps) {
     description: "A signed-in user's access token (Supabase Auth). The anon key is refused.",
   });
 
+  // Hooks start after the handler returns, so the response does not wait for them.
+  const inBackground = (hook: ((run: Run) => void | Promise<void>) | undefined, run: Run) => {
+    if (!hook) return;
+    const work = Promise.resolve().then(() => hook(run)).catch((e) =>
+      log(e, { method: "POST", path: `${BASE_PATH}/runs/${run.id} (background)` })
+    );
+    waitUntil(work);
+  };
+
   app.openapi(routes.createRun, async (c) => {
     const run = await submitRun(deps.sql, c.get("claims"), c.req.valid("json"));
-    if (deps.onRunSubmitted) {
-      const hook = deps.onRunSubmitted;
-      // Started after this handler returns, so the 202 does not wait for it.
-      const work = Promise.resolve().then(() => hook(run)).catch((e) =>
-        log(e, { method: "POST", path: `${BASE_PATH}/runs (onRunSubmitted)` })
-      );
-      waitUntil(work);
-    }
+    inBackground(deps.onRunSubmitted, run);
     return c.json({ run }, 202);
   });
 
@@ -133,6 +137,7 @@ export function createOrchestratorApp(deps: OrchestratorDeps) {
     const { id } = c.req.valid("param");
     const { answers } = c.req.valid("json");
     const run = await answerClarification(deps.sql, c.get("claims"), id, answers);
+    inBackground(deps.onRunAnswered, run);
     return c.json({ run }, 200);
   });
 

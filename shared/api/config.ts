@@ -17,6 +17,8 @@ import { type Jwk, parseJwks } from "../http/mod.ts";
 export const OrchestratorEnv = FunctionEnv.extend({
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   SUPABASE_JWKS: z.string().min(1).optional(),
+  /** Secret sent when waking the worker functions (else the service role key). */
+  BT_WORKER_SECRET: z.string().min(16).optional(),
 }).superRefine((env, ctx) => {
   if (!env.JWT_SECRET && !env.SUPABASE_JWKS) {
     ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is not set" });
@@ -29,6 +31,10 @@ export interface OrchestratorConfig {
   supabaseUrl: string;
   jwtSecret?: string;
   jwks?: Jwk[];
+  /** `<SUPABASE_URL>/functions/v1`, where the worker functions are woken. */
+  functionsUrl: string;
+  /** Secret the worker functions accept. */
+  workerSecret: string;
 }
 
 /** Reads and checks the environment (default: the process's). */
@@ -41,5 +47,7 @@ export function loadOrchestratorConfig(
     supabaseUrl: parsed.SUPABASE_URL,
     jwtSecret: parsed.JWT_SECRET,
     jwks: parsed.SUPABASE_JWKS ? parseJwks(parsed.SUPABASE_JWKS) : undefined,
+    functionsUrl: `${parsed.SUPABASE_URL.replace(/\/$/, "")}/functions/v1`,
+    workerSecret: parsed.BT_WORKER_SECRET ?? parsed.SUPABASE_SERVICE_ROLE_KEY,
   };
 }

@@ -18,7 +18,10 @@ export const AGENTS = [
   "monitor",
   "security",
 ] as const;
-export const AgentName = z.enum(AGENTS);
+export const AgentName = z.enum(AGENTS, {
+  error: (issue) =>
+    `unknown agent ${JSON.stringify(issue.input)}; use one of: ${AGENTS.join(", ")}`,
+});
 export type AgentName = z.infer<typeof AgentName>;
 
 /** How complex a request is; `ambiguous` means the user must answer questions first. */
@@ -95,20 +98,17 @@ export const Integration = z.object({
   into: z.string().min(1).max(300),
 });
 
+/** How a plan's tasks are scheduled; must match the dependency graph's shape. */
+export const Strategy = z.enum(["sequential", "parallel", "hybrid"]);
+export type Strategy = z.infer<typeof Strategy>;
+
 /** Phases 2–3's result: the DAG to execute. */
 export const Plan = z.object({
   goal: z.string().min(1).max(2000),
-  strategy: z.enum(["sequential", "parallel", "hybrid"]),
+  strategy: Strategy,
   tasks: z.array(PlanTask).min(1).max(30),
   checkpoints: z.array(Checkpoint).max(30),
   contracts: z.array(Contract).max(30),
   integration: z.array(Integration).max(10),
 });
 export type Plan = z.infer<typeof Plan>;
-
-/** The user's answers: question id → answer. */
-export const Answers = z.record(
-  z.string().max(40),
-  z.union([z.string().max(5000), z.boolean()]),
-);
-export type Answers = z.infer<typeof Answers>;

@@ -1,8 +1,10 @@
 /**
  * Checks a user's answers against the questions a run is waiting on, before they are stored: an
- * answer to a question that was not asked, or a required question left out, is the client's
- * mistake (400) and is reported per question. Questions are whatever the understanding phase wrote;
- * only those with a string `id` take part (`required: false` makes one optional).
+ * answer to a question that was not asked, a required question left out or blank, a choice that
+ * was not offered, or text where a yes/no was asked is the client's mistake (400), reported per
+ * question. Questions are what the understanding phase (or an escalation) wrote; only those with a
+ * string `id` take part, `required: false` makes one optional, and a `kind` of `text`, `choice`
+ * (with `choices`) or `boolean` types its answer.
  *
  * @example
  * ```ts
@@ -21,16 +23,39 @@ export interface AnswerIssue {
 interface AskedQuestion {
   id: string;
   required: boolean;
+  kind?: "text" | "choice" | "boolean";
+  choices?: string[];
 }
 
 function askedQuestions(questions: readonly unknown[]): AskedQuestion[] {
   const asked: AskedQuestion[] = [];
   for (const q of questions) {
     if (typeof q !== "object" || q === null) continue;
-    const { id, required } = q as { id?: unknown; required?: unknown };
-    if (typeof id === "string") asked.push({ id, required: required !== false });
+    const { id, required, kind, choices } = q as Record<string, unknown>;
+    if (typeof id !== "string") continue;
+    asked.push({
+      id,
+      required: required !== false,
+      kind: kind === "text" || kind === "choice" || kind === "boolean" ? kind : undefined,
+      choices: Array.isArray(choices) ? choices.filter((c) => typeof c === "string") : undefined,
+    });
   }
   return asked;
+}
+
+function typeProblem(q: AskedQuestion, answer: unknown): string | undefined {
+  switch (q.kind) {
+    case "boolean":
+      return typeof answer === "boolean" ? undefined : "expected true or false";
+    case "choice":
+      return typeof answer === "string" && (q.choices ?? []).includes(answer)
+        ? undefined
+        : `expected one of: ${(q.choices ?? []).map((c) => JSON.stringify(c)).join(", ")}`;
+    case "text":
+      return typeof answer === "string" ? undefined : "expected text";
+    default:
+      return undefined;
+  }
 }
 
 /** What is wrong with `answers` for `questions` (empty when nothing, or when no question has an id). */
@@ -39,15 +64,20 @@ export function answerIssues(questions: readonly unknown[], answers: Answers): A
   if (asked.length === 0) return [];
   const ids = new Set(asked.map((q) => q.id));
   const issues: AnswerIssue[] = [];
+  const issue = (id: string, message: string) =>
+    issues.push({ location: "body", path: ["answers", id], message });
   for (const key of Object.keys(answers)) {
-    if (!ids.has(key)) {
-      issues.push({ location: "body", path: ["answers", key], message: "no such question" });
-    }
+    if (!ids.has(key)) issue(key, "no such question");
   }
   for (const q of asked) {
-    if (q.required && !Object.hasOwn(answers, q.id)) {
-      issues.push({ location: "body", path: ["answers", q.id], message: "is required" });
+    const given = Object.hasOwn(answers, q.id) ? answers[q.id] : undefined;
+    const blank = given === undefined || (typeof given === "string" && given.trim() === "");
+    if (blank) {
+      if (q.required) issue(q.id, "is required");
+      continue;
     }
+    const problem = typeProblem(q, given);
+    if (problem) issue(q.id, problem);
   }
   return issues;
 }

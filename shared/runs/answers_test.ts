@@ -25,3 +25,23 @@ Deno.test("inherited object keys do not count as answers", () => {
 Deno.test("questions without ids cannot be checked and are left to the database", () => {
   assert.deepEqual(answerIssues(["free text question"], { anything: "x" }), []);
 });
+
+Deno.test("typed questions check their answers: choices offered, yes/no, text, blank required", () => {
+  const typed = [
+    { id: "target", text: "Which query is slow?", kind: "text", choices: null, required: true },
+    { id: "scope", text: "Which part?", kind: "choice", choices: ["reads", "writes"] },
+    { id: "downtime_ok", text: "Downtime allowed?", kind: "boolean", required: false },
+  ];
+  assert.deepEqual(answerIssues(typed, { target: "GET /positions", scope: "reads" }), []);
+  assert.deepEqual(
+    answerIssues(typed, { target: "  ", scope: "deletes", downtime_ok: "yes" }).map((i) => [
+      i.path[1],
+      i.message,
+    ]),
+    [
+      ["target", "is required"],
+      ["scope", 'expected one of: "reads", "writes"'],
+      ["downtime_ok", "expected true or false"],
+    ],
+  );
+});

@@ -10,6 +10,7 @@
  * ```
  */
 import { z } from "zod";
+import { Complexity, Strategy } from "../plan/mod.ts";
 import { RunStatus } from "./status.ts";
 import { Count, Id, JsonObject, Timestamp, UserText } from "./scalars.ts";
 
@@ -51,10 +52,7 @@ export const CreateRunRequest = z.strictObject({
 }).meta({ id: "CreateRunRequest" });
 export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
 
-/** How complex the understanding phase judged a run. */
-export const Complexity = z.enum(["simple", "moderate", "complex", "ambiguous"]);
-/** How a run's tasks are scheduled. */
-export const Strategy = z.enum(["sequential", "parallel", "hybrid"]);
+export { Complexity, Strategy };
 
 /** Why a run or task failed. */
 export const Failure = z.looseObject({ code: z.string(), message: z.string() });

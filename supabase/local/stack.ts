@@ -13,6 +13,8 @@ import { createFunctionsGateway, type FunctionSpec } from "./functions_gateway.t
 import { applyPlatformSql } from "./platform.ts";
 import { ensureCluster, stopCluster } from "./postgres_cluster.ts";
 import { createRealtimeServer } from "./realtime/mod.ts";
+import { localWorkerSecret, startWorkerSchedule } from "./worker_schedule.ts";
+import { createWaker } from "../../shared/dispatch/mod.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -32,6 +34,8 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Apply platform SQL and migrations first (default true). */
   migrate?: boolean;
+  /** Milliseconds between safety-net checks of the queues (default 1000; 0 turns it off). */
+  scheduleIntervalMs?: number;
 }
 
 /** A running stack. */
@@ -43,6 +47,10 @@ export interface LocalStack {
   jwtSecret: string;
   anonKey: string;
   serviceRoleKey: string;
+  /** The secret worker functions accept (`BT_WORKER_SECRET`). */
+  workerSecret: string;
+  /** The functions gateway (tests kill and restart function processes through it). */
+  functions: ReturnType<typeof createFunctionsGateway>;
   /** Whether this call started the PostgreSQL cluster. */
   startedDatabase: boolean;
   stop(): Promise<void>;
@@ -70,6 +78,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 
   const keys = await apiKeys(jwtSecret);
+  const workerSecret = Deno.env.get("BT_WORKER_SECRET") ?? await localWorkerSecret(jwtSecret);
   // Listen first: functions must be told the public URL, which is known only once bound.
   const abort = new AbortController();
   let handler: (req: Request) => Promise<Response> = () =>
@@ -98,12 +107,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
       SUPABASE_DB_URL: dbUrl,
       JWT_SECRET: jwtSecret,
+      BT_WORKER_SECRET: workerSecret,
       ...passThroughEnv(),
       ...options.env,
     },
   });
   const realtime = await createRealtimeServer({ databaseUrl: dbUrl, jwtSecret });
   handler = routeApi({ functions, realtime });
+  const scheduleSql = connect(dbUrl, { max: 1, applicationName: "backend-team schedule" });
+  const schedule = options.scheduleIntervalMs === 0 ? undefined : startWorkerSchedule({
+    sql: scheduleSql,
+    wake: createWaker({ functionsUrl: `${apiUrl}/functions/v1`, secret: workerSecret }),
+    intervalMs: options.scheduleIntervalMs,
+  });
 
   return {
     apiUrl,
@@ -113,8 +129,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     jwtSecret,
     anonKey: keys.anon,
     serviceRoleKey: keys.serviceRole,
+    workerSecret,
+    functions,
     startedDatabase,
     async stop() {
+      await schedule?.stop();
+      await scheduleSql.end();
       await realtime.close();
       await functions.close();
       abort.abort();

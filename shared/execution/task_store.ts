@@ -1,0 +1,173 @@
+/**
+ * The agent worker's SQL, as the service side: start an attempt for a delivered message, read
+ * what the task needs (its input, the run's context and answers, its dependencies' outputs, the
+ * migrations the run has accepted so far), and finish the attempt — accepted, rejected by
+ * validation, or failed — through the state machine's conditional functions, which archive or
+ * re-time the message in the same transaction.
+ *
+ * @example
+ * ```ts
+ * const started = await startAttempt(sql, taskId, message);
+ * if (started.applied) { const work = await loadTaskWork(sql, taskId); … }
+ * ```
+ */
+import type { Sql } from "../db/mod.ts";
+import type { WorkerName } from "../dispatch/mod.ts";
+import type { QueueMessage } from "../queue/mod.ts";
+
+/** Outcome of {@link startAttempt}. */
+export interface StartedAttempt {
+  applied: boolean;
+  attempt: number;
+  /** Why nothing started (stale message, task finished, dead-lettered, …). */
+  reason: string | null;
+}
+
+/** Starts the next attempt of the message's task, or says why not (the message is then handled). */
+export async function startAttempt(
+  sql: Sql,
+  taskId: string,
+  message: QueueMessage,
+  maxDeliveries: number,
+): Promise<StartedAttempt> {
+  const [row] = await sql<StartedAttempt[]>`
+    select * from backend_team.start_attempt(
+      ${taskId}::uuid, ${message.msg_id}::bigint, ${message.read_ct}::integer, ${maxDeliveries}::integer)`;
+  return row;
+}
+
+/** An earlier task's accepted output. */
+export interface DependencyOutput {
+  key: string;
+  agent: string;
+  output: unknown;
+}
+
+/** A migration the run has already accepted (the base new SQL is validated on). */
+export interface AcceptedMigration {
+  path: string;
+  up: string;
+  down: string | null;
+}
+
+/** Everything an attempt works from. */
+export interface TaskWork {
+  task: {
+    id: string;
+    run_id: string;
+    key: string;
+    agent: string;
+    title: string;
+    input: { text?: string; tables?: string[] };
+    expected_output: unknown;
+    depends_on: string[];
+    attempt: number;
+    validation: unknown;
+    error: { code?: string; message?: string } | null;
+  };
+  run: {
+    request: string;
+    context: { schema_sql?: string; conventions?: string; stack?: string };
+    clarification: { answers?: Record<string, unknown> | null; task_key?: string } | null;
+  };
+  dependencies: DependencyOutput[];
+  acceptedMigrations: AcceptedMigration[];
+}
+
+/** Reads the task, its run and what came before it. */
+export async function loadTaskWork(sql: Sql, taskId: string): Promise<TaskWork> {
+  const [task] = await sql<TaskWork["task"][]>`
+    select id, run_id, key, agent, title, input, expected_output, depends_on, attempt, validation, error
+      from backend_team.tasks where id = ${taskId}`;
+  const [run] = await sql<TaskWork["run"][]>`
+    select request, context, clarification from backend_team.runs where id = ${task.run_id}`;
+  const dependencies = await sql<DependencyOutput[]>`
+    select key, agent, output from backend_team.tasks
+     where run_id = ${task.run_id} and key = any(${task.depends_on}::text[]) and status = 'succeeded'
+     order by length(key), key`;
+  // Only migration rows hold runnable SQL (policy and index rows document what they create).
+  const migrations = await sql<{ path: string; content: string; meta: { down_sql?: string } }[]>`
+    select a.path, a.content, a.meta
+      from backend_team.artifacts a
+      join backend_team.tasks t on t.id = a.task_id
+     where a.run_id = ${task.run_id} and a.kind = 'migration'
+       and t.status = 'succeeded' and t.id <> ${taskId}
+     order by t.finished_at, a.ordinal, a.path`;
+  return {
+    task,
+    run,
+    dependencies: [...dependencies],
+    acceptedMigrations: migrations.map((m) => ({
+      path: m.path,
+      up: m.content,
+      down: typeof m.meta?.down_sql === "string" ? m.meta.down_sql : null,
+    })),
+  };
+}
+
+/** Marks the attempt's output as under validation; false when the attempt is no longer current. */
+export async function beginValidation(sql: Sql, taskId: string, attempt: number): Promise<boolean> {
+  const [row] = await sql<{ ok: boolean }[]>`
+    select backend_team.begin_validation(${taskId}::uuid, ${attempt}::integer) as ok`;
+  return row.ok;
+}
+
+/** What an attempt produced, as stored. */
+export interface AttemptResult {
+  output?: unknown;
+  artifacts?: { kind: string; path: string; content: string; meta: Record<string, unknown> }[];
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  context_tokens?: number;
+  duration_ms?: number;
+  llm_ms?: number;
+  validation?: unknown;
+  error?: { code: string; message: string };
+  retryable?: boolean;
+}
+
+/** Accepts the attempt; returns whether it applied and whom to wake. */
+export async function completeAttempt(
+  sql: Sql,
+  taskId: string,
+  attempt: number,
+  result: AttemptResult,
+): Promise<{ applied: boolean; wake: WorkerName[] }> {
+  const [row] = await sql<{ applied: boolean; wake: WorkerName[] }[]>`
+    select * from backend_team.complete_attempt(
+      ${taskId}::uuid, ${attempt}::integer, ${sql.json(result as never)}::jsonb)`;
+  return row;
+}
+
+/** Rejects the attempt after validation: retried with the findings, or escalated. */
+export async function rejectAttempt(
+  sql: Sql,
+  taskId: string,
+  attempt: number,
+  result: AttemptResult,
+  maxRetries: number,
+): Promise<{ applied: boolean; outcome: string | null; wake: WorkerName[] }> {
+  const [row] = await sql<{ applied: boolean; outcome: string | null; wake: WorkerName[] }[]>`
+    select * from backend_team.reject_attempt(
+      ${taskId}::uuid, ${attempt}::integer, ${
+    sql.json(result as never)
+  }::jsonb, ${maxRetries}::integer)`;
+  return row;
+}
+
+/** Records a failed attempt: retried after `retryDelaySeconds` while deliveries remain. */
+export async function failAttempt(
+  sql: Sql,
+  taskId: string,
+  attempt: number,
+  result: AttemptResult,
+  message: QueueMessage,
+  options: { maxDeliveries: number; retryDelaySeconds: number },
+): Promise<{ applied: boolean; outcome: string | null }> {
+  const [row] = await sql<{ applied: boolean; outcome: string | null }[]>`
+    select * from backend_team.fail_attempt(
+      ${taskId}::uuid, ${attempt}::integer, ${sql.json(result as never)}::jsonb,
+      ${message.read_ct}::integer, ${options.maxDeliveries}::integer,
+      ${options.retryDelaySeconds}::integer)`;
+  return row;
+}

@@ -1,0 +1,193 @@
+/**
+ * The agent worker's handler for one task message: start the attempt (a stale or duplicate
+ * delivery stops here), build the task's context package, ask the agent's model for its output
+ * schema, turn the output into artifacts, validate them on a shadow database on top of what the
+ * run already accepted, and finish the attempt — accepted (dependents released), rejected with the
+ * findings (the agent retries, then the user is asked), or failed (retried with backoff, then the
+ * run fails). Every finish is conditional on the attempt, so a late or duplicate worker is a no-op.
+ *
+ * @example
+ * ```ts
+ * const worker = new QueueWorker({ queue, vtSeconds: 30, concurrency: 4,
+ *   handle: (m, lease) => handleTaskMessage(deps, m, lease) });
+ * ```
+ */
+import type { z } from "zod";
+import type { Sql } from "../db/mod.ts";
+import type { Waker } from "../dispatch/mod.ts";
+import { isAppError } from "../errors/mod.ts";
+import type { ChatMessage, LlmPort } from "../llm/mod.ts";
+import type { QueueMessage } from "../queue/mod.ts";
+import type { Lease } from "../worker/mod.ts";
+import {
+  type AcceptedMigration,
+  type AttemptResult,
+  beginValidation,
+  completeAttempt,
+  failAttempt,
+  loadTaskWork,
+  rejectAttempt,
+  startAttempt,
+  type TaskWork,
+} from "./task_store.ts";
+
+/** A file an agent's output turns into. */
+export interface ArtifactDraft {
+  kind: string;
+  path: string;
+  content: string;
+  meta: Record<string, unknown>;
+}
+
+/** The context package of an attempt. */
+export interface ContextPackage {
+  messages: ChatMessage[];
+  /** Estimated tokens of the package sent. */
+  tokens: number;
+  /** Estimated tokens had nothing been compressed. */
+  uncompressedTokens: number;
+}
+
+/** What an agent is made of: its context, its output schema and how its output becomes files. */
+export interface AgentKit {
+  contextFor(work: TaskWork): Promise<ContextPackage>;
+  outputSchema(agent: string): z.ZodType;
+  artifactsOf(agent: string, output: unknown): ArtifactDraft[];
+}
+
+/** A validation verdict on an attempt's artifacts. */
+export interface ValidationSummary {
+  ok: boolean;
+  errors: number;
+  warnings: number;
+  findings: unknown[];
+  durationMs?: number;
+}
+
+/** Checks an attempt's artifacts on a shadow database, on top of the run's accepted migrations. */
+export interface ArtifactValidator {
+  validate(input: {
+    agent: string;
+    artifacts: ArtifactDraft[];
+    accepted: AcceptedMigration[];
+    signal?: AbortSignal;
+  }): Promise<ValidationSummary>;
+}
+
+/** What the agent worker needs. */
+export interface TaskWorkerDeps {
+  sql: Sql;
+  llm: LlmPort;
+  kit: AgentKit;
+  validator: ArtifactValidator;
+  wake: Waker;
+  /** Deliveries of one message before it is dead-lettered (default 5). */
+  maxDeliveries?: number;
+  /** Validation retries before escalating to the user (default 2). */
+  maxValidationRetries?: number;
+  /** Base of the exponential retry backoff in seconds (default 1). */
+  retryBaseSeconds?: number;
+  /** Test hook: called after the LLM answered, before anything is stored (crash tests). */
+  afterLlm?(work: TaskWork): void | Promise<void>;
+}
+
+/** Codes of failures worth retrying (the model or its endpoint misbehaved). */
+const RETRYABLE = new Set(["llm_unavailable", "llm_invalid_output", "upstream_unavailable"]);
+
+/** Handles one task message; see the module doc. */
+export async function handleTaskMessage(
+  deps: TaskWorkerDeps,
+  message: QueueMessage,
+  lease: Lease,
+): Promise<void> {
+  const { sql } = deps;
+  const taskId = String((message.message as { task_id?: unknown }).task_id ?? "");
+  if (!/^[0-9a-f-]{36}$/i.test(taskId)) {
+    console.error(`[worker] message ${message.msg_id} has no task id; leaving it to dead-letter`);
+    return;
+  }
+  const maxDeliveries = deps.maxDeliveries ?? 5;
+  const started = await startAttempt(sql, taskId, message, maxDeliveries);
+  if (!started.applied) return;
+  const { attempt } = started;
+  const t0 = performance.now();
+  const work = await loadTaskWork(sql, taskId);
+  const agent = work.task.agent;
+  let usage = { prompt_tokens: 0, completion_tokens: 0 };
+  let contextTokens: number | undefined;
+  let llmMs = 0;
+  try {
+    const context = await deps.kit.contextFor(work);
+    contextTokens = context.tokens;
+    const llmStart = performance.now();
+    const answer = await deps.llm.complete({
+      schema: deps.kit.outputSchema(agent),
+      schemaName: agent.replaceAll("-", "_") + "_output",
+      messages: context.messages,
+      agent,
+      phase: work.task.attempt > 1 && work.task.validation ? "retry" : "execute",
+      runId: work.task.run_id,
+      signal: lease.signal,
+    });
+    llmMs = performance.now() - llmStart;
+    usage = answer.usage;
+    await deps.afterLlm?.(work);
+    const artifacts = deps.kit.artifactsOf(agent, answer.value);
+    if (!(await beginValidation(sql, taskId, attempt))) return;
+    const validation = await deps.validator.validate({
+      agent,
+      artifacts,
+      accepted: work.acceptedMigrations,
+      signal: lease.signal,
+    });
+    const result: AttemptResult = {
+      output: answer.value,
+      artifacts: artifacts.map((a) => ({
+        ...a,
+        meta: { ...a.meta, validation: { ok: validation.ok, errors: validation.errors } },
+      })),
+      ...usage,
+      context_tokens: contextTokens,
+      duration_ms: Math.round(performance.now() - t0),
+      llm_ms: Math.round(llmMs),
+      validation,
+    };
+    if (validation.ok) {
+      const done = await completeAttempt(sql, taskId, attempt, result);
+      if (done.applied) deps.wake(done.wake);
+      return;
+    }
+    const rejected = await rejectAttempt(sql, taskId, attempt, {
+      ...result,
+      error: {
+        code: "validation_failed",
+        message: `${validation.errors} validation error(s) in the output`,
+      },
+    }, deps.maxValidationRetries ?? 2);
+    if (rejected.applied) deps.wake(rejected.wake);
+  } catch (e) {
+    if (lease.signal.aborted) return; // the lease is gone: whoever holds the message now decides
+    if (isAppError(e, "budget_exceeded")) return; // the run was failed when it went over budget
+    const code = isAppError(e) ? e.code : "internal";
+    const messageText = e instanceof Error ? e.message : String(e);
+    if (!isAppError(e)) console.error(`[worker ${agent}] task ${work.task.key} failed:`, e);
+    await failAttempt(
+      sql,
+      taskId,
+      attempt,
+      {
+        ...usage,
+        context_tokens: contextTokens,
+        duration_ms: Math.round(performance.now() - t0),
+        llm_ms: Math.round(llmMs),
+        error: { code, message: messageText },
+        retryable: RETRYABLE.has(code) || !isAppError(e),
+      },
+      message,
+      {
+        maxDeliveries,
+        retryDelaySeconds: Math.min(60, (deps.retryBaseSeconds ?? 1) * 2 ** (message.read_ct - 1)),
+      },
+    );
+  }
+}
