@@ -112,6 +112,7 @@ create table backend_team.task_attempts (
   prompt_tokens bigint not null default 0,
   completion_tokens bigint not null default 0,
   context_tokens bigint,
+  context_tokens_uncompressed bigint,
   duration_ms bigint,
   llm_ms bigint,
   output jsonb,
@@ -125,6 +126,7 @@ comment on table backend_team.task_attempts is 'One try at a task: tokens, durat
 comment on column backend_team.task_attempts.attempt is 'Attempt number within the task, from 1.';
 comment on column backend_team.task_attempts.status is 'running, succeeded, invalid (failed validation), failed, abandoned (lease lost) or cancelled.';
 comment on column backend_team.task_attempts.context_tokens is 'Estimated tokens of the context package sent to the agent.';
+comment on column backend_team.task_attempts.context_tokens_uncompressed is 'Estimated tokens the same package would have had uncompressed (full schema and dependency outputs).';
 comment on column backend_team.task_attempts.duration_ms is 'Wall time of the attempt.';
 comment on column backend_team.task_attempts.llm_ms is 'Time spent inside LLM calls.';
 comment on column backend_team.task_attempts.output is 'What the agent answered (parsed).';
@@ -155,8 +157,9 @@ comment on column backend_team.artifacts.ordinal is 'Order in the deliverable (m
 create index artifacts_run_idx on backend_team.artifacts (run_id, ordinal);
 create index artifacts_task_idx on backend_team.artifacts (task_id);
 create index artifacts_owner_idx on backend_team.artifacts (owner_id);
--- A redelivered task must not store its files twice.
-create unique index artifacts_task_path_key on backend_team.artifacts (task_id, path)
+-- A redelivered task must not store its files twice. (Several rows of one task may share a path:
+-- sections of one document, e.g. docs/policies.md, joined at assembly in ordinal order.)
+create unique index artifacts_task_ordinal_key on backend_team.artifacts (task_id, ordinal)
   where task_id is not null;
 
 -- Events ----------------------------------------------------------------------------------------

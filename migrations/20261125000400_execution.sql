@@ -208,6 +208,7 @@ begin
     prompt_tokens = coalesce((p_result ->> 'prompt_tokens')::bigint, 0),
     completion_tokens = coalesce((p_result ->> 'completion_tokens')::bigint, 0),
     context_tokens = (p_result ->> 'context_tokens')::bigint,
+    context_tokens_uncompressed = (p_result ->> 'context_tokens_uncompressed')::bigint,
     duration_ms = (p_result ->> 'duration_ms')::bigint,
     llm_ms = (p_result ->> 'llm_ms')::bigint,
     output = p_result -> 'output',
@@ -289,8 +290,9 @@ begin
     select v_task.run_id, v_task.id, v_task.owner_id, a ->> 'kind', a ->> 'path', a ->> 'content',
            coalesce(a -> 'meta', '{}'::jsonb), coalesce((a ->> 'ordinal')::integer, n::integer)
       from jsonb_array_elements(coalesce(p_result -> 'artifacts', '[]'::jsonb)) with ordinality as e(a, n)
-    on conflict (task_id, path) where task_id is not null
-      do update set content = excluded.content, meta = excluded.meta, kind = excluded.kind
+    on conflict (task_id, ordinal) where task_id is not null
+      do update set content = excluded.content, meta = excluded.meta, kind = excluded.kind,
+                    path = excluded.path
     returning id, kind, path
   loop
     perform backend_team.append_event(v_task.run_id, 'artifact.created', jsonb_build_object(

@@ -13,6 +13,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Handler } from "hono";
 import type { Sql } from "../db/mod.ts";
+import {
+  DELIVERABLE_MEDIA_TYPES,
+  deliverableResponse,
+  negotiateDeliverableFormat,
+} from "../delivery/mod.ts";
 import { AppError } from "../errors/mod.ts";
 import {
   consoleErrorLogger,
@@ -147,7 +152,19 @@ export function createOrchestratorApp(deps: OrchestratorDeps) {
   });
 
   app.openapi(routes.getDeliverable, async (c) => {
-    return c.json(await getDeliverable(deps.sql, c.get("claims"), c.req.valid("param").id), 200);
+    const format = negotiateDeliverableFormat(c.req.header("accept"));
+    if (!format) {
+      throw new AppError(
+        "not_acceptable",
+        "the deliverable is offered as JSON, Markdown or an archive",
+        {
+          offered: Object.values(DELIVERABLE_MEDIA_TYPES).map((types) => types[0]),
+        },
+      );
+    }
+    const deliverable = await getDeliverable(deps.sql, c.get("claims"), c.req.valid("param").id);
+    if (format === "json") return c.json(deliverable, 200);
+    return await deliverableResponse(deliverable, format);
   });
 
   // Built on first request (every route is registered by then) and kept: it cannot change.

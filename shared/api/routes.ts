@@ -34,6 +34,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     "a UUID; `details` lists each issue as { location, path, message }.",
   401: "No valid signed-in user's token (`unauthorized`).",
   404: "No such run for this user (`not_found`); another user's run is also a 404.",
+  406: "None of the media types in `Accept` is offered (`not_acceptable`).",
   409: "The run is not in a state that allows this (`illegal_transition`, `conflict`).",
   413: "The body is larger than the limit (`payload_too_large`).",
   415: "The body is not `application/json` (`unsupported_media_type`).",
@@ -157,12 +158,37 @@ export function orchestratorRoutes(bodyMiddleware: {
       method: "get",
       path: "/runs/{id}/deliverable",
       summary: "Get a completed run's deliverable",
+      description: "Chosen by `Accept`: JSON (the default) with the result, the delivered " +
+        "project's files and the tasks' artifacts; `text/markdown` for the document (summary, " +
+        "migrations with their RLS, indexes, edge functions, API docs, deployment, setup, notes, " +
+        "tests, validation); `application/gzip` or `application/x-tar` for the Supabase project " +
+        "folder as a .tar.gz or .tar.",
       tags: ["runs"],
       security,
       request: { params: RunIdParams },
       responses: {
-        200: json(Deliverable, "The run's result and artifacts in order."),
-        ...errors(400, 401, 404, 409, 500),
+        200: {
+          description: "The deliverable in the requested form.",
+          content: {
+            "application/json": { schema: Deliverable },
+            "text/markdown": {
+              schema: z.string().meta({ description: "The deliverable as one Markdown document." }),
+            },
+            "application/gzip": {
+              schema: z.string().meta({
+                format: "binary",
+                description: "The project folder as a gzip-compressed tar archive.",
+              }),
+            },
+            "application/x-tar": {
+              schema: z.string().meta({
+                format: "binary",
+                description: "The project folder as a tar archive.",
+              }),
+            },
+          },
+        },
+        ...errors(400, 401, 404, 406, 409, 500),
       },
     }),
     openapi: createRoute({

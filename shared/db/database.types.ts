@@ -178,6 +178,7 @@ export type Database = {
           attempt: number;
           completion_tokens: number;
           context_tokens: number | null;
+          context_tokens_uncompressed: number | null;
           duration_ms: number | null;
           error: Json | null;
           finished_at: string | null;
@@ -196,6 +197,7 @@ export type Database = {
           attempt: number;
           completion_tokens?: number;
           context_tokens?: number | null;
+          context_tokens_uncompressed?: number | null;
           duration_ms?: number | null;
           error?: Json | null;
           finished_at?: string | null;
@@ -214,6 +216,7 @@ export type Database = {
           attempt?: number;
           completion_tokens?: number;
           context_tokens?: number | null;
+          context_tokens_uncompressed?: number | null;
           duration_ms?: number | null;
           error?: Json | null;
           finished_at?: string | null;

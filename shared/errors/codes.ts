@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
+  not_acceptable: 406,
   illegal_transition: 409,
   conflict: 409,
   payload_too_large: 413,

@@ -119,6 +119,7 @@ export interface AttemptResult {
   prompt_tokens?: number;
   completion_tokens?: number;
   context_tokens?: number;
+  context_tokens_uncompressed?: number;
   duration_ms?: number;
   llm_ms?: number;
   validation?: unknown;

@@ -70,6 +70,8 @@ export interface ArtifactValidator {
     agent: string;
     artifacts: ArtifactDraft[];
     accepted: AcceptedMigration[];
+    /** The project's schema before the run (`runs.context.schema_sql`), applied first. */
+    baseSql?: string | null;
     signal?: AbortSignal;
   }): Promise<ValidationSummary>;
 }
@@ -115,10 +117,12 @@ export async function handleTaskMessage(
   const agent = work.task.agent;
   let usage = { prompt_tokens: 0, completion_tokens: 0 };
   let contextTokens: number | undefined;
+  let uncompressedTokens: number | undefined;
   let llmMs = 0;
   try {
     const context = await deps.kit.contextFor(work);
     contextTokens = context.tokens;
+    uncompressedTokens = context.uncompressedTokens;
     const llmStart = performance.now();
     const answer = await deps.llm.complete({
       schema: deps.kit.outputSchema(agent),
@@ -138,6 +142,7 @@ export async function handleTaskMessage(
       agent,
       artifacts,
       accepted: work.acceptedMigrations,
+      baseSql: work.run.context.schema_sql ?? null,
       signal: lease.signal,
     });
     const result: AttemptResult = {
@@ -148,6 +153,7 @@ export async function handleTaskMessage(
       })),
       ...usage,
       context_tokens: contextTokens,
+      context_tokens_uncompressed: uncompressedTokens,
       duration_ms: Math.round(performance.now() - t0),
       llm_ms: Math.round(llmMs),
       validation,

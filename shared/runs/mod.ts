@@ -28,7 +28,26 @@ export {
 } from "./run.ts";
 export { Task } from "./task.ts";
 export { RunEvent } from "./event.ts";
-export { Artifact, ArtifactKind, Deliverable } from "./artifact.ts";
+export {
+  Artifact,
+  ArtifactKind,
+  Deliverable,
+  DELIVERABLE_FOLDER,
+  DeliverableFile,
+  DeliveredEnvVar,
+  DeliveredFunction,
+  DeliveredIndex,
+  DeliveredMigration,
+  DeliveredPolicy,
+  DeliveryResult,
+  DeliverySections,
+  DeliverySummary,
+  FileEvidence,
+  IntegrationReport,
+  RollbackStep,
+  SetupStep,
+  TaskEvidence,
+} from "./artifact.ts";
 export {
   decodeCursor,
   encodeCursor,
@@ -40,6 +59,7 @@ export {
 } from "./pagination.ts";
 export { type AnswerIssue, answerIssues } from "./answers.ts";
 export { parseRow, rowToJson } from "./rows.ts";
+export type { RowSchemaMismatch, RowSchemasFit, TableRow } from "./row_types.ts";
 export { fromDatabaseError } from "./db_errors.ts";
 export { EventPage, RunDetail, RunEnvelope, RunPage } from "./views.ts";
 export {

@@ -14,7 +14,7 @@
 import { asCaller, type Claims, type Sql, type TransactionSql } from "../db/mod.ts";
 import { AppError } from "../errors/mod.ts";
 import { answerIssues } from "./answers.ts";
-import { Artifact, type Deliverable } from "./artifact.ts";
+import { Artifact, type Deliverable, DELIVERABLE_FOLDER } from "./artifact.ts";
 import { RunEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./pagination.ts";
 import { type Answers, Clarification, type CreateRunRequest, Run, RunSummary } from "./run.ts";
@@ -158,8 +158,9 @@ export function answerClarification(
 }
 
 /**
- * The deliverable of the caller's completed run: its `result` and artifacts in order. `not_found`
- * if the run is not theirs, `conflict` while it is not completed.
+ * The deliverable of the caller's completed run: its `result`, the assembled project's files (the
+ * artifact rows under `deliverable/`, paths without that folder) and the tasks' artifacts, each in
+ * order. `not_found` if the run is not theirs, `conflict` while it is not completed.
  */
 export function getDeliverable(sql: Sql, claims: Claims, id: string): Promise<Deliverable> {
   return asUser(sql, claims, async (tx) => {
@@ -176,11 +177,19 @@ export function getDeliverable(sql: Sql, claims: Claims, id: string): Promise<De
       select ${tx(ARTIFACT_COLUMNS)} from backend_team.artifacts
       where run_id = ${id}
       order by ordinal, path`;
+    const artifacts = rows.map((row) => parseRow(Artifact, row));
+    const isFile = (a: Artifact) => a.task_id === null && a.path.startsWith(DELIVERABLE_FOLDER);
     return {
       run_id: id,
       status: "completed",
       result: run.result ?? null,
-      artifacts: rows.map((row) => parseRow(Artifact, row)),
+      files: artifacts.filter(isFile).map((a) => ({
+        path: a.path.slice(DELIVERABLE_FOLDER.length),
+        kind: a.kind,
+        content: a.content,
+        meta: a.meta,
+      })),
+      artifacts: artifacts.filter((a) => !isFile(a)),
     };
   });
 }

@@ -108,6 +108,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SUPABASE_DB_URL: dbUrl,
       JWT_SECRET: jwtSecret,
       BT_WORKER_SECRET: workerSecret,
+      // Shadow databases (validation of generated SQL) are made on the local cluster, never in
+      // the product's database; set SHADOW_DATABASE_URL to use another server.
+      SHADOW_DATABASE_URL: shadowServerUrl(dbUrl),
       ...passThroughEnv(),
       ...options.env,
     },
@@ -141,6 +144,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await server.finished;
     },
   };
+}
+
+/** The maintenance database of the server holding `dbUrl`, unless `SHADOW_DATABASE_URL` is set. */
+function shadowServerUrl(dbUrl: string): string {
+  const override = Deno.env.get("SHADOW_DATABASE_URL");
+  if (override) return override;
+  const url = new URL(dbUrl);
+  url.pathname = "/postgres";
+  return url.toString();
 }
 
 // Settings a user exports for the product (LLM endpoint, tuning) reach the functions.

@@ -1,0 +1,105 @@
+/**
+ * The orchestrator worker's delivery step for a run in `delivering`: read the run's tasks and
+ * artifacts, validate the merged migrations together on a fresh shadow database (when one is
+ * given: all migrations from scratch, generated pgTAP tests, rollback), assemble the deliverable,
+ * and — in one transaction that also archives the queue message — store its files and complete
+ * the run with the sections index as its `result`. A failed integration fails the run with code
+ * `integration_failed` and the findings instead. A redelivered message finds the run no longer
+ * delivering and only archives itself; a crash before the commit leaves everything to be redone.
+ *
+ * @example
+ * ```ts
+ * const deliver = (run: RunRecord, msgId: number) => deliverRun({ sql, shadow }, run, msgId);
+ * ```
+ */
+import type { Sql } from "../db/mod.ts";
+import { finishMessage, transitionRun } from "../orchestration/mod.ts";
+import type { IntegrationReport } from "../runs/mod.ts";
+import { assembleDeliverable } from "./assemble.ts";
+import { loadDelivery, lockRunStatus, storeDeliverableFiles } from "./delivery_store.ts";
+import { type IntegrationOutcome, validateIntegration } from "./integration.ts";
+import { orderMigrations } from "./migration_order.ts";
+import type { DeliveryShadow } from "./shadow_port.ts";
+
+/** What {@link deliverRun} needs. */
+export interface DeliverDeps {
+  /** The product database, as the service side. */
+  sql: Sql;
+  /** Where the merged migrations are validated; without one, no integration evidence or tests. */
+  shadow?: DeliveryShadow;
+}
+
+/** How a delivery ended. */
+export interface DeliveryOutcome {
+  status: "completed" | "failed" | "skipped";
+  /** Files stored (completed runs). */
+  files: number;
+  integration: IntegrationReport | null;
+  durationMs: number;
+}
+
+/** Delivers the run; see the module doc. */
+export async function deliverRun(
+  deps: DeliverDeps,
+  run: { id: string },
+  msgId: number,
+): Promise<DeliveryOutcome> {
+  const started = performance.now();
+  const done = (
+    status: DeliveryOutcome["status"],
+    files: number,
+    integration: IntegrationReport | null,
+  ) => ({ status, files, integration, durationMs: Math.round(performance.now() - started) });
+  const input = await loadDelivery(deps.sql, run.id);
+  if (!input || input.run.status !== "delivering") {
+    await finishMessage(deps.sql, msgId, async () => {});
+    return done("skipped", 0, null);
+  }
+
+  let validation: IntegrationOutcome | null = null;
+  if (deps.shadow) {
+    validation = await validateIntegration(deps.shadow, {
+      baseSql: input.run.context?.schema_sql ?? null,
+      migrations: orderMigrations(input).map((m) => ({ path: m.path, up: m.up, down: m.down })),
+    });
+  }
+  const report = validation?.report ?? null;
+
+  if (report && !report.ok) {
+    const findings = integrationFindings(report);
+    const applied = await finishMessage(deps.sql, msgId, async (tx) => {
+      if ((await lockRunStatus(tx, run.id)) !== "delivering") return false;
+      await transitionRun(tx, run.id, "failed", {
+        error: {
+          code: "integration_failed",
+          message: `the merged result failed integration validation: ${findings[0]}` +
+            (findings.length > 1 ? ` (and ${findings.length - 1} more)` : ""),
+          findings,
+          report,
+        },
+      });
+      return true;
+    });
+    return done(applied ? "failed" : "skipped", 0, report);
+  }
+
+  const { result, files } = assembleDeliverable({ ...input, validation });
+  const stored = await finishMessage(deps.sql, msgId, async (tx) => {
+    if ((await lockRunStatus(tx, run.id)) !== "delivering") return null;
+    const count = await storeDeliverableFiles(tx, run.id, input.run.owner_id, files);
+    await transitionRun(tx, run.id, "completed", { result });
+    return count;
+  });
+  return done(stored === null ? "skipped" : "completed", stored ?? 0, report);
+}
+
+/** One line per problem the integration run found. */
+export function integrationFindings(report: IntegrationReport): string[] {
+  const out: string[] = [];
+  for (const m of report.migrations.filter((m) => !m.ok)) out.push(`${m.path}: ${m.error}`);
+  for (const t of report.tests.filter((t) => !t.ok)) {
+    if (t.error) out.push(`${t.path} stopped: ${t.error}`);
+    for (const f of t.failures) out.push(`${t.path}: ${f.replaceAll("\n", " ")}`);
+  }
+  return out.length > 0 ? out : ["the integration run did not pass"];
+}

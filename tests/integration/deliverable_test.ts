@@ -1,0 +1,356 @@
+/**
+ * Delivery end to end on real PostgreSQL: a trade journal run is driven through the state machine
+ * as the service side (plan → tasks → accepted attempts with the agents' artifacts) until it is
+ * `delivering`, then `deliverRun` validates the merged migrations on a fresh shadow database,
+ * stores the deliverable and completes the run. The three HTTP forms are read through the real app
+ * on loopback, and the delivered pgTAP tests are run again, independently, on a fresh empty
+ * database holding only the platform SQL, pgTAP and the delivered migrations.
+ */
+import assert from "node:assert/strict";
+import { createOrchestratorApp } from "../../shared/api/mod.ts";
+import { artifactsOf } from "../../shared/agents/mod.ts";
+import { LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.ts";
+import type { Sql } from "../../shared/db/mod.ts";
+import { deliverRun, parseTap, postgresDeliveryShadow } from "../../shared/delivery/mod.ts";
+import {
+  TRADE_JOURNAL_REQUEST,
+  TRADE_JOURNAL_TASKS,
+  TRADE_JOURNAL_UNDERSTANDING,
+  tradeJournalValidation,
+} from "../../shared/delivery/testdata/trade_journal.ts";
+import { applyMigrations, parseMigrationFileName } from "../../shared/migrations/mod.ts";
+import { DeliveryResult } from "../../shared/runs/mod.ts";
+import { applyPlatformSql } from "../../supabase/local/platform.ts";
+import { adminUrl, freshDatabase, type TestDatabase } from "../_support/db.ts";
+
+/** The shadow databases delivery validates on: fresh ones on the test cluster. */
+async function shadow() {
+  return postgresDeliveryShadow({ adminUrl: await adminUrl(), prepare: applyPlatformSql });
+}
+
+/** Changes one task's migration SQL (to plant a defect). */
+type Tamper = (sql: string) => string;
+
+/**
+ * Creates a user and a trade journal run and drives it, as the workers would, to `delivering`:
+ * the plan becomes tasks, each task's attempt starts from its queue message and is accepted with
+ * the agent's output and artifacts. Returns the ids and the orchestrator message to deliver.
+ */
+async function seedDeliveringRun(sql: Sql, tamper: Tamper = (s) => s) {
+  const owner = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${owner}, ${`${owner}@example.test`})`;
+  const [run] = await sql<{ id: string }[]>`
+    insert into backend_team.runs (owner_id, request) values (${owner}, ${TRADE_JOURNAL_REQUEST})
+    returning id`;
+  await sql`select backend_team.transition_run(${run.id}::uuid, 'understanding')`;
+  await sql`select backend_team.transition_run(${run.id}::uuid, 'planning', ${
+    sql.json({ understanding: TRADE_JOURNAL_UNDERSTANDING, complexity: "complex" })
+  }::jsonb)`;
+  const plan = {
+    goal: TRADE_JOURNAL_UNDERSTANDING.goal,
+    strategy: "hybrid",
+    tasks: TRADE_JOURNAL_TASKS.map((t) => ({
+      id: t.key,
+      agent: t.agent,
+      title: t.title,
+      input: t.title,
+      output: ["artifacts"],
+      depends_on: t.depends_on,
+      tables: [],
+    })),
+    checkpoints: [],
+    contracts: [],
+    integration: [],
+  };
+  await sql`select * from backend_team.persist_plan(${run.id}::uuid, ${sql.json(plan)}::jsonb)`;
+
+  // Complete whichever tasks are queued until none are left, as their agents would.
+  for (let round = 0; round < 10; round++) {
+    const queued = await sql<{ id: string; key: string; msg_id: string }[]>`
+      select id, key, msg_id from backend_team.tasks
+       where run_id = ${run.id} and status = 'queued' order by length(key), key`;
+    if (queued.length === 0) break;
+    for (const task of queued) {
+      const spec = TRADE_JOURNAL_TASKS.find((t) => t.key === task.key)!;
+      const output = structuredClone(spec.output);
+      for (
+        const m of (output.artifacts as { migrations?: { up_sql: string }[] }).migrations ?? []
+      ) {
+        m.up_sql = tamper(m.up_sql);
+      }
+      const validation = tradeJournalValidation(task.key);
+      // artifacts.(task_id, path) is unique, yet an agent's document sections share one path:
+      // stored here as `doc.md#2`, `doc.md#3`, … (the assembler groups them back by document).
+      const seen = new Map<string, number>();
+      const artifacts = artifactsOf(spec.agent, output as never).map((a) => {
+        const n = (seen.get(a.path) ?? 0) + 1;
+        seen.set(a.path, n);
+        return {
+          ...a,
+          path: n === 1 ? a.path : `${a.path}#${n}`,
+          meta: { ...a.meta, validation: { ok: true, errors: 0 } },
+        };
+      });
+      const [started] = await sql<{ applied: boolean; attempt: number }[]>`
+        select * from backend_team.start_attempt(${task.id}::uuid, ${task.msg_id}::bigint, 1)`;
+      assert.ok(started.applied, `task ${task.key} started`);
+      const [done] = await sql<{ applied: boolean }[]>`
+        select * from backend_team.complete_attempt(${task.id}::uuid, ${started.attempt}::integer, ${
+        sql.json(
+          { output, artifacts, validation, prompt_tokens: 100, completion_tokens: 50 } as never,
+        )
+      }::jsonb)`;
+      assert.ok(done.applied, `task ${task.key} completed`);
+    }
+  }
+  const [state] = await sql<{ status: string }[]>`
+    select status from backend_team.runs where id = ${run.id}`;
+  assert.equal(state.status, "delivering");
+  const [message] = await sql<{ msg_id: string }[]>`
+    select msg_id from pgmq.q_bt_orchestrator
+     where message ->> 'run_id' = ${run.id} order by msg_id desc limit 1`;
+  return { runId: run.id, ownerId: owner, msgId: Number(message.msg_id) };
+}
+
+/** The orchestrator app on a loopback port, as Supabase's gateway would route to it. */
+function serveApi(db: TestDatabase) {
+  const app = createOrchestratorApp({
+    sql: db.sql,
+    jwtSecret: LOCAL_JWT_SECRET,
+    logError: () => {},
+  });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    url.pathname = url.pathname.replace(/^\/functions\/v1/, "");
+    return app.fetch(new Request(url, { method: req.method, headers: req.headers }));
+  });
+  const base = `http://127.0.0.1:${server.addr.port}/functions/v1/orchestrator`;
+  return {
+    get: (path: string, token: string, accept?: string) =>
+      fetch(`${base}${path}`, {
+        headers: { Authorization: `Bearer ${token}`, ...(accept ? { Accept: accept } : {}) },
+      }),
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+async function systemTar(args: string[], input: Uint8Array): Promise<string[]> {
+  const child = new Deno.Command("tar", { args, stdin: "piped", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(input);
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
+    l !== "" && !l.endsWith("/")
+  );
+}
+
+Deno.test("a delivered run is completed with its deliverable as rows, served as JSON, Markdown and archives", async () => {
+  await using db = await freshDatabase();
+  const { runId, ownerId, msgId } = await seedDeliveringRun(db.sql);
+
+  const outcome = await deliverRun({ sql: db.sql, shadow: await shadow() }, { id: runId }, msgId);
+  assert.equal(outcome.status, "completed", JSON.stringify(outcome.integration?.tests));
+  assert.equal(outcome.integration?.ok, true);
+
+  // The run: completed, with the sections index as its result; the message archived with it.
+  const [run] = await db.sql<{ status: string; result: unknown }[]>`
+    select status, result from backend_team.runs where id = ${runId}`;
+  assert.equal(run.status, "completed");
+  const result = DeliveryResult.parse(run.result);
+  assert.equal(result.files, outcome.files);
+  assert.equal(result.sections.migrations.length, 4);
+  assert.equal(result.sections.tests.length, 5);
+  const [queued] = await db.sql`select 1 from pgmq.q_bt_orchestrator where msg_id = ${msgId}`;
+  const [archived] = await db.sql`select 1 from pgmq.a_bt_orchestrator where msg_id = ${msgId}`;
+  assert.ok(!queued && archived, "the message is archived in the completing transaction");
+
+  // The files: rows without a task under deliverable/, announced as events.
+  const rows = await db.sql<{ path: string; kind: string }[]>`
+    select path, kind from backend_team.artifacts
+     where run_id = ${runId} and task_id is null order by ordinal`;
+  assert.equal(rows.length, outcome.files);
+  assert.ok(rows.every((r) => r.path.startsWith("deliverable/")));
+  const paths = rows.map((r) => r.path);
+  assert.equal(paths[0], "deliverable/README.md");
+  assert.equal(
+    paths.filter((p) => /^deliverable\/supabase\/migrations\/\d{14}_[a-z_]+\.sql$/.test(p)).length,
+    4,
+  );
+  for (const table of ["profiles", "positions", "trades", "tags", "trade_tags"]) {
+    assert.ok(paths.includes(`deliverable/supabase/tests/database/${table}.test.sql`), table);
+  }
+  const events = await db.sql<{ type: string; payload: { task_id: string | null } }[]>`
+    select type, payload from backend_team.run_events where run_id = ${runId} order by seq`;
+  assert.equal(
+    events.filter((e) => e.type === "artifact.created" && e.payload.task_id === null).length,
+    outcome.files,
+  );
+  assert.equal(events.at(-1)!.type, "run.completed");
+
+  // A redelivered message finds the run completed and changes nothing.
+  const [again] = await db.sql<{ id: string }[]>`
+    select pgmq.send('bt_orchestrator', ${db.sql.json({ run_id: runId })}::jsonb) as id`;
+  const repeat = await deliverRun({ sql: db.sql }, { id: runId }, Number(again.id));
+  assert.equal(repeat.status, "skipped");
+  const [{ n }] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from backend_team.artifacts where run_id = ${runId} and task_id is null`;
+  assert.equal(n, outcome.files);
+
+  // The three forms over HTTP, as the owner.
+  await using api = serveApi(db);
+  const token = await mintUserToken(LOCAL_JWT_SECRET, { sub: ownerId });
+  const json = await api.get(`/runs/${runId}/deliverable`, token);
+  assert.equal(json.status, 200);
+  assert.match(json.headers.get("content-type")!, /^application\/json/);
+  const body = await json.json();
+  assert.equal(body.files.length, outcome.files);
+  assert.equal(body.files[0].path, "README.md");
+  assert.equal(body.result.validation.integration.ok, true);
+  assert.equal(
+    body.artifacts.filter((a: { task_id: string | null }) => a.task_id === null).length,
+    0,
+  );
+
+  const md = await api.get(`/runs/${runId}/deliverable`, token, "text/markdown");
+  assert.equal(md.status, 200);
+  assert.match(md.headers.get("content-type")!, /^text\/markdown/);
+  assert.equal(md.headers.get("access-control-allow-origin"), "*", "browsers may read it too");
+  const markdown = await md.text();
+  for (
+    const heading of [
+      "Summary",
+      "Migrations",
+      "Indexes",
+      "Edge Functions",
+      "API Documentation",
+      "Deployment Configuration",
+      "Setup",
+      "Notes",
+      "Tests",
+      "Validation",
+    ]
+  ) {
+    assert.match(markdown, new RegExp(`^## ${heading}$`, "m"), heading);
+  }
+  assert.match(markdown, /\*\*Passed\*\* on a fresh postgresql shadow database/);
+
+  const tgz = await api.get(`/runs/${runId}/deliverable`, token, "application/gzip");
+  assert.equal(tgz.status, 200);
+  assert.equal(tgz.headers.get("content-type"), "application/gzip");
+  assert.match(tgz.headers.get("content-disposition")!, /filename="deliverable-.*\.tar\.gz"/);
+  const listed = await systemTar(["-tzf", "-"], new Uint8Array(await tgz.arrayBuffer()));
+  assert.deepEqual(listed, body.files.map((f: { path: string }) => f.path));
+
+  const tar = await api.get(`/runs/${runId}/deliverable`, token, "application/x-tar");
+  assert.equal(tar.headers.get("content-type"), "application/x-tar");
+  assert.deepEqual(await systemTar(["-tf", "-"], new Uint8Array(await tar.arrayBuffer())), listed);
+
+  const refused = await api.get(`/runs/${runId}/deliverable`, token, "image/png");
+  assert.equal(refused.status, 406);
+  assert.equal((await refused.json()).error.code, "not_acceptable");
+
+  const stranger = await mintUserToken(LOCAL_JWT_SECRET, { sub: crypto.randomUUID() });
+  const hidden = await api.get(`/runs/${runId}/deliverable`, stranger, "application/gzip");
+  assert.equal(hidden.status, 404);
+  await hidden.body?.cancel();
+
+  // The delivered tests pass on a fresh, empty database holding only what a Supabase project has.
+  await using target = await freshDatabase({ template: false });
+  await applyPlatformSql(target.sql);
+  await target.sql`create extension if not exists pgtap with schema extensions`;
+  const files = body.files as { path: string; content: string }[];
+  await applyMigrations(
+    target.sql,
+    files.filter((f) => f.path.startsWith("supabase/migrations/")).map((f) => {
+      const fileName = f.path.split("/").at(-1)!;
+      return { fileName, ...parseMigrationFileName(fileName), sql: f.content };
+    }),
+  );
+  const connection = await target.sql.reserve();
+  try {
+    for (const test of files.filter((f) => f.path.startsWith("supabase/tests/database/"))) {
+      const output = await connection.unsafe(test.content) as unknown as Record<
+        string,
+        unknown
+      >[][];
+      const values = output.flat().flatMap((r) => Object.values(r)).filter((v) =>
+        typeof v === "string"
+      );
+      const tap = parseTap(values as string[]);
+      assert.ok(tap.ok, `${test.path}: ${tap.failures.join("\n")}`);
+      assert.ok(tap.planned >= 15, `${test.path} plans ${tap.planned} tests`);
+    }
+  } finally {
+    connection.release();
+  }
+});
+
+Deno.test("a policy that leaks rows fails the run with integration_failed, naming the failing test", async () => {
+  await using db = await freshDatabase();
+  const leak: Tamper = (sql) =>
+    sql.replace(
+      'for select to authenticated using (user_id = (select auth.uid()));\ncreate policy "owners create positions"',
+      'for select to authenticated using (user_id = user_id);\ncreate policy "owners create positions"',
+    );
+  const { runId, ownerId, msgId } = await seedDeliveringRun(db.sql, leak);
+
+  const outcome = await deliverRun({ sql: db.sql, shadow: await shadow() }, { id: runId }, msgId);
+  assert.equal(outcome.status, "failed");
+  const [run] = await db.sql<{ status: string; error: { code: string; findings: string[] } }[]>`
+    select status, error from backend_team.runs where id = ${runId}`;
+  assert.equal(run.status, "failed");
+  assert.equal(run.error.code, "integration_failed");
+  assert.ok(
+    run.error.findings.some((f) =>
+      f.startsWith("supabase/tests/database/positions.test.sql: not ok") &&
+      f.includes("another user sees none of the owner's rows")
+    ),
+    run.error.findings.join("\n"),
+  );
+  const [{ n }] = await db.sql<{ n: number }[]>`
+    select count(*)::int as n from backend_team.artifacts where run_id = ${runId} and task_id is null`;
+  assert.equal(n, 0, "no deliverable is stored");
+  const [archived] = await db.sql`select 1 from pgmq.a_bt_orchestrator where msg_id = ${msgId}`;
+  assert.ok(archived);
+
+  await using api = serveApi(db);
+  const token = await mintUserToken(LOCAL_JWT_SECRET, { sub: ownerId });
+  const res = await api.get(`/runs/${runId}/deliverable`, token);
+  assert.equal(res.status, 409);
+  await res.body?.cancel();
+});
+
+Deno.test("a migration that does not apply from scratch fails the run and names the file and line", async () => {
+  await using db = await freshDatabase();
+  const broken: Tamper = (sql) =>
+    sql.replace(
+      "create index trades_user_executed_at_idx on public.trades (user_id, executed_at desc);",
+      "create index trades_user_executed_at_idx on public.trades (user_id, executed);",
+    );
+  const { runId, msgId } = await seedDeliveringRun(db.sql, broken);
+  const outcome = await deliverRun({ sql: db.sql, shadow: await shadow() }, { id: runId }, msgId);
+  assert.equal(outcome.status, "failed");
+  const failedMigration = outcome.integration!.migrations.find((m) => !m.ok)!;
+  assert.match(failedMigration.path, /_add_journal_query_indexes\.sql$/);
+  assert.match(failedMigration.error!, /^line 2: column "executed" does not exist/);
+  assert.deepEqual(outcome.integration!.tests, []);
+});
+
+Deno.test("without a shadow database the run still completes, and the deliverable says it was not validated together", async () => {
+  await using db = await freshDatabase();
+  const { runId, msgId } = await seedDeliveringRun(db.sql);
+  const outcome = await deliverRun({ sql: db.sql }, { id: runId }, msgId);
+  assert.equal(outcome.status, "completed");
+  const [run] = await db.sql<
+    { result: unknown }[]
+  >`select result from backend_team.runs where id = ${runId}`;
+  const result = DeliveryResult.parse(run.result);
+  assert.equal(result.validation.integration, null);
+  assert.deepEqual(result.sections.tests, []);
+  assert.ok(
+    result.sections.notes.future_improvements.some((n) => /not validated together/.test(n)),
+  );
+});
