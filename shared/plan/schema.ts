@@ -20,7 +20,9 @@ export const AGENTS = [
 ] as const;
 export const AgentName = z.enum(AGENTS, {
   error: (issue) =>
-    `unknown agent ${JSON.stringify(issue.input)}; use one of: ${AGENTS.join(", ")}`,
+    `unknown agent ${JSON.stringify(issue.input)}; use one of: ${
+      AGENTS.map((a) => JSON.stringify(a)).join(", ")
+    }`,
 });
 export type AgentName = z.infer<typeof AgentName>;
 
