@@ -72,6 +72,13 @@ export interface TaskWork {
   };
   dependencies: DependencyOutput[];
   acceptedMigrations: AcceptedMigration[];
+  /** The task's latest finished attempt before this one (a retry learns from it), if any. */
+  previous: {
+    attempt: number;
+    status: string;
+    validation: unknown;
+    error: { code?: string; message?: string } | null;
+  } | null;
 }
 
 /** Reads the task, its run and what came before it. */
@@ -93,9 +100,14 @@ export async function loadTaskWork(sql: Sql, taskId: string): Promise<TaskWork> 
      where a.run_id = ${task.run_id} and a.kind = 'migration'
        and t.status = 'succeeded' and t.id <> ${taskId}
      order by t.finished_at, a.ordinal, a.path`;
+  const [previous] = await sql<NonNullable<TaskWork["previous"]>[]>`
+    select attempt, status, validation, error from backend_team.task_attempts
+     where task_id = ${taskId} and attempt < ${task.attempt} and finished_at is not null
+     order by attempt desc limit 1`;
   return {
     task,
     run,
+    previous: previous ?? null,
     dependencies: [...dependencies],
     acceptedMigrations: migrations.map((m) => ({
       path: m.path,

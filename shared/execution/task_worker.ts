@@ -129,7 +129,7 @@ export async function handleTaskMessage(
       schemaName: agent.replaceAll("-", "_") + "_output",
       messages: context.messages,
       agent,
-      phase: work.task.attempt > 1 && work.task.validation ? "retry" : "execute",
+      phase: work.previous?.status === "invalid" ? "retry" : "execute",
       runId: work.task.run_id,
       signal: lease.signal,
     });

@@ -92,8 +92,8 @@ interface FindingLike {
 
 // A retry carries the previous attempt's findings and the specific fix they call for.
 function retryOf(work: TaskWork): RetryContext | null {
-  if (work.task.error?.code !== "validation_failed") return null;
-  const validation = work.task.validation as { findings?: FindingLike[] } | null;
+  if (work.previous?.status !== "invalid") return null;
+  const validation = work.previous.validation as { findings?: FindingLike[] } | null;
   const errors = (validation?.findings ?? []).filter((f) => f.level === "error");
   if (errors.length === 0) return null;
   const findings = errors.map((f) => {

@@ -164,7 +164,7 @@ Deno.test("the trade journal request is understood, planned as a hybrid DAG and 
     ],
   );
   assert.equal(tasks[0].title, "Schema for positions, trades and tags");
-  assert.deepEqual(tasks[0].input.tables, ["positions", "trades", "tags", "position_tags"]);
+  assert.deepEqual(tasks[0].input.tables, ["positions", "trades", "tags", "trade_tags"]);
   assert.match(tasks[0].input.text, /^Create positions/);
 
   assert.deepEqual(await queued(t.db.sql, "bt_db_architect"), [
