@@ -206,9 +206,14 @@ begin
     updated_at = now()
   where id = p_task_id
   returning * into v_task;
-  -- Cancelled work leaves its queue at once (backend_team.queue_of is in the execution migration).
-  if p_to = 'cancelled' and v_task.msg_id is not null then
-    perform pgmq.archive(backend_team.queue_of(v_task.agent), v_task.msg_id);
+  -- Cancelled work leaves its queue at once (backend_team.queue_of is in the execution migration),
+  -- and an attempt still running is over: whatever it finishes with is discarded.
+  if p_to = 'cancelled' then
+    if v_task.msg_id is not null then
+      perform pgmq.archive(backend_team.queue_of(v_task.agent), v_task.msg_id);
+    end if;
+    update backend_team.task_attempts set status = 'cancelled', finished_at = now()
+     where task_id = p_task_id and status = 'running';
   end if;
   perform backend_team.append_event(v_task.run_id, 'task.status', jsonb_build_object(
     'task_id', v_task.id, 'key', v_task.key, 'agent', v_task.agent,

@@ -27,9 +27,14 @@ export function postgresDeliveryShadow(options: PostgresShadowOptions): Delivery
   return {
     backend: "postgresql",
     async withDatabase<T>(fn: (db: ShadowSession) => Promise<T>): Promise<T> {
-      const name = `bt_delivery_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      // The name carries its creation time, so databases left by a worker killed mid-validation
+      // can be told apart from live ones and swept.
+      const name = `bt_delivery_${Math.floor(Date.now() / 1000)}_${
+        crypto.randomUUID().replaceAll("-", "").slice(0, 12)
+      }`;
       const admin = connect(options.adminUrl, { max: 1, applicationName: "backend-team delivery" });
       try {
+        await dropAbandonedShadows(admin);
         await admin.unsafe(`create database ${name}`);
         const url = new URL(options.adminUrl);
         url.pathname = `/${name}`;
@@ -55,6 +60,22 @@ export function postgresDeliveryShadow(options: PostgresShadowOptions): Delivery
       }
     },
   };
+}
+
+// Shadows older than this are abandoned: no validation runs that long (statement timeout 30 s).
+const ABANDONED_AFTER_SECONDS = 600;
+
+/** Drops shadow databases a dead worker left behind (old, and nobody connected). */
+async function dropAbandonedShadows(admin: Sql): Promise<void> {
+  const cutoff = Math.floor(Date.now() / 1000) - ABANDONED_AFTER_SECONDS;
+  const stale = await admin<{ datname: string }[]>`
+    select d.datname from pg_database d
+     where d.datname ~ '^bt_delivery_[0-9]+_[0-9a-f]+$'
+       and split_part(d.datname, '_', 3)::bigint < ${cutoff}
+       and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
+  for (const { datname } of stale) {
+    await admin.unsafe(`drop database if exists ${datname} with (force)`).catch(() => {});
+  }
 }
 
 /** A {@link ShadowSession} over a one-connection postgres.js pool. */

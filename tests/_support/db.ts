@@ -122,7 +122,9 @@ export async function dropStaleTestDatabases(): Promise<number> {
   try {
     const rows = await sql<{ datname: string }[]>`
       select datname from pg_database
-      where (datname like 'bt\_test\_%' or datname like 'bt\_tpl\_%') and datname <> ${keep}`;
+      where (datname like 'bt\_test\_%' or datname like 'bt\_tpl\_%'
+             or datname like 'bt\_delivery\_%' or datname like 'bt\_shadow\_%')
+        and datname <> ${keep}`;
     for (const { datname } of rows) {
       await sql.unsafe(`alter database ${datname} is_template false`);
       await sql.unsafe(`drop database if exists ${datname} with (force)`);
