@@ -410,6 +410,58 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "bt validate checks the user's migrations and rollbacks on a shadow database and fails on a table without RLS",
+  opts,
+  async () => {
+    await using app = await startProduct();
+    const user = await app.newUser();
+    const env = { BT_ACCESS_TOKEN: user.token };
+    const dir = await Deno.makeTempDir({ prefix: "bt-validate-" });
+    try {
+      const fixture = new URL("../fixtures/trade_journal/", import.meta.url);
+      const up = join(dir, "001_create_trade_journal.sql");
+      const down = join(dir, "001_create_trade_journal.down.sql");
+      const notes = join(dir, "002_notes.sql");
+      await Deno.writeTextFile(
+        up,
+        await Deno.readTextFile(new URL("create_trade_journal.up.sql", fixture)),
+      );
+      await Deno.writeTextFile(
+        down,
+        await Deno.readTextFile(new URL("create_trade_journal.down.sql", fixture)),
+      );
+      await Deno.writeTextFile(
+        notes,
+        "create table public.notes (\n  id bigint generated always as identity primary key,\n" +
+          "  body text not null\n);\n",
+      );
+
+      const valid = await bt(app, app.stack.apiUrl, ["validate", up, down], env);
+      assert.equal(valid.code, 0, explain(valid));
+      assert.match(valid.stdout, /^OK: 0 error\(s\)/m);
+
+      const invalid = await bt(app, app.stack.apiUrl, ["validate", up, down, notes], env);
+      assert.equal(invalid.code, 1, explain(invalid));
+      assert.match(invalid.stdout, /^FAILED: [1-9]\d* error\(s\)/m);
+      assert.match(invalid.stdout, /002_notes\.sql[\s\S]*rls_disabled_in_public/);
+
+      const json = await bt(app, app.stack.apiUrl, ["validate", up, down, notes, "--json"], env);
+      assert.equal(json.code, 1, explain(json));
+      const report = JSON.parse(json.stdout);
+      assert.equal(report.ok, false);
+      assert.ok(
+        report.findings.some((f: { rule: string; file?: string }) =>
+          f.rule === "rls_disabled_in_public" && f.file === "002_notes.sql"
+        ),
+        json.stdout,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 /** The db-architect's answer with one table left without row level security. */
 async function answerWithoutRls() {
   const good = await dbArchitectAnswer();

@@ -1,0 +1,135 @@
+/**
+ * How progress looks. On a terminal the CLI redraws one frame in place — a line for the run and a
+ * row per task (agent, state, attempt, elapsed, tokens) — so the user watches the plan execute;
+ * anywhere else (a pipe, a log, CI) it prints one plain line per event, which reads well in a log
+ * and is easy to grep. Both are pure functions of the progress model and a clock.
+ *
+ * @example
+ * ```ts
+ * console.log(describeEvent(event, progress)); // "#8 T1 db-architect running (attempt 1)"
+ * const frame = renderFrame(progress, Date.now(), { color: true });
+ * ```
+ */
+import type { RunEventPayload } from "../events/mod.ts";
+import { type RunProgress, taskById, type TaskProgress, taskTokens } from "./progress.ts";
+
+/** Options of {@link renderFrame}. */
+export interface FrameOptions {
+  /** ANSI colours for states (default false). */
+  color?: boolean;
+}
+
+/** One line describing an event, for plain (non-terminal) output; `progress` is after it. */
+export function describeEvent(event: RunEventPayload, progress: RunProgress): string {
+  const prefix = `#${event.seq}`;
+  switch (event.type) {
+    case "run.status": {
+      const error = event.error ? `: ${event.error.code}: ${event.error.message}` : "";
+      return `${prefix} run ${event.status}${error}`;
+    }
+    case "run.completed":
+      return `${prefix} run completed: deliverable ready`;
+    case "task.status": {
+      const attempt = event.status === "running" ? ` (attempt ${event.attempt})` : "";
+      const error = event.error ? `: ${event.error.code}: ${event.error.message}` : "";
+      return `${prefix} ${event.key} ${event.agent} ${event.status}${attempt}${error}`;
+    }
+    case "task.attempt": {
+      const duration = event.duration_ms == null ? "" : `, ${formatDuration(event.duration_ms)}`;
+      return `${prefix} ${event.key} attempt ${event.attempt} ${event.status}: ` +
+        `${formatCount(event.prompt_tokens + event.completion_tokens)} tokens${duration}`;
+    }
+    case "validation.report": {
+      const task = taskById(progress, event.task_id);
+      const subject = task ? `${task.key} ${task.agent}` : "integration";
+      return `${prefix} ${subject} validation ${event.ok ? "passed" : "failed"}: ` +
+        `${plural(event.errors, "error")}, ${plural(event.warnings, "warning")}`;
+    }
+    case "artifact.created": {
+      const task = taskById(progress, event.task_id);
+      return `${prefix} ${task ? `${task.key} ` : ""}wrote ${event.kind} ${event.path}`;
+    }
+  }
+}
+
+/** The terminal frame: a run line, then one row per task. */
+export function renderFrame(
+  progress: RunProgress,
+  now: number,
+  options: FrameOptions = {},
+): string {
+  const paint = options.color ? colorFor : (_: string, text: string) => text;
+  const end = progress.status in FINAL ? progress.updatedAt ?? now : now;
+  const elapsed = progress.startedAt === undefined ? "" : formatDuration(end - progress.startedAt);
+  const tokens = taskTokens(progress);
+  const head = [
+    `run ${progress.runId.slice(0, 8)}`,
+    paint(progress.status, progress.status),
+    tokens ? `${formatCount(tokens)} tokens` : "",
+    elapsed,
+  ].filter(Boolean).join("  ");
+  const rows = progress.tasks.map((t) => taskRow(t, now));
+  const widths = COLUMNS.map((_, i) => Math.max(0, ...rows.map((r) => r[i].length)));
+  const lines = rows.map((r, i) => {
+    const cells = r.map((cell, c) =>
+      COLUMNS[c] === "right" ? cell.padStart(widths[c]) : cell.padEnd(widths[c])
+    );
+    cells[2] = paint(progress.tasks[i].status, cells[2]);
+    return `  ${cells.join("  ")}`.trimEnd();
+  });
+  if (progress.tasks.length === 0) lines.push("  (no tasks yet)");
+  if (progress.error) lines.push(`  error: ${progress.error.code}: ${progress.error.message}`);
+  return [head, ...lines].join("\n");
+}
+
+/** Milliseconds as `850ms`, `4.2s`, `1m05s`. */
+export function formatDuration(ms: number): string {
+  const safe = Math.max(0, Math.round(ms));
+  if (safe < 1000) return `${safe}ms`;
+  if (safe < 60_000) return `${(safe / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(safe / 60_000);
+  const seconds = Math.floor((safe % 60_000) / 1000);
+  return `${minutes}m${String(seconds).padStart(2, "0")}s`;
+}
+
+/** A count with thousands separators: `12,345`. */
+export function formatCount(n: number): string {
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+// Alignment of the task row's cells: key, agent, state, attempt, elapsed, tokens, verdict.
+const COLUMNS = ["left", "left", "left", "right", "right", "right", "left"] as const;
+
+const FINAL: Record<string, true> = { completed: true, failed: true, cancelled: true };
+
+function taskRow(t: TaskProgress, now: number): string[] {
+  const elapsed = t.startedAt === undefined
+    ? "-"
+    : formatDuration((t.finishedAt ?? now) - t.startedAt);
+  const tokens = t.promptTokens + t.completionTokens;
+  const verdict = t.validation
+    ? t.validation.ok ? "valid" : `invalid (${plural(t.validation.errors, "error")})`
+    : "";
+  return [
+    t.key,
+    t.agent,
+    t.status,
+    t.attempt > 0 ? `#${t.attempt}` : "-",
+    elapsed,
+    tokens > 0 ? `${formatCount(tokens)} tok` : "-",
+    verdict,
+  ];
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+const GREEN = new Set(["succeeded", "completed"]);
+const RED = new Set(["failed", "cancelled", "escalated"]);
+const YELLOW = new Set(["running", "validating", "retrying", "awaiting_clarification"]);
+
+function colorFor(status: string, text: string): string {
+  const code = GREEN.has(status) ? 32 : RED.has(status) ? 31 : YELLOW.has(status) ? 33 : 0;
+  return code ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
