@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freshDatabase } from "../_support/db.ts";
+import { parseTap } from "../../shared/delivery/mod.ts";
+import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.ts";
 import { OFFLINE_NOTICE } from "../../supabase/local/demo.ts";
+import { applyPlatformSql } from "../../supabase/local/platform.ts";
 
 const DEMO = new URL("../../supabase/local/demo.ts", import.meta.url).pathname;
 
@@ -52,6 +55,8 @@ Deno.test(
         files.some((f) => /^supabase\/migrations\/\d{14}_create_trade_journal\.sql$/.test(f)),
         `no create_trade_journal migration in:\n${files.join("\n")}`,
       );
+      await assertDeliverableHolds(target, files);
+
       // Everything the demo started is stopped: the port it used no longer answers.
       const port = /Local stack at http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1];
       assert.ok(port, explain);
@@ -63,3 +68,78 @@ Deno.test(
     }
   },
 );
+
+/**
+ * The demo's deliverable as a user would use it: its migrations applied with the migration runner
+ * to a fresh database holding only what a Supabase project has give the expected tables, RLS and
+ * indexes; its pgTAP tests pass there; its README carries every section of the deliverable.
+ */
+async function assertDeliverableHolds(target: string, files: string[]): Promise<void> {
+  await using fresh = await freshDatabase({ template: false });
+  await applyPlatformSql(fresh.sql);
+  await fresh.sql`create extension if not exists pgtap with schema extensions`;
+  const report = await applyMigrations(
+    fresh.sql,
+    await readMigrationDir(join(target, "supabase/migrations")),
+  );
+  assert.equal(report.applied.length, 3, report.applied.join(", "));
+
+  const tables = await fresh.sql<{ relname: string; rls: boolean }[]>`
+    select c.relname, c.relrowsecurity as rls from pg_class c
+     where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' order by c.relname`;
+  assert.deepEqual(tables.map((t) => [t.relname, t.rls]), [
+    ["positions", true],
+    ["tags", true],
+    ["trade_tags", true],
+    ["trades", true],
+  ]);
+  const indexes = await fresh.sql<{ indexname: string }[]>`
+    select indexname from pg_indexes where schemaname = 'public'`;
+  for (
+    const name of [
+      "trades_user_executed_at_idx",
+      "positions_user_open_idx",
+      "trades_position_id_idx",
+      "trade_tags_tag_id_idx",
+    ]
+  ) {
+    assert.ok(indexes.some((i) => i.indexname === name), `index ${name}`);
+  }
+
+  const tests = files.filter((f) => /^supabase\/tests\/database\/.+\.test\.sql$/.test(f));
+  assert.ok(tests.length >= 4, `pgTAP files: ${tests.join(", ")}`);
+  const connection = await fresh.sql.reserve();
+  try {
+    for (const test of tests) {
+      const output = await connection.unsafe(
+        await Deno.readTextFile(join(target, test)),
+      ) as unknown as Record<string, unknown>[][];
+      const values = output.flat().flatMap((r) => Object.values(r))
+        .filter((v): v is string => typeof v === "string");
+      const tap = parseTap(values);
+      assert.ok(tap.ok && tap.planned > 0, `${test}: ${tap.failures.join("\n")}`);
+    }
+  } finally {
+    connection.release();
+  }
+
+  const readme = await Deno.readTextFile(join(target, "README.md"));
+  for (
+    const section of [
+      "Summary",
+      "Migrations",
+      "Row level security",
+      "Indexes",
+      "Edge Functions",
+      "API Documentation",
+      "Deployment Configuration",
+      "Setup",
+      "Notes",
+      "Rollback",
+      "Tests",
+      "Validation",
+    ]
+  ) {
+    assert.match(readme, new RegExp(`^#+ .*${section}`, "im"), `README section ${section}`);
+  }
+}
