@@ -1,0 +1,62 @@
+/**
+ * What every shadow database holds before untrusted SQL touches it: the local stack's Supabase
+ * platform SQL (`supabase/local/platform/*.sql`, the one source of it, read unchanged) followed by
+ * a short shadow-only setup. The setup makes `bt_shadow_owner` — an ordinary role, never a
+ * superuser — play the part Supabase's `postgres` role plays for migrations: it owns the database
+ * and `public`, may reference and trigger on `auth.users`, manage policies on `realtime.messages`,
+ * create extensions in `extensions`, switch to the API roles, and its new objects in `public` get
+ * the API grants Supabase's default privileges give. It also adds `uuid-ossp`, which Supabase
+ * projects have enabled in `extensions` from the start.
+ */
+import { platformFiles } from "../../supabase/local/platform.ts";
+
+/** The role untrusted SQL runs as in every shadow database. */
+export const SHADOW_OWNER = "bt_shadow_owner";
+
+/** One named SQL script. */
+export interface SqlScript {
+  name: string;
+  sql: string;
+}
+
+/** The shadow-only setup, applied by a superuser after the platform SQL (see module doc). */
+export const SHADOW_SETUP_SQL = `
+create extension if not exists "uuid-ossp" with schema extensions;
+grant anon, authenticated, service_role to ${SHADOW_OWNER};
+grant usage, create on schema extensions to ${SHADOW_OWNER};
+grant usage on schema auth to ${SHADOW_OWNER};
+grant all on all tables in schema auth to ${SHADOW_OWNER};
+grant execute on all functions in schema auth to ${SHADOW_OWNER};
+grant usage on schema realtime to ${SHADOW_OWNER};
+grant execute on all functions in schema realtime to ${SHADOW_OWNER};
+alter table realtime.messages owner to ${SHADOW_OWNER};
+do $$
+begin
+  if to_regnamespace('pgmq') is not null then
+    execute 'grant usage, create on schema pgmq to ${SHADOW_OWNER}';
+    execute 'grant all on all tables in schema pgmq to ${SHADOW_OWNER}';
+    execute 'grant all on all sequences in schema pgmq to ${SHADOW_OWNER}';
+    execute 'grant execute on all functions in schema pgmq to ${SHADOW_OWNER}';
+  end if;
+end
+$$;
+alter default privileges for role ${SHADOW_OWNER} in schema public
+  grant all on tables to anon, authenticated, service_role;
+alter default privileges for role ${SHADOW_OWNER} in schema public
+  grant all on functions to anon, authenticated, service_role;
+alter default privileges for role ${SHADOW_OWNER} in schema public
+  grant all on sequences to anon, authenticated, service_role;
+`;
+
+/** The platform files in order, then the shadow setup. */
+export async function shadowBootstrapScripts(): Promise<SqlScript[]> {
+  return [...await platformFiles(), { name: "shadow_setup.sql", sql: SHADOW_SETUP_SQL }];
+}
+
+/** A short content hash of scripts (plus extra parts), naming templates and snapshots. */
+export async function scriptsHash(scripts: SqlScript[], ...extra: string[]): Promise<string> {
+  const text = [...scripts.flatMap((s) => [s.name, s.sql]), ...extra].join("\0");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}

@@ -1,0 +1,243 @@
+/**
+ * What the validator reports: findings, each naming a rule, a level, and where (file, line,
+ * statement). Rule names follow Supabase's database linter (Splinter) where it has the check, and
+ * Squawk's rule names (in snake case) for migration-safety checks, so people and agents can look
+ * them up; the rest are ours. The catalog below is the one list of rules and their levels.
+ *
+ * @example
+ * ```ts
+ * const f: Finding = { rule: "no_primary_key", level: "info", message: "…", file: "001.sql",
+ *   line: 3, statement: "create table …" };
+ * Finding.parse(f);
+ * ```
+ */
+import { z } from "zod";
+
+/** How serious a finding is; any `error` makes a validation fail. */
+export const Level = z.enum(["error", "warn", "info"]);
+export type Level = z.infer<typeof Level>;
+
+/** Where a rule comes from. */
+export type RuleSource = "postgres" | "splinter" | "squawk" | "backend-team";
+
+interface RuleInfo {
+  level: Level;
+  source: RuleSource;
+  /** One line: what the rule catches. */
+  summary: string;
+}
+
+/** Every rule the validator can report. */
+export const RULES = {
+  syntax_error: {
+    level: "error",
+    source: "postgres",
+    summary: "the file does not parse (Postgres' own parser)",
+  },
+  apply_error: {
+    level: "error",
+    source: "postgres",
+    summary: "a statement failed when applied in order on the shadow database",
+  },
+  statement_timeout: {
+    level: "error",
+    source: "backend-team",
+    summary: "a statement ran past the shadow's timeout and was stopped",
+  },
+  unsafe_statement: {
+    level: "error",
+    source: "backend-team",
+    summary: "a statement reaching outside the database (server files, programs, roles, " +
+      "other databases, server settings); not run",
+  },
+  checks_skipped: {
+    level: "info",
+    source: "backend-team",
+    summary: "checks on the applied schema did not run because applying stopped",
+  },
+  rls_disabled_in_public: {
+    level: "error",
+    source: "splinter",
+    summary: "a table in an exposed schema that the API roles can reach has RLS disabled",
+  },
+  rls_enabled_no_policy: {
+    level: "info",
+    source: "splinter",
+    summary: "RLS is enabled but no policy exists (every API request is denied)",
+  },
+  policy_exists_rls_disabled: {
+    level: "error",
+    source: "splinter",
+    summary: "policies exist but RLS is disabled, so they do nothing",
+  },
+  auth_users_exposed: {
+    level: "error",
+    source: "splinter",
+    summary: "a view in an exposed schema exposes auth.users to the API roles",
+  },
+  security_definer_view: {
+    level: "error",
+    source: "splinter",
+    summary: "a view in an exposed schema runs with its owner's rights (no security_invoker)",
+  },
+  function_search_path_mutable: {
+    level: "warn",
+    source: "splinter",
+    summary: "a function does not pin search_path",
+  },
+  extension_in_public: {
+    level: "warn",
+    source: "splinter",
+    summary: "an extension is installed in public",
+  },
+  rls_isolation_leak: {
+    level: "error",
+    source: "backend-team",
+    summary: "a behavioural probe let another user or anon read or change a user's rows",
+  },
+  rls_owner_access: {
+    level: "warn",
+    source: "backend-team",
+    summary: "a behavioural probe found the owner cannot read or change their own rows",
+  },
+  probe_not_built: {
+    level: "info",
+    source: "backend-team",
+    summary: "an isolation probe could not be built for a table (says why)",
+  },
+  auth_rls_initplan: {
+    level: "warn",
+    source: "splinter",
+    summary: "a policy calls auth.uid()/auth.jwt()/current_setting() per row instead of " +
+      "once in (select …)",
+  },
+  multiple_permissive_policies: {
+    level: "warn",
+    source: "splinter",
+    summary: "several permissive policies for the same role and action (each is evaluated)",
+  },
+  unindexed_foreign_keys: {
+    level: "info",
+    source: "splinter",
+    summary: "a foreign key has no index covering its columns",
+  },
+  duplicate_index: {
+    level: "warn",
+    source: "splinter",
+    summary: "identical indexes on the same table",
+  },
+  no_primary_key: {
+    level: "info",
+    source: "splinter",
+    summary: "a table has no primary key",
+  },
+  require_concurrent_index_creation: {
+    level: "warn",
+    source: "squawk",
+    summary: "an index on an existing table is built without CONCURRENTLY (blocks writes)",
+  },
+  adding_required_field: {
+    level: "warn",
+    source: "squawk",
+    summary: "a NOT NULL column without a default is added to an existing table",
+  },
+  ban_drop_table: {
+    level: "warn",
+    source: "squawk",
+    summary: "an existing table is dropped (data loss)",
+  },
+  ban_drop_column: {
+    level: "warn",
+    source: "squawk",
+    summary: "a column of an existing table is dropped (data loss, breaks clients)",
+  },
+  renaming_table: {
+    level: "warn",
+    source: "squawk",
+    summary: "an existing table is renamed (breaks clients)",
+  },
+  renaming_column: {
+    level: "warn",
+    source: "squawk",
+    summary: "a column of an existing table is renamed (breaks clients)",
+  },
+  prefer_timestamptz: {
+    level: "warn",
+    source: "squawk",
+    summary: "timestamp without time zone",
+  },
+  prefer_identity: {
+    level: "warn",
+    source: "squawk",
+    summary: "a serial primary key; use bigint generated always as identity (or uuid)",
+  },
+  prefer_bigint_over_int: {
+    level: "warn",
+    source: "squawk",
+    summary: "an int/smallint primary key; use bigint (or uuid)",
+  },
+  ban_uncommitted_transaction: {
+    level: "warn",
+    source: "squawk",
+    summary: "BEGIN without a matching COMMIT",
+  },
+  rollback_mismatch: {
+    level: "error",
+    source: "backend-team",
+    summary: "applying the down migration after the up does not restore the previous schema",
+  },
+  index_not_used: {
+    level: "error",
+    source: "backend-team",
+    summary: "EXPLAIN of a query does not use the index it is meant to use",
+  },
+  query_error: {
+    level: "error",
+    source: "backend-team",
+    summary: "a query given to EXPLAIN failed",
+  },
+  typecheck_error: {
+    level: "error",
+    source: "backend-team",
+    summary: "an edge function does not type-check (deno check)",
+  },
+} as const satisfies Record<string, RuleInfo>;
+
+/** A rule name. */
+export type RuleName = keyof typeof RULES;
+const RULE_NAMES = Object.keys(RULES) as [RuleName, ...RuleName[]];
+/** Rule names as a zod enum. */
+export const RuleName = z.enum(RULE_NAMES);
+
+/** One thing the validator found. */
+export const Finding = z.object({
+  rule: RuleName,
+  level: Level,
+  message: z.string(),
+  /** The file it is about (as named in the request), or null for the whole validation. */
+  file: z.string().nullable(),
+  /** 1-based line in `file`, when known. */
+  line: z.number().int().positive().nullable(),
+  /** The statement it is about, when known. */
+  statement: z.string().nullable(),
+  /** The database object, e.g. `public.trades` or `public.trades.user_id`. */
+  object: z.string().optional(),
+}).meta({ id: "Finding" });
+export type Finding = z.infer<typeof Finding>;
+
+/** A finding at its rule's level. */
+export function finding(
+  rule: RuleName,
+  message: string,
+  where: { file?: string | null; line?: number | null; statement?: string | null; object?: string },
+): Finding {
+  return {
+    rule,
+    level: RULES[rule].level,
+    message,
+    file: where.file ?? null,
+    line: where.line ?? null,
+    statement: where.statement ?? null,
+    ...(where.object ? { object: where.object } : {}),
+  };
+}

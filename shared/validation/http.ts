@@ -1,0 +1,122 @@
+/**
+ * `POST /functions/v1/validate`: the validator over HTTP for SQL a signed-in user brings. The body
+ * is a {@link ValidateRequest} (`{ files: [{ name, sql, down? }], baseline?, queries?, functions?,
+ * shadow? }`); the answer is `{ ok, findings, durationMs }` with status 200 whatever the verdict —
+ * findings are the result, not an error. Bad input is a 400 in the shared error shape, a missing
+ * or non-user token a 401. The product database is not used: every request gets a fresh shadow.
+ *
+ * @example
+ * ```ts
+ * const app = createValidateApp({ jwtSecret: LOCAL_JWT_SECRET });
+ * Deno.serve(app.fetch);
+ * ```
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { AppError } from "../errors/mod.ts";
+import {
+  cors,
+  createTokenVerifier,
+  errorHandler,
+  type ErrorLogger,
+  jsonBody,
+  type Jwk,
+  notFoundHandler,
+  parseJwks,
+  requireUser,
+  type TokenVerifier,
+  type UserEnv,
+  validationError,
+} from "../http/mod.ts";
+import { loadConfig } from "../config/mod.ts";
+import type { ShadowBackend, ShadowDatabase } from "../shadow/mod.ts";
+import { sharedShadow } from "../shadow/mod.ts";
+import { ValidateRequest } from "./request.ts";
+import { validateMigrations } from "./validate.ts";
+
+/** Path the function is served under (its name, as Supabase routes it). */
+export const VALIDATE_PATH = "/validate";
+
+/** Largest request body (SQL files and function sources together): 2 MiB. */
+export const VALIDATE_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** What {@link createValidateApp} needs. */
+export interface ValidateAppDeps {
+  /** Secret of HS256 user tokens (`JWT_SECRET`). */
+  jwtSecret?: string;
+  /** Public keys for asymmetric user tokens (`SUPABASE_JWKS`). */
+  jwks?: Jwk[];
+  /** A ready verifier instead of `jwtSecret`/`jwks`. */
+  verifyToken?: TokenVerifier;
+  /** The shadow of a backend (default: the process-wide one). */
+  shadow?: (backend: ShadowBackend) => Promise<ShadowDatabase>;
+  /** Backend used when the request names none (default pglite). */
+  defaultShadow?: ShadowBackend;
+  /** Whether a PostgreSQL shadow is configured (`SHADOW_DATABASE_URL`). */
+  postgresAvailable?: boolean;
+  logError?: ErrorLogger;
+}
+
+/** Builds the app; `app.fetch` serves it. */
+export function createValidateApp(deps: ValidateAppDeps) {
+  const verify = deps.verifyToken ??
+    createTokenVerifier({ jwtSecret: deps.jwtSecret, jwks: deps.jwks });
+  const shadowOf = deps.shadow ?? sharedShadow;
+  const app = new Hono<UserEnv>().basePath(VALIDATE_PATH);
+  app.use("*", cors());
+  app.onError(errorHandler(deps.logError));
+  app.notFound(notFoundHandler);
+  app.post(
+    "/",
+    requireUser(verify),
+    jsonBody({ maxBytes: VALIDATE_MAX_BODY_BYTES }),
+    async (c) => {
+      const parsed = ValidateRequest.safeParse(await c.req.json());
+      if (!parsed.success) throw validationError(parsed.error, "body");
+      const request = parsed.data;
+      const backend = request.shadow ?? deps.defaultShadow ?? "pglite";
+      if (backend === "postgres" && !deps.postgresAvailable) {
+        throw new AppError("validation_failed", "the request is not valid", [{
+          location: "body",
+          path: ["shadow"],
+          message: "the postgres shadow is not configured on this server (SHADOW_DATABASE_URL)",
+        }]);
+      }
+      const report = await validateMigrations({
+        files: request.files,
+        baseline: request.baseline,
+        queries: request.queries,
+        functions: request.functions,
+        exposedSchemas: request.exposedSchemas,
+        shadow: await shadowOf(backend),
+      });
+      return c.json(report, 200);
+    },
+  );
+  return app;
+}
+
+/** The variables the function reads. */
+export const ValidateEnv = z.object({
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  SUPABASE_JWKS: z.string().min(1).optional(),
+  SHADOW_DATABASE_URL: z.string().min(1).optional(),
+  VALIDATE_DEFAULT_SHADOW: z.enum(["pglite", "postgres"]).optional(),
+}).superRefine((env, ctx) => {
+  if (!env.JWT_SECRET && !env.SUPABASE_JWKS) {
+    ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is not set" });
+  }
+});
+
+/** Reads the function's configuration (default: the process environment). */
+export function loadValidateConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): ValidateAppDeps {
+  const parsed = loadConfig(ValidateEnv, env);
+  return {
+    jwtSecret: parsed.JWT_SECRET,
+    jwks: parsed.SUPABASE_JWKS ? parseJwks(parsed.SUPABASE_JWKS) : undefined,
+    postgresAvailable: !!parsed.SHADOW_DATABASE_URL,
+    defaultShadow: parsed.VALIDATE_DEFAULT_SHADOW,
+  };
+}

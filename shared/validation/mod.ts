@@ -1,0 +1,42 @@
+/**
+ * The shadow database validator: untrusted SQL (an agent's or a user's) is applied to a disposable
+ * database and checked — syntax, apply errors, Supabase advisor lints, behavioural RLS isolation
+ * probes, migration safety, rollback, index use, edge function type-checks — and never runs on
+ * the product database. `validateMigrations` is the one entry; `POST /validate` and
+ * `deno task validate` are thin wrappers around it.
+ *
+ * @example
+ * ```ts
+ * import { validateMigrations } from "../validation/mod.ts";
+ *
+ * const report = await validateMigrations({
+ *   baseline: [{ name: "001_profiles.sql", sql: acceptedSql }],
+ *   files: [{ name: "002_notes.sql", sql: upSql, down: downSql }],
+ *   queries: [{ sql: "select * from public.notes where user_id = $1", index: "notes_user_id_idx" }],
+ *   functions: [{ name: "notes/index.ts", source }],
+ *   shadow: "pglite", // or "postgres" (SHADOW_DATABASE_URL), or a ShadowDatabase of your own
+ * });
+ * // report: { ok, findings: [{ rule, level, message, file, line, statement, object? }], durationMs }
+ * ```
+ */
+export { validateMigrations, type ValidateOptions } from "./validate.ts";
+export {
+  BaselineInput,
+  downFileName,
+  MigrationInput,
+  ValidateRequest,
+  ValidationReport,
+} from "./request.ts";
+export { Finding, finding, Level, RuleName, RULES, type RuleSource } from "./finding.ts";
+export { QueryCheck } from "./explain.ts";
+export { FunctionFile } from "./typecheck.ts";
+export { formatReport } from "./report.ts";
+export {
+  createValidateApp,
+  loadValidateConfig,
+  VALIDATE_MAX_BODY_BYTES,
+  VALIDATE_PATH,
+  type ValidateAppDeps,
+  ValidateEnv,
+} from "./http.ts";
+export { EXIT as VALIDATE_EXIT, migrationsFromPaths, runValidateCli } from "./cli.ts";

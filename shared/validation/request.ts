@@ -1,0 +1,68 @@
+/**
+ * The validator's contracts, defined once and shared by the library call, `POST /validate` and the
+ * CLI: the migrations to check (each with an optional rollback), the earlier accepted migrations
+ * they build on, queries that must use an index, edge function sources, and the report.
+ *
+ * @example
+ * ```ts
+ * const request = ValidateRequest.parse(await req.json());
+ * ```
+ */
+import { z } from "zod";
+import { QueryCheck } from "./explain.ts";
+import { Finding } from "./finding.ts";
+import { FunctionFile } from "./typecheck.ts";
+
+const MAX_SQL = 512 * 1024;
+
+/** A migration to validate, with its rollback (`down`) when there is one. */
+export const MigrationInput = z.object({
+  /** File name as it should appear in findings, e.g. `20250101000000_trades.sql`. */
+  name: z.string().min(1).max(200),
+  sql: z.string().max(MAX_SQL),
+  /** The rollback migration: applied after `sql`, it must restore the previous schema exactly. */
+  down: z.string().max(MAX_SQL).optional(),
+}).strict();
+export type MigrationInput = z.infer<typeof MigrationInput>;
+
+/** An earlier accepted migration, applied before the ones validated and not itself reported on. */
+export const BaselineInput = z.object({
+  name: z.string().min(1).max(200),
+  sql: z.string().max(MAX_SQL),
+}).strict();
+export type BaselineInput = z.infer<typeof BaselineInput>;
+
+function uniqueNames(list: readonly { name: string }[]): boolean {
+  return new Set(list.map((f) => f.name)).size === list.length;
+}
+
+/** A validation request (the body of `POST /validate`). */
+export const ValidateRequest = z.object({
+  /** Migrations applied in the given order, after the baseline. */
+  files: z.array(MigrationInput).min(1).max(50).refine(uniqueNames, "file names must be unique"),
+  baseline: z.array(BaselineInput).max(200).optional(),
+  /** Queries that must use a given index (query-optimizer output). */
+  queries: z.array(QueryCheck).max(50).optional(),
+  /** Edge function sources to type-check. */
+  functions: z.array(FunctionFile).max(50).refine(uniqueNames, "function names must be unique")
+    .optional(),
+  /** Which shadow database runs the SQL (default pglite). */
+  shadow: z.enum(["pglite", "postgres"]).optional(),
+  /** Schemas the Data API exposes (default `["public"]`). */
+  exposedSchemas: z.array(z.string().min(1).max(63)).max(20).optional(),
+}).strict().meta({ id: "ValidateRequest" });
+export type ValidateRequest = z.infer<typeof ValidateRequest>;
+
+/** The outcome: `ok` when no finding is an error. */
+export const ValidationReport = z.object({
+  ok: z.boolean(),
+  findings: z.array(Finding),
+  durationMs: z.number().nonnegative(),
+}).meta({ id: "ValidationReport" });
+export type ValidationReport = z.infer<typeof ValidationReport>;
+
+/** Name of the rollback file of a migration: `x.sql`/`x.up.sql` → `x.down.sql`. */
+export function downFileName(name: string): string {
+  const stem = name.replace(/\.up\.sql$/i, "").replace(/\.sql$/i, "");
+  return `${stem}.down.sql`;
+}

@@ -1,0 +1,473 @@
+/**
+ * The validator: untrusted migrations are parsed, then applied in order on a fresh shadow database
+ * on top of the earlier accepted ones, and judged — parse and apply errors with their line,
+ * migration-safety warnings, advisor lints on the resulting catalog (only what these migrations
+ * introduced, not what the baseline already had), behavioural RLS probes on the tables they
+ * touched, index use of the given queries, exact rollback, and a type-check of edge functions.
+ * The product database is never involved; a shadow is disposed of after each validation.
+ *
+ * @example
+ * ```ts
+ * const report = await validateMigrations({
+ *   baseline: acceptedSoFar,                     // [{ name, sql }]
+ *   files: [{ name: "20250101_trades.sql", sql, down }],
+ *   queries: [{ sql: "select * from public.trades where user_id = $1", index: "trades_user_id_idx" }],
+ * });
+ * if (!report.ok) retryWith(report.findings.filter((f) => f.level === "error"));
+ * ```
+ */
+import { asNode, funcCallName, relationName, walk } from "./_ast.ts";
+import { indexStatements, statementAnchors, type StatementIndex } from "./attribution.ts";
+import { type Catalog, readCatalog } from "./catalog.ts";
+import { checkQueryPlans, type QueryCheck } from "./explain.ts";
+import { type Finding, finding } from "./finding.ts";
+import { lintCatalog, type LintHit } from "./lints.ts";
+import { lineOfPosition, type ParsedFile, parseSqlFile } from "./parse.ts";
+import { probeIsolation } from "./probes.ts";
+import {
+  type BaselineInput,
+  downFileName,
+  type MigrationInput,
+  type ValidationReport,
+} from "./request.ts";
+import {
+  diffSnapshots,
+  type SchemaSnapshot,
+  snapshotOf,
+  tablesTouched,
+} from "./schema_snapshot.ts";
+import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
+import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
+import {
+  DEFAULT_STATEMENT_TIMEOUT_MS,
+  SHADOW_OWNER,
+  type ShadowBackend,
+  ShadowClosedError,
+  type ShadowDatabase,
+  type ShadowSession,
+  ShadowSqlError,
+  ShadowTimeoutError,
+  sharedShadow,
+} from "../shadow/mod.ts";
+
+/** What {@link validateMigrations} checks. */
+export interface ValidateOptions {
+  /** The migrations to validate, applied in this order (each may carry its `down`). */
+  files: readonly MigrationInput[];
+  /** Earlier accepted migrations, applied first; their own issues are not reported. */
+  baseline?: readonly BaselineInput[];
+  /** Queries that must use a given index. */
+  queries?: readonly QueryCheck[];
+  /** Edge function sources to type-check with `deno check`. */
+  functions?: readonly FunctionFile[];
+  /** A backend name (the process-wide shadow of it) or a shadow of your own. Default `pglite`. */
+  shadow?: ShadowBackend | ShadowDatabase;
+  /** Schemas the Data API exposes (default `["public"]`). */
+  exposedSchemas?: readonly string[];
+  /** Run behavioural RLS probes (default true). */
+  probes?: boolean;
+  /** Receives how long each phase took, in ms (for benchmarks and logs). */
+  trace?: (phase: string, ms: number) => void;
+}
+
+// Extension code PGlite loads only on demand; deciding which is a load-time optimisation, so a
+// text match is enough here (a miss only means a slower, but correct, instance).
+const PGCRYPTO_CALL =
+  /\b(gen_random_bytes|crypt|gen_salt|digest|hmac|pgp_\w+|armor|dearmor|encrypt|decrypt|encrypt_iv|decrypt_iv)\s*\(/i;
+const UUID_OSSP_CALL = /\buuid_(generate_v[1345]\w*|nil|ns_\w+)\s*\(/i;
+
+function extensionsNeeded(files: readonly ParsedFile[]): string[] {
+  const out = new Set<string>();
+  for (const f of files) {
+    for (const s of f.statements) {
+      const ext = asNode(s.node, "CreateExtensionStmt");
+      if (ext?.extname) out.add(ext.extname.toLowerCase());
+      walk(s.node, ({ node }) => {
+        const call = asNode(node, "FuncCall");
+        if (call && funcCallName(call) === "extensions.gen_random_bytes") out.add("pgcrypto");
+      });
+    }
+    if (PGCRYPTO_CALL.test(f.sql)) out.add("pgcrypto");
+    if (UUID_OSSP_CALL.test(f.sql)) out.add("uuid-ossp");
+  }
+  return [...out];
+}
+
+/** Why applying stopped. */
+interface Stop {
+  file: string;
+}
+
+/**
+ * Applies a parsed file the way the Supabase CLI applies a migration: the whole file in one
+ * round trip, which Postgres runs as one transaction when it holds several statements (so
+ * `create index concurrently` must be a file of its own, as on Supabase). Statements that reach
+ * outside the database are refused first, and nothing of the file runs. When the file fails, it
+ * is replayed statement by statement (and rolled back) to name the statement and line. Returns
+ * the finding that stopped it, if any; a failed file leaves nothing behind.
+ */
+async function applyFile(session: ShadowSession, file: ParsedFile): Promise<Finding | undefined> {
+  for (const s of file.statements) {
+    const unsafe = unsafeStatementReason(s);
+    if (unsafe) {
+      return finding("unsafe_statement", `${unsafe}; the file was not run`, {
+        file: file.name,
+        line: s.line,
+        statement: s.text,
+      });
+    }
+  }
+  if (file.statements.length === 0) return undefined;
+  const timeoutMs = statementTimeoutOf(file);
+  try {
+    await session.exec(file.sql, { timeoutMs });
+  } catch (e) {
+    if (e instanceof ShadowSqlError) return await locateFailure(session, file, e);
+    const only = file.statements.length === 1 ? file.statements[0] : undefined;
+    const where = { file: file.name, line: only?.line ?? null, statement: only?.text ?? null };
+    if (e instanceof ShadowTimeoutError) {
+      return finding(
+        "statement_timeout",
+        `${e.message}; a migration must finish quickly on an empty database`,
+        where,
+      );
+    }
+    if (e instanceof ShadowClosedError) {
+      return finding("apply_error", `the shadow database ended: ${e.message}`, where);
+    }
+    throw e;
+  }
+  return await roleKept(session, file);
+}
+
+// A file of many statements gets proportionally more time (the shadow's timeout per 25).
+function statementTimeoutOf(file: ParsedFile): number | undefined {
+  const batches = Math.ceil(file.statements.length / 25);
+  return batches > 1 ? batches * DEFAULT_STATEMENT_TIMEOUT_MS : undefined;
+}
+
+/** Which statement of a failed file failed, and on which line: replayed one by one, undone. */
+async function locateFailure(
+  session: ShadowSession,
+  file: ParsedFile,
+  error: ShadowSqlError,
+): Promise<Finding> {
+  const wrap = file.statements.length > 1;
+  if (wrap) await session.exec("begin");
+  try {
+    for (const s of file.statements) {
+      const where = { file: file.name, line: s.line, statement: s.text };
+      try {
+        await session.exec(s.text);
+      } catch (e) {
+        if (e instanceof ShadowSqlError) return applyError(e, s, where);
+        if (e instanceof ShadowTimeoutError) {
+          return finding("statement_timeout", e.message, where);
+        }
+        throw e;
+      }
+    }
+    // Replayed cleanly: the failure was at commit (e.g. a deferred constraint).
+    if (wrap) await session.exec("commit");
+    return finding("apply_error", `${error.message} (at commit)`, {
+      file: file.name,
+      line: file.statements.at(-1)?.line ?? null,
+    });
+  } finally {
+    if (session.alive) await session.exec("rollback").catch(() => {});
+  }
+}
+
+function applyError(
+  e: ShadowSqlError,
+  s: ParsedFile["statements"][number],
+  where: { file: string; line: number; statement: string },
+): Finding {
+  const line = lineOfPosition(s, e.position);
+  const extra = [e.detail, e.hint ? `hint: ${e.hint}` : ""].filter(Boolean).join("; ");
+  return finding(
+    "apply_error",
+    `${e.message}${e.code ? ` (SQLSTATE ${e.code})` : ""}${extra ? ` — ${extra}` : ""}`,
+    { ...where, line },
+  );
+}
+
+/**
+ * Whether the session still runs as the migration role. Dynamic SQL can `reset role` — harmless on
+ * PostgreSQL, where the session user is that role, but on PGlite it reaches PGlite's own
+ * superuser; anything done then stays inside the WASM sandbox, yet the checks could no longer be
+ * trusted, so validation stops with a finding.
+ */
+async function roleKept(session: ShadowSession, file: ParsedFile): Promise<Finding | undefined> {
+  const [row] = await session.query<{ who: string }>("select current_user as who");
+  if (!row) throw new ShadowClosedError(`the shadow database stopped answering after ${file.name}`);
+  if (row.who === SHADOW_OWNER) return undefined;
+  return finding(
+    "unsafe_statement",
+    `after this file the session runs as ${row.who}, not as the migration role: a statement ` +
+      "switched roles (e.g. reset role or set role in dynamic SQL); validation stopped",
+    { file: file.name },
+  );
+}
+
+
+function place(hit: LintHit, index: StatementIndex): Finding {
+  const at = index.locate(hit.anchors);
+  return finding(hit.rule, hit.message, { ...at, object: hit.object });
+}
+
+function probeCandidates(catalog: Catalog, exposed: ReadonlySet<string>): Set<string> {
+  return new Set(
+    catalog.tables.filter((t) =>
+      (t.kind === "r" || t.kind === "p") && exposed.has(t.schema) && t.rls &&
+      (t.anonAccess || t.authenticatedAccess) && !t.fromExtension
+    ).map((t) => `${t.schema}.${t.name}`),
+  );
+}
+
+const MAX_ROLLBACK_DETAILS = 15;
+
+function describeKey(key: string): string {
+  const [kind, ...rest] = key.split(":");
+  return `${kind} ${rest.join(":")}`;
+}
+
+// Which parts of an object's fingerprint differ, e.g. "acl: … → …".
+function describeChange(before: string | undefined, after: string | undefined): string {
+  try {
+    const a = JSON.parse(before ?? "") as Record<string, unknown>;
+    const b = JSON.parse(after ?? "") as Record<string, unknown>;
+    const parts = Object.keys({ ...a, ...b })
+      .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      .map((k) => `${k}: ${JSON.stringify(a[k])} → ${JSON.stringify(b[k])}`);
+    return parts.join("; ");
+  } catch {
+    return `${before} → ${after}`;
+  }
+}
+
+// The catalog right after the baseline is the same every time the same baseline is applied (the
+// loop validates each retry on top of the same accepted migrations): read it once per shadow.
+const baselineCatalogs = new WeakMap<ShadowDatabase, Map<string, Catalog>>();
+
+async function baselineCatalog(
+  shadow: ShadowDatabase,
+  session: ShadowSession,
+  baseline: readonly ParsedFile[],
+): Promise<Catalog> {
+  const text = JSON.stringify(baseline.map((f) => [f.name, f.sql]));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  const key = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  let cache = baselineCatalogs.get(shadow);
+  if (!cache) baselineCatalogs.set(shadow, cache = new Map());
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const catalog = await readCatalog(session);
+  if (cache.size >= 32) cache.clear();
+  cache.set(key, catalog);
+  return catalog;
+}
+
+/** Validates migrations on a fresh shadow database; see the module doc. */
+export async function validateMigrations(options: ValidateOptions): Promise<ValidationReport> {
+  const started = performance.now();
+  const findings: Finding[] = [];
+  const typecheck = typecheckFunctions(options.functions ?? []);
+  let mark = started;
+  const lap = (phase: string) => {
+    const now = performance.now();
+    options.trace?.(phase, now - mark);
+    mark = now;
+  };
+
+  const baseline = await Promise.all((options.baseline ?? []).map((f) => parseSqlFile(f)));
+  const files = await Promise.all(options.files.map((f) => parseSqlFile(f)));
+  const downs = new Map<string, ParsedFile>();
+  for (const f of options.files) {
+    if (f.down !== undefined) {
+      downs.set(f.name, await parseSqlFile({ name: downFileName(f.name), sql: f.down }));
+    }
+  }
+  for (const f of [...baseline, ...files, ...downs.values()]) {
+    if (f.syntaxError) {
+      findings.push(finding("syntax_error", f.syntaxError.message, {
+        file: f.name,
+        line: f.syntaxError.line,
+        statement: f.syntaxError.statement,
+      }));
+    }
+  }
+
+  const shadow = typeof options.shadow === "object"
+    ? options.shadow
+    : await sharedShadow(options.shadow ?? "pglite");
+  const exposed = new Set(options.exposedSchemas ?? ["public"]);
+  lap("parse");
+  const session = await shadow.open({
+    extensions: extensionsNeeded([...baseline, ...files, ...downs.values()]),
+  });
+  lap("open");
+  try {
+    let stop: Stop | undefined;
+    for (const f of baseline) {
+      const failed = f.syntaxError ? undefined : await applyFile(session, f);
+      if (f.syntaxError || failed) {
+        if (failed) findings.push(failed);
+        stop = { file: f.name };
+        break;
+      }
+    }
+    lap("apply baseline");
+    const before = stop ? undefined : await baselineCatalog(shadow, session, baseline);
+    lap("catalog before");
+    // Rollback is checked for the trailing run of files that all have a down migration: the
+    // schema before the first of them is what undoing them all must give back.
+    let firstWithDown = files.length;
+    while (firstWithDown > 0 && downs.has(files[firstWithDown - 1].name)) firstWithDown--;
+    let beforeRollback = firstWithDown === 0 && before ? snapshotOf(before) : undefined;
+    const existing = new Set(
+      (before?.tables ?? []).filter((t) => t.kind === "r" || t.kind === "p")
+        .map((t) => `${t.schema}.${t.name}`),
+    );
+    for (const [i, f] of files.entries()) {
+      findings.push(...migrationSafetyFindings(f, { existingTables: existing }));
+      for (const s of f.statements) {
+        const created = asNode(s.node, "CreateStmt");
+        if (created) existing.add(relationName(created.relation));
+      }
+      if (stop) continue;
+      if (i === firstWithDown && i > 0) beforeRollback = snapshotOf(await readCatalog(session));
+      const failed = f.syntaxError ? undefined : await applyFile(session, f);
+      if (f.syntaxError || failed) {
+        if (failed) findings.push(failed);
+        stop = { file: f.name };
+      }
+    }
+
+    lap("apply");
+    if (stop || !before) {
+      findings.push(finding(
+        "checks_skipped",
+        `applying stopped at ${stop?.file ?? "the baseline"}, so lints, isolation probes, query ` +
+          "plans and rollback were not checked; fix the error above first",
+        { file: stop?.file ?? null },
+      ));
+    } else if (session.alive) {
+      const index = indexStatements(files);
+      const after = await readCatalog(session);
+      lap("catalog after");
+      const old = new Set(
+        (await lintCatalog(before, { exposedSchemas: [...exposed] })).map((h) => h.key),
+      );
+      for (const hit of await lintCatalog(after, { exposedSchemas: [...exposed] })) {
+        if (!old.has(hit.key)) findings.push(place(hit, index));
+      }
+      lap("lints");
+      if (options.probes ?? true) {
+        const touched = tablesTouched(diffSnapshots(snapshotOf(before), snapshotOf(after)));
+        const candidates = probeCandidates(after, exposed);
+        const targets = [...touched].filter((t) => candidates.has(t)).sort();
+        findings.push(...await probeIsolation(session, after, targets, (a) => index.locate(a)));
+        lap("probes");
+      }
+      if (options.queries?.length) {
+        findings.push(...await checkQueryPlans(session, options.queries));
+        lap("explain");
+      }
+      if (beforeRollback) {
+        findings.push(
+          ...await checkRollback(session, files.slice(firstWithDown), downs, beforeRollback),
+        );
+        lap("rollback");
+      }
+    }
+  } catch (e) {
+    if (e instanceof ShadowTimeoutError) {
+      findings.push(finding(
+        "statement_timeout",
+        `a check ran past the shadow's timeout (${e.message}); remaining checks were skipped`,
+        {},
+      ));
+    } else if (e instanceof ShadowClosedError) {
+      findings.push(finding("apply_error", `the shadow database ended: ${e.message}`, {}));
+    } else {
+      throw e;
+    }
+  } finally {
+    await session.close();
+    lap("close");
+  }
+  findings.push(...await typecheck);
+  lap("typecheck");
+  const order = new Map(
+    [...baseline, ...files, ...downs.values()].map((f, i) => [f.name, i] as const),
+  );
+  findings.sort((a, b) =>
+    (order.get(a.file ?? "") ?? 1e9) - (order.get(b.file ?? "") ?? 1e9) ||
+    (a.line ?? 0) - (b.line ?? 0)
+  );
+  return {
+    ok: !findings.some((f) => f.level === "error"),
+    findings,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+/**
+ * Runs the down migrations in reverse order and compares the schema with the one before the first
+ * of their up migrations: anything left behind, missing or different is a `rollback_mismatch`,
+ * attributed to the down of the file that created the object (else the first down run).
+ */
+async function checkRollback(
+  session: ShadowSession,
+  files: readonly ParsedFile[],
+  downs: ReadonlyMap<string, ParsedFile>,
+  expected: SchemaSnapshot,
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const reversed = [...files].reverse().map((f) => downs.get(f.name)!);
+  if (reversed.some((d) => d.syntaxError)) return out;
+  for (const down of reversed) {
+    const failed = await applyFile(session, down);
+    if (failed) return [failed];
+  }
+  const actual = snapshotOf(await readCatalog(session));
+  const diff = diffSnapshots(expected, actual);
+  const createdBy = new Map<string, ParsedFile>();
+  for (const f of files) {
+    for (const s of f.statements) {
+      for (const anchor of statementAnchors(s)) createdBy.set(anchor, downs.get(f.name)!);
+    }
+  }
+  const downFor = (key: string) => createdBy.get(anchorOf(key)) ?? reversed[0];
+  const problems = [
+    ...diff.added.map((k) => [k, `${describeKey(k)} is left behind`] as const),
+    ...diff.removed.map((k) => [k, `${describeKey(k)} is missing`] as const),
+    ...diff.changed.map((k) =>
+      [k, `${describeKey(k)} differs (${describeChange(expected.get(k), actual.get(k))})`] as const
+    ),
+  ];
+  for (const [key, problem] of problems.slice(0, MAX_ROLLBACK_DETAILS)) {
+    const down = downFor(key);
+    out.push(finding(
+      "rollback_mismatch",
+      `after the down migrations ran, ${problem}`,
+      { file: down.name, line: down.statements[0]?.line ?? null, object: key },
+    ));
+  }
+  if (problems.length > MAX_ROLLBACK_DETAILS) {
+    out.push(finding(
+      "rollback_mismatch",
+      `after the down migrations ran, ${problems.length - MAX_ROLLBACK_DETAILS} more differences`,
+      { file: reversed[0].name, line: null },
+    ));
+  }
+  return out;
+}
+
+// The attribution anchor of a snapshot key (functions are keyed with their arguments).
+function anchorOf(key: string): string {
+  const fn = /^function:([^(]+)\(/.exec(key);
+  if (fn) return `function:${fn[1]}`;
+  return key;
+}

@@ -1,0 +1,120 @@
+/**
+ * How long the shadow validator takes on a realistic deliverable (the seed trade journal: six
+ * tables with RLS, owner policies, indexed foreign keys, two query checks, rollbacks), on each
+ * backend, next to what a naive PGlite shadow would cost (a new PGlite plus the platform SQL per
+ * validation). Prints p50/p95 over `--runs` validations after a warm-up, plus the one-time costs.
+ * Targets from the performance issue: p50 ≤ 250 ms on PGlite, ≤ 150 ms on PostgreSQL.
+ *
+ *   deno run -A tests/bench/validate_bench.ts [--runs 30] [--backend pglite|postgres|all]
+ */
+import { PGlite } from "@electric-sql/pglite";
+import { pgcrypto } from "@electric-sql/pglite/contrib/pgcrypto";
+import { uuid_ossp } from "@electric-sql/pglite/contrib/uuid_ossp";
+import { parseArgs } from "node:util";
+import {
+  createPgliteShadow,
+  createPostgresShadow,
+  shadowBootstrapScripts,
+  type ShadowDatabase,
+} from "../../shared/shadow/mod.ts";
+import { validateMigrations } from "../../shared/validation/mod.ts";
+import { adminUrl } from "../_support/db.ts";
+import { loadSeedDeliverable } from "../fixtures/validate/seed/mod.ts";
+
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string", default: "30" },
+    warmup: { type: "string", default: "5" },
+    backend: { type: "string", default: "all" },
+    naive: { type: "string", default: "5" },
+  },
+});
+const RUNS = Number(args.runs);
+const WARMUP = Number(args.warmup);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function summary(times: number[]): string {
+  const s = [...times].sort((a, b) => a - b);
+  return `p50 ${percentile(s, 50).toFixed(0)} ms  p95 ${percentile(s, 95).toFixed(0)} ms  ` +
+    `min ${s[0].toFixed(0)}  max ${s.at(-1)!.toFixed(0)}  (n=${s.length})`;
+}
+
+const seed = await loadSeedDeliverable();
+
+async function benchShadow(label: string, shadow: ShadowDatabase): Promise<void> {
+  for (let i = 0; i < WARMUP; i++) {
+    const r = await validateMigrations({ files: seed.files, queries: seed.queries, shadow });
+    if (!r.ok || r.findings.length > 0) {
+      throw new Error(`${label}: the seed must validate clean: ${JSON.stringify(r.findings)}`);
+    }
+  }
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await validateMigrations({ files: seed.files, queries: seed.queries, shadow });
+    times.push(r.durationMs);
+  }
+  console.log(`${label.padEnd(34)} ${summary(times)}`);
+}
+
+const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+console.log(
+  `validate bench — seed trade journal (${seed.files.length} migrations + downs, ` +
+    `${seed.queries.length} query checks); ${navigator.hardwareConcurrency} CPUs, load ${load}`,
+);
+
+if (args.backend === "all" || args.backend === "pglite") {
+  const cacheDir = await Deno.makeTempDir({ prefix: "bt_bench_shadow_" });
+  let t = performance.now();
+  const shadow = await createPgliteShadow({ cacheDir });
+  console.log(
+    `${"pglite: bootstrap + first process".padEnd(34)} ${(performance.now() - t).toFixed(0)} ms ` +
+      "(initdb + platform SQL + snapshot, once per content; then cached on disk)",
+  );
+  await shadow.close();
+  t = performance.now();
+  const warm = await createPgliteShadow({ cacheDir });
+  console.log(
+    `${"pglite: start from cached snapshot".padEnd(34)} ${(performance.now() - t).toFixed(0)} ms`,
+  );
+  try {
+    await benchShadow("pglite: validate seed", warm);
+  } finally {
+    await warm.close();
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+}
+
+if (args.backend === "all" || args.backend === "postgres") {
+  const t = performance.now();
+  const shadow = await createPostgresShadow({ adminUrl: await adminUrl() });
+  console.log(
+    `${"postgres: start (role, template)".padEnd(34)} ${(performance.now() - t).toFixed(0)} ms`,
+  );
+  try {
+    await benchShadow("postgres: validate seed", shadow);
+  } finally {
+    await shadow.close();
+  }
+}
+
+if (args.backend === "all" || args.backend === "pglite") {
+  // The naive way: a new PGlite and the platform SQL for every validation (no snapshot).
+  const scripts = await shadowBootstrapScripts();
+  const times: number[] = [];
+  for (let i = 0; i < Number(args.naive); i++) {
+    const t = performance.now();
+    const db = new PGlite({ extensions: { pgcrypto, uuid_ossp } });
+    await db.waitReady;
+    await db.exec("create role bt_shadow_owner nologin");
+    for (const s of scripts) await db.exec(s.sql);
+    times.push(performance.now() - t);
+    await db.close();
+  }
+  console.log(
+    `${"naive: new PGlite + platform SQL".padEnd(34)} ${summary(times)} — before any check`,
+  );
+}
