@@ -57,11 +57,12 @@ export async function deliverRun(
   }
 
   let validation: IntegrationOutcome | null = null;
-  if (deps.shadow) {
-    validation = await validateIntegration(deps.shadow, {
-      baseSql: input.run.context?.schema_sql ?? null,
-      migrations: orderMigrations(input).map((m) => ({ path: m.path, up: m.up, down: m.down })),
-    });
+  const migrations = orderMigrations(input).map((m) => ({ path: m.path, up: m.up, down: m.down }));
+  const baseSql = input.run.context?.schema_sql ?? null;
+  // A run that delivers no SQL (docs, functions, configuration) has nothing to integrate: making a
+  // shadow database for it would cost most of its delivery time and prove nothing.
+  if (deps.shadow && (migrations.length > 0 || baseSql)) {
+    validation = await validateIntegration(deps.shadow, { baseSql, migrations });
   }
   const report = validation?.report ?? null;
 

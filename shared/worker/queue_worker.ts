@@ -96,10 +96,9 @@ export class QueueWorker {
         inFlight.add(job);
       }
       if (read.length === free && free > 0) continue;
-      if (inFlight.size === 0) {
-        if (this.#wokenWhileRunning) continue;
-        break;
-      }
+      // A wake-up that came while this read was under way may announce work the read missed.
+      if (this.#wokenWhileRunning && inFlight.size < concurrency) continue;
+      if (inFlight.size === 0) break;
       // Wait for a slot to free up, or for a wake-up saying there is new work.
       await new Promise<void>((resolve) => {
         this.#nudge = resolve;

@@ -1,0 +1,501 @@
+/**
+ * `deno task bench`: the performance figures of the issue "Performance", all in one run on this
+ * machine — the local stack (its own process, real worker functions) with the scripted LLM
+ * answering instantly. Phases: the bare queue round trip; dispatch latency over ≥ 1,000 tasks;
+ * per-task overhead for 3, 9 and 30 tasks (with and without SQL to validate); 60 s of sustained
+ * load with 50 runs in flight from 10 users (documentation-only plan and the full seed example),
+ * with CPU and memory of every process; LangGraph.js on the same six-node DAG; the shadow
+ * database's set-up cost; the validator's own bench when present. Prints one table with targets
+ * and writes everything to `tests/bench/results.json`.
+ *
+ * Run: `deno task bench` (about 5–6 minutes) or `deno task bench --quick` (shorter windows, for
+ * trying it out; its figures are not the reported ones).
+ */
+import { adminUrl } from "../_support/db.ts";
+import {
+  type BenchPlan,
+  chainPlan,
+  independentTasksPlan,
+  nineAgentPlan,
+  seedPlan,
+  sixNodePlan,
+  thirtyTaskPlan,
+} from "../fixtures/bench/mod.ts";
+import { bareRoundTrips } from "./_bare.ts";
+import { productDispatch, productWakePath } from "./_dispatch.ts";
+import { langGraphPerStep, type LangGraphResult } from "./_langgraph.ts";
+import { ownMemory } from "./_memory.ts";
+import { functionTimes, resetFunctionTimes } from "./_probe.ts";
+import { type BenchProduct, startBenchProduct } from "./_product.ts";
+import { ms, p50p99, renderTable, type Row } from "./_report.ts";
+import { type RunMetrics, runMetrics } from "./_run_metrics.ts";
+import { shadowSetupCost } from "./_shadow_cost.ts";
+import { median, summarize, type Summary } from "./_stats.ts";
+import { type LoadResult, sustainedLoad } from "./_throughput.ts";
+import { runValidatorBench } from "./_validator_bench.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const S = QUICK
+  ? {
+    bare: 300,
+    chainRuns: 3,
+    dispatchRuns: 6,
+    wakePath: 100,
+    reps: { seed: 1, nine: 1, thirty: 1, six: 3 },
+    loadWindowS: 15,
+    loadWarmupS: 5,
+    langgraph: 10,
+    validatorRuns: 5,
+  }
+  : {
+    bare: 1000,
+    chainRuns: 8,
+    dispatchRuns: 34,
+    wakePath: 300,
+    reps: { seed: 3, nine: 2, thirty: 1, six: 6 },
+    loadWindowS: 60,
+    loadWarmupS: 10,
+    langgraph: 30,
+    validatorRuns: 20,
+  };
+
+const log = (text: string) =>
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
+const started = performance.now();
+const loadAvg = async () =>
+  (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+const meta = {
+  date: new Date().toISOString(),
+  quick: QUICK,
+  cpus: navigator.hardwareConcurrency,
+  loadBefore: await loadAvg(),
+  deno: Deno.version.deno,
+  machine: Deno.build.target,
+};
+
+// The plans -----------------------------------------------------------------------------------
+const plans = {
+  seedFull: await seedPlan("full"),
+  seedDocs: await seedPlan("docs"),
+  nineFull: await nineAgentPlan("full"),
+  nineDocs: await nineAgentPlan("docs"),
+  thirtyFull: thirtyTaskPlan("full"),
+  thirtyDocs: thirtyTaskPlan("docs"),
+  sixFull: sixNodePlan("full"),
+  sixDocs: sixNodePlan("docs"),
+  chain: chainPlan(),
+  independent: independentTasksPlan(),
+};
+
+/** Per-task overhead of one plan: medians over its runs. */
+interface OverheadRow {
+  plan: string;
+  kind: string;
+  tasks: number;
+  runs: number;
+  wallMs: number;
+  llmMs: number;
+  perTaskOverheadMs: number;
+  planningMs: number;
+  executionMs: number;
+  deliveryMs: number;
+  perStepMs: number;
+  validationMsPerTask: number;
+  workMsPerTaskExclLlmAndValidation: number;
+  dispatch: Summary;
+}
+
+async function overheadOf(
+  product: BenchProduct,
+  token: string,
+  plan: BenchPlan,
+  reps: number,
+): Promise<{ row: OverheadRow; metrics: RunMetrics[] }> {
+  const metrics: RunMetrics[] = [];
+  for (let i = 0; i < reps; i++) {
+    metrics.push(await runMetrics(product.db.sql, await product.runToEnd(token, plan.request)));
+  }
+  const med = (f: (m: RunMetrics) => number) => Math.round(median(metrics.map(f)) * 10) / 10;
+  const tasks = metrics.flatMap((m) => m.taskTimings);
+  return {
+    metrics,
+    row: {
+      plan: plan.name,
+      kind: plan.kind,
+      tasks: metrics[0].tasks,
+      runs: reps,
+      wallMs: med((m) => m.wallMs),
+      llmMs: med((m) => m.llmMs),
+      perTaskOverheadMs: med((m) => m.perTaskOverheadMs),
+      planningMs: med((m) => m.planningMs),
+      executionMs: med((m) => m.executionMs),
+      deliveryMs: med((m) => m.deliveryMs),
+      perStepMs: med((m) => m.perStepMs),
+      validationMsPerTask: Math.round(
+        tasks.reduce((s, t) => s + t.validationMs, 0) / tasks.length * 10,
+      ) / 10,
+      workMsPerTaskExclLlmAndValidation: Math.round(
+        tasks.reduce((s, t) => s + t.workMs - t.llmMs - t.validationMs, 0) / tasks.length * 10,
+      ) / 10,
+      dispatch: summarize(tasks.flatMap((t) => t.dispatchMs ?? [])),
+    },
+  };
+}
+
+// Least squares of a SQL task's validation time on the migrations its validation re-applies.
+function validationGrowth(metrics: RunMetrics[]) {
+  const points = metrics.flatMap((m) => m.taskTimings).filter((t) => t.validationMs > 0)
+    .map((t) => [t.acceptedBefore, t.validationMs] as const);
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  const slope = sxx === 0 ? 0 : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+  return {
+    points: n,
+    interceptMs: Math.round(my - slope * mx),
+    msPerAcceptedMigration: Math.round(slope * 10) / 10,
+  };
+}
+
+// The run -------------------------------------------------------------------------------------
+log(`starting the product (fresh database, scripted LLM, stack process)${QUICK ? " — quick" : ""}`);
+const product = await startBenchProduct(Object.values(plans));
+let results: Record<string, unknown> = {};
+let loads: LoadResult[] = [];
+let overhead: OverheadRow[] = [];
+try {
+  log(`bare round trip: ${S.bare} back to back, ${Math.round(S.bare / 3)} with 15 ms idle gaps`);
+  const bareHot = await bareRoundTrips(product.db, S.bare);
+  const bareIdle = await bareRoundTrips(product.db, Math.round(S.bare / 3), { gapMs: 15 });
+
+  log("warm-up (boots every worker function)");
+  const user = await product.newUser();
+  await Promise.all(
+    [plans.nineDocs, plans.seedFull, plans.sixDocs].map((p) =>
+      product.runToEnd(user.token, p.request)
+    ),
+  );
+
+  log(`dispatch: ${S.chainRuns} chain runs, ${S.dispatchRuns} runs of 30 independent tasks`);
+  const chain = await productDispatch(product, [user.token], plans.chain, {
+    runs: S.chainRuns,
+    inFlight: 1,
+  });
+  const dispatch = await productDispatch(product, [user.token], plans.independent, {
+    runs: S.dispatchRuns,
+    inFlight: 1,
+  });
+  const wakePath = await productWakePath(product, "deployment", S.wakePath);
+
+  log("per-task overhead: 3, 9, 30 tasks, with and without SQL; the six-node DAG");
+  const thirtyFull = await overheadOf(product, user.token, plans.thirtyFull, S.reps.thirty);
+  const sets = [
+    await overheadOf(product, user.token, plans.seedFull, S.reps.seed),
+    await overheadOf(product, user.token, plans.nineFull, S.reps.nine),
+    thirtyFull,
+    await overheadOf(product, user.token, plans.seedDocs, S.reps.seed),
+    await overheadOf(product, user.token, plans.nineDocs, S.reps.nine + 1),
+    await overheadOf(product, user.token, plans.thirtyDocs, S.reps.seed),
+    await overheadOf(product, user.token, plans.sixDocs, S.reps.six),
+    await overheadOf(product, user.token, plans.sixFull, 2),
+  ];
+  overhead = sets.map((s) => s.row);
+  // Within one plan, so every SQL task's migration is the same size and only n varies.
+  const growth = validationGrowth(thirtyFull.metrics);
+
+  const loadOptions = {
+    concurrency: 50,
+    users: 10,
+    warmupS: S.loadWarmupS,
+    windowS: S.loadWindowS,
+    drainS: 10,
+    pollMs: 1000,
+  };
+  log(`sustained load (docs-only nine-agent plan): 50 runs in flight, ${S.loadWindowS} s window`);
+  await resetFunctionTimes(product.db.sql);
+  const docsLoad = await sustainedLoad(product, plans.nineDocs, loadOptions);
+  await new Promise((r) => setTimeout(r, 1500)); // let backends flush their function statistics
+  const sqlFunctionsUnderLoad = await functionTimes(product.db.sql);
+  log(`sustained load (full seed example): 50 runs in flight, ${S.loadWindowS} s window`);
+  const fullLoad = await sustainedLoad(product, plans.seedFull, {
+    ...loadOptions,
+    warmupS: S.loadWarmupS + 5,
+  });
+  loads = [docsLoad, fullLoad];
+
+  log("profile: shadow database set-up");
+  const shadowCost = await shadowSetupCost(await adminUrl(), QUICK ? 3 : 8);
+
+  results = {
+    bare: {
+      backToBack: summarize(bareHot.map((s) => s.ms)),
+      backToBackToRead: summarize(bareHot.flatMap((s) => s.toReadMs ?? [])),
+      idleGaps: summarize(bareIdle.map((s) => s.ms)),
+      idleGapsToRead: summarize(bareIdle.flatMap((s) => s.toReadMs ?? [])),
+    },
+    dispatch: {
+      plan: "30 independent docs-only tasks per run, max_parallel 4, one run at a time",
+      runs: dispatch.runIds.length,
+      all: summarize(dispatch.samples.map((s) => s.ms)),
+      toRead: summarize(dispatch.samples.flatMap((s) => s.toReadMs ?? [])),
+      readToStart: summarize(
+        dispatch.samples.flatMap((s) => s.toReadMs === null ? [] : [s.ms - s.toReadMs]),
+      ),
+      naiveFromEventCreatedAt: summarize(dispatch.samples.map((s) => s.fromEventMs)),
+      chain: summarize(chain.samples.map((s) => s.ms)),
+      chainToRead: summarize(chain.samples.flatMap((s) => s.toReadMs ?? [])),
+      receivingHalfToRead: summarize(wakePath),
+    },
+    overhead,
+    validationGrowth: growth,
+    thirtyFullTasks: thirtyFull.metrics.flatMap((m) =>
+      m.taskTimings.map((t) => ({
+        key: t.key,
+        acceptedBefore: t.acceptedBefore,
+        validationMs: t.validationMs,
+        dispatchMs: t.dispatchMs,
+        workMs: t.workMs,
+        llmMs: t.llmMs,
+      }))
+    ),
+    load: loads,
+    sqlFunctionsUnderDocsLoad: sqlFunctionsUnderLoad,
+    shadowSetupCost: shadowCost,
+    benchProcessMemory: await ownMemory(),
+  };
+} finally {
+  log("stopping the product");
+  await product.close();
+}
+
+log(`LangGraph.js ${S.langgraph} invocations per durability mode`);
+const langgraph: LangGraphResult = await langGraphPerStep(await adminUrl(), S.langgraph);
+log("validator bench (validate_bench.ts), if present");
+const validator = await runValidatorBench(S.validatorRuns);
+
+// The table -----------------------------------------------------------------------------------
+const r = results as {
+  bare: Record<string, Summary>;
+  dispatch: Record<string, Summary> & { runs: number };
+  validationGrowth: ReturnType<typeof validationGrowth>;
+  shadowSetupCost: Awaited<ReturnType<typeof shadowSetupCost>>;
+};
+const row = (name: string) => overhead.find((o) => o.plan === name)!;
+const perTask = (name: string) => row(name).perTaskOverheadMs;
+const flatness = (kind: string) => {
+  const values = ["seed", "nine", "thirty"].map((p) => perTask(`${p}-${kind}`));
+  return Math.max(...values) / Math.min(...values);
+};
+const six = row("six-docs");
+const sixFull = row("six-full");
+const lgAsync = langgraph.modes.find((m) => m.durability === "async")!;
+const lgSync = langgraph.modes.find((m) => m.durability === "sync")!;
+const ratio = six.perStepMs / lgAsync.perStepMs;
+const [docsLoad, fullLoad] = loads;
+const errorsOf = (l: LoadResult) => l.httpErrors + l.failedRuns + l.logErrors.length;
+const dispatchRatio = r.dispatch.all.p50 / r.bare.backToBack.p50;
+
+const rows: Row[] = [
+  { measure: "1. Dispatch (commit that queues a task → its start_attempt reaches the DB)" },
+  {
+    measure: `dispatch p50 / p99, ${r.dispatch.all.n} tasks (4 in parallel per run)`,
+    result: p50p99(r.dispatch.all),
+    target: "p50 ≤ 25 ms",
+    pass: r.dispatch.all.p50 <= 25,
+  },
+  {
+    measure: "  of which commit → worker's read / read → first statement (p50)",
+    result: `${ms(r.dispatch.toRead.p50)} / ${ms(r.dispatch.readToStart.p50)}`,
+  },
+  {
+    measure: `bare pgmq.send → HTTP wake → read, back to back (${r.bare.backToBack.n})`,
+    result: p50p99(r.bare.backToBack),
+  },
+  {
+    measure: "dispatch p50 ÷ bare p50",
+    result: `${dispatchRatio.toFixed(1)}×`,
+    target: "≤ 3×",
+    pass: dispatchRatio <= 3,
+  },
+  {
+    measure: `bare with 15 ms idle gaps (${r.bare.idleGaps.n})`,
+    result: p50p99(r.bare.idleGaps),
+  },
+  {
+    measure: `dispatch, one hand-over at a time (chain, ${r.dispatch.chain.n} tasks)`,
+    result: p50p99(r.dispatch.chain),
+  },
+  {
+    measure: "product gateway + worker function, commit → read (bench as sender)",
+    result: p50p99(r.dispatch.receivingHalfToRead),
+  },
+  {
+    measure: "naive: queued event created_at (txn start) → start_attempt",
+    result: p50p99(r.dispatch.naiveFromEventCreatedAt),
+  },
+  { measure: "2. Per-task overhead = (run wall − Σ llm_ms) / tasks, median of runs" },
+  ...["seed", "nine", "thirty"].flatMap((p) =>
+    ["full", "docs"].map((k) => {
+      const o = row(`${p}-${k}`);
+      return {
+        measure: `${o.tasks} tasks, ${
+          k === "full" ? "SQL validated" : "no SQL (docs only)"
+        } (${o.runs} runs)`,
+        result: `${ms(o.perTaskOverheadMs)}  (wall ${ms(o.wallMs)}, delivery ${ms(o.deliveryMs)})`,
+        target: "≤ 15 ms",
+        pass: o.perTaskOverheadMs <= 15,
+      };
+    })
+  ),
+  ...["full", "docs"].map((k) => ({
+    measure: `flat from 3 to 30 tasks (${k}): max ÷ min of the three`,
+    result: `${flatness(k).toFixed(2)}×`,
+    target: "flat (≤ 1.25×)",
+    pass: flatness(k) <= 1.25,
+  })),
+  ...["seed", "nine", "thirty"].map((p) => {
+    const o = row(`${p}-docs`);
+    return {
+      measure: `  orchestration only: (execution − critical-path LLM) / tasks, ${o.tasks} docs`,
+      result: ms(o.perStepMs),
+    };
+  }),
+  {
+    measure: "  30 tasks: shadow validation per SQL task = a + b × migrations accepted before it",
+    result: `${ms(r.validationGrowth.interceptMs)} + ${
+      ms(r.validationGrowth.msPerAcceptedMigration)
+    } × n`,
+  },
+  {
+    measure: `3. Throughput: 50 runs in flight, 10 users, ${S.loadWindowS} s window, GET every 1 s`,
+  },
+  ...[docsLoad, fullLoad].flatMap((l) => {
+    const label = l.kind === "docs"
+      ? `docs-only ${l.tasksPerRun}-task plan (orchestration)`
+      : `full seed example (${l.tasksPerRun} tasks, SQL validated)`;
+    return [
+      {
+        measure: `${label}: tasks/s`,
+        result: `${l.tasksPerS} tasks/s, ${l.runsPerMin} runs/min`,
+        target: l.kind === "docs" ? "≥ 100 tasks/s" : "(reported)",
+        pass: l.kind === "docs" ? l.tasksPerS >= 100 : undefined,
+      },
+      {
+        measure: "  errors (HTTP, failed runs, failure log lines)",
+        result: `${
+          errorsOf(l)
+        } (${l.completed} completed, ${l.cancelledAfterWindow} cancelled after)`,
+        target: "0",
+        pass: errorsOf(l) === 0,
+      },
+      { measure: "  POST /runs p50 / p99", result: p50p99(l.post) },
+      { measure: "  GET /runs/:id p50 / p99", result: p50p99(l.get) },
+      { measure: "  dispatch under this load p50 / p99", result: p50p99(l.dispatch) },
+      {
+        measure: "  CPU busy (2 cores) / of it other work on the machine",
+        result: l.cpu
+          ? `${Math.round(l.cpu.utilization * 100)} % / ${
+            Math.round(
+              (l.cpu.groups.find((g) => g.name.startsWith("other"))?.ms ?? 0) / l.cpu.busyMs * 100,
+            )
+          } %`
+          : "n/a",
+      },
+    ];
+  }),
+  { measure: "4. Peer: LangGraph.js 1.7.3 + Postgres checkpointer, same six-node DAG" },
+  {
+    measure: "ours: (execution − critical-path LLM) / 6, docs only",
+    result: `${ms(six.perStepMs)}  (end to end ${ms(six.perTaskOverheadMs)}/task)`,
+  },
+  {
+    measure: "ours with SQL validation",
+    result: `${ms(sixFull.perStepMs)}  (end to end ${ms(sixFull.perTaskOverheadMs)}/task)`,
+  },
+  {
+    measure: "LangGraph.js per step (durability async / sync)",
+    result: `${ms(lgAsync.perStepMs)} / ${ms(lgSync.perStepMs)}`,
+  },
+  {
+    measure: "ours ÷ LangGraph.js (docs, vs async)",
+    result: `${ratio.toFixed(2)}`,
+    target: "≤ 0.33",
+    pass: ratio <= 1 / 3,
+  },
+  { measure: "5. Memory during the load (peak RSS, VmHWM)" },
+  {
+    measure: "gateway (stack process)",
+    result: `${Math.max(docsLoad.memory.gatewayPeakRssMb, fullLoad.memory.gatewayPeakRssMb)} MiB`,
+  },
+  {
+    measure: `worker functions (${fullLoad.memory.functions.length} processes): largest / sum`,
+    result: `${
+      Math.max(...fullLoad.memory.functions.map((f) => f.peakRssMb))
+    } MiB / ${fullLoad.memory.functionsPeakTotalMb} MiB`,
+  },
+];
+if (validator) {
+  rows.push({ measure: "6. Shadow validation (validate_bench.ts)" });
+  for (const v of validator.rows) {
+    rows.push({
+      measure: v.label,
+      result: `p50 ${ms(v.p50Ms)}, p95 ${ms(v.p95Ms)}`,
+      target: v.targetMs ? `p50 ≤ ${v.targetMs} ms` : undefined,
+      pass: v.targetMs ? v.p50Ms <= v.targetMs : undefined,
+    });
+  }
+  if (validator.error) rows.push({ measure: "validate_bench.ts failed", result: validator.error });
+}
+
+const table = renderTable(rows);
+const cpuLines = (l: LoadResult, top: number) =>
+  (l.cpu?.groups ?? []).slice(0, top).map((g) =>
+    `  ${g.name.padEnd(48)} ${String(g.ms).padStart(6)} ms  ${
+      (g.ms / Math.max(1, l.tasksInWindow)).toFixed(1).padStart(5)
+    } ms/task`
+  );
+const setup = r.shadowSetupCost;
+const setupLine = (label: string, c: { wall: Summary; cpuMsEach: number }) =>
+  `  ${label.padEnd(46)} p50 ${ms(c.wall.p50).padStart(7)}, ${c.cpuMsEach} ms machine CPU`;
+const profile = [
+  `Profile, docs-only load (CPU in the ${docsLoad.windowS} s window by process group; ` +
+  `${docsLoad.tasksInWindow} tasks, ${docsLoad.runsInWindow} runs):`,
+  ...cpuLines(docsLoad, 9),
+  `Profile, full load (${fullLoad.tasksInWindow} tasks, ${fullLoad.runsInWindow} runs):`,
+  ...cpuLines(fullLoad, 5),
+  "Shadow database set-up, paid by every agent validation and every delivery before any check:",
+  setupLine("create + platform SQL + pgTAP + drop (today)", setup.current),
+  setupLine("bare create database + drop", setup.createOnly),
+  setupLine("clone of a prepared template + drop", setup.fromTemplate),
+  "Product database time by SQL function under the docs-only load (self time incl. lock waits):",
+  ...(results.sqlFunctionsUnderDocsLoad as { name: string; calls: number; selfMs: number }[])
+    .slice(0, 8).map((f) =>
+      `  ${f.name.padEnd(36)} ${String(f.selfMs).padStart(6)} ms self, ${f.calls} calls`
+    ),
+].join("\n");
+
+const totalS = Math.round((performance.now() - started) / 1000);
+console.log(
+  `\nBackend Team performance — ${meta.cpus} CPUs, load before ${meta.loadBefore}, Deno ${meta.deno}` +
+    `${QUICK ? " (quick run: not the reported figures)" : ""}\n`,
+);
+console.log(table);
+console.log(`\n${profile}\n\nTotal ${totalS} s. Details: tests/bench/results.json`);
+
+await Deno.writeTextFile(
+  new URL("./results.json", import.meta.url),
+  JSON.stringify(
+    {
+      meta: { ...meta, loadAfter: await loadAvg(), totalS },
+      table: rows,
+      ...results,
+      langgraph,
+      validator,
+    },
+    null,
+    2,
+  ) + "\n",
+);
+// realtime-js / pg pools may leave timers behind; everything of ours is closed.
+Deno.exit(0);
