@@ -156,4 +156,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  await main();
+  // stdin closed: the parent is done (or gone). Nothing here may outlive it.
+  Deno.exit(0);
+}

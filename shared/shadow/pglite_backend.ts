@@ -66,9 +66,13 @@ function defaultCacheDir(): string {
 
 /** Whether this runtime can start subprocesses (not on Supabase Edge Runtime). */
 export function canSpawnProcesses(): boolean {
-  return typeof Deno.Command === "function" &&
-    !("EdgeRuntime" in globalThis) &&
-    Deno.permissions.querySync({ name: "run" }).state === "granted";
+  try {
+    return typeof Deno.Command === "function" &&
+      !("EdgeRuntime" in globalThis) &&
+      Deno.permissions.querySync({ name: "run" }).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -158,10 +162,10 @@ class ProcessPoolShadow implements ShadowDatabase {
     const starting = PgliteProcess.spawn({
       distDir: pgliteDistDir(),
       snapshotPath: this.#snapshot.path,
-    }).then((p) => {
+    }).then(async (p) => {
       this.#starting.delete(starting);
       if (this.#closed) {
-        p.stop();
+        await p.stop();
         return undefined;
       }
       this.#release(p);

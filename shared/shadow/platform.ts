@@ -53,9 +53,15 @@ export async function shadowBootstrapScripts(): Promise<SqlScript[]> {
   return [...await platformFiles(), { name: "shadow_setup.sql", sql: SHADOW_SETUP_SQL }];
 }
 
+// Bumped when how a shadow is bootstrapped changes outside the SQL (e.g. the owner role's setup
+// in code), so cached snapshots and templates are rebuilt.
+const BOOTSTRAP_VERSION = "shadow-bootstrap-1";
+
 /** A short content hash of scripts (plus extra parts), naming templates and snapshots. */
 export async function scriptsHash(scripts: SqlScript[], ...extra: string[]): Promise<string> {
-  const text = [...scripts.flatMap((s) => [s.name, s.sql]), ...extra].join("\0");
+  const text = [BOOTSTRAP_VERSION, ...scripts.flatMap((s) => [s.name, s.sql]), ...extra].join(
+    "\0",
+  );
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
     .join("");

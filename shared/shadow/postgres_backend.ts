@@ -41,14 +41,16 @@ export interface PostgresShadowOptions {
   statementTimeoutMs?: number;
   /** Longest a statement may wait for a lock, in ms (default 2000). */
   lockTimeoutMs?: number;
-  /** Keep the next database created in advance (default true). */
+  /** Keep the next sessions' databases created and logged in, in advance (default true). */
   spare?: boolean;
+  /** How many such sessions to keep ready (default 2). */
+  spares?: number;
 }
 
 type ReservedSql = postgres.ReservedSql;
 
 const DB_PREFIX = "bt_shadow_";
-const STALE_AFTER_SECONDS = 3600;
+const ORPHAN_AFTER_SECONDS = 60;
 
 /** The password of the owner role: derived from the admin URL, so every process agrees on it. */
 async function ownerPassword(adminUrl: string): Promise<string> {
@@ -74,7 +76,7 @@ export async function createPostgresShadow(
     const password = await ownerPassword(options.adminUrl);
     await ensureOwnerRole(admin, password);
     const template = await ensureTemplate(admin, options.adminUrl);
-    await dropStaleDatabases(admin);
+    await dropOrphanDatabases(admin);
     return new PostgresShadow(admin, options, template, password);
   } catch (e) {
     await admin.end();
@@ -96,7 +98,7 @@ async function ensureOwnerRole(admin: Sql, password: string): Promise<void> {
     // Re-asserted on every start, in case SQL in an earlier shadow changed its own settings.
     await tx.unsafe(
       `alter role ${SHADOW_OWNER} with login nosuperuser nocreatedb nocreaterole noreplication ` +
-        `nobypassrls inherit connection limit 64 password '${password}'`,
+        `nobypassrls inherit connection limit 200 password '${password}'`,
     );
     await tx.unsafe(`alter role ${SHADOW_OWNER} reset all`);
     await tx.unsafe(`alter role ${SHADOW_OWNER} set temp_file_limit = '256MB'`);
@@ -143,15 +145,21 @@ async function ensureTemplate(admin: Sql, adminUrl: string): Promise<string> {
   return name;
 }
 
-// Databases of crashed processes: the name carries its creation time.
-async function dropStaleDatabases(admin: Sql): Promise<void> {
+/**
+ * Drops shadow databases left by processes that ended without closing their shadow (a function
+ * stopped by its gateway, a crash): every live session — spares included — holds a connection,
+ * so a shadow database older than a minute with no connection is an orphan. The name carries
+ * its creation time.
+ */
+async function dropOrphanDatabases(admin: Sql): Promise<void> {
   const rows = await admin<{ datname: string }[]>`
-    select datname from pg_database
-    where datname ~ ${`^${DB_PREFIX}[0-9]+_[0-9a-f]+$`}`;
+    select d.datname from pg_database d
+    where d.datname ~ ${`^${DB_PREFIX}[0-9]+_[0-9a-f]+$`}
+      and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
   const now = Math.floor(Date.now() / 1000);
   for (const { datname } of rows) {
     const created = Number(datname.slice(DB_PREFIX.length).split("_")[0]);
-    if (now - created > STALE_AFTER_SECONDS) {
+    if (now - created > ORPHAN_AFTER_SECONDS) {
       await admin.unsafe(`drop database if exists ${datname} with (force)`).catch(() => {});
     }
   }
@@ -165,8 +173,9 @@ class PostgresShadow implements ShadowDatabase {
   readonly #template: string;
   readonly #password: string;
   readonly #drops = new Set<Promise<void>>();
-  // The next session, database created and connection logged in while the current one works.
-  #spare?: Promise<PostgresSession>;
+  // The next sessions, databases created and connections logged in while the current one works.
+  readonly #spares: Promise<PostgresSession>[] = [];
+  #lastSweep = Date.now();
   #closed = false;
 
   constructor(admin: Sql, options: PostgresShadowOptions, template: string, password: string) {
@@ -179,8 +188,11 @@ class PostgresShadow implements ShadowDatabase {
 
   #prepareSpare(): void {
     if (!(this.#options.spare ?? true) || this.#closed) return;
-    this.#spare = this.#prepare();
-    this.#spare.catch(() => {});
+    while (this.#spares.length < (this.#options.spares ?? 2)) {
+      const spare = this.#prepare();
+      spare.catch(() => {});
+      this.#spares.push(spare);
+    }
   }
 
   #drop(name: string): void {
@@ -226,20 +238,21 @@ class PostgresShadow implements ShadowDatabase {
 
   async open(): Promise<ShadowSession> {
     if (this.#closed) throw new ShadowClosedError("the shadow is closed");
-    const spare = this.#spare;
-    this.#spare = undefined;
-    let session = spare ? await spare.catch(() => undefined) : undefined;
+    if (Date.now() - this.#lastSweep > ORPHAN_AFTER_SECONDS * 1000) {
+      this.#lastSweep = Date.now();
+      dropOrphanDatabases(this.#admin).catch(() => {});
+    }
+    const spare = this.#spares.shift();
     this.#prepareSpare();
-    session ??= await this.#prepare();
-    return session;
+    const session = spare ? await spare.catch(() => undefined) : undefined;
+    return session ?? await this.#prepare();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const spare = this.#spare;
-    this.#spare = undefined;
-    await (await spare?.catch(() => undefined))?.close();
+    const spares = this.#spares.splice(0);
+    await Promise.all(spares.map(async (spare) => (await spare.catch(() => undefined))?.close()));
     while (this.#drops.size > 0) await Promise.all([...this.#drops]);
     await this.#admin.end({ timeout: 5 });
   }
@@ -308,11 +321,20 @@ class PostgresSession implements ShadowSession {
     }
   }
 
+  // Runs `fn` with the server's statement_timeout at `limit` (when given), then back.
+  async #withTimeout<T>(limit: number | undefined, fn: () => Promise<T>): Promise<T> {
+    if (limit === undefined || limit === this.#timeoutMs) return await fn();
+    await this.#sql.unsafe(`set statement_timeout = ${Math.round(limit)}`);
+    try {
+      return await fn();
+    } finally {
+      await this.#sql.unsafe(`set statement_timeout = ${this.#timeoutMs}`).catch(() => {});
+    }
+  }
+
   exec(sql: string, options?: RunOptions): Promise<StatementResult> {
-    return this.#guard(options?.timeoutMs, async () => {
-      const limit = options?.timeoutMs;
-      if (limit !== undefined) await this.#sql.unsafe(`set statement_timeout = ${limit}`);
-      try {
+    return this.#guard(options?.timeoutMs, () =>
+      this.#withTimeout(options?.timeoutMs, async () => {
         const result = await this.#sql.unsafe(sql).simple() as unknown as
           & Record<string, unknown>[]
           & { count: number };
@@ -322,12 +344,7 @@ class PostgresSession implements ShadowSession {
           : result;
         const rows = plainRows([...(last ?? [])]);
         return { rows, rowCount: last?.count ?? rows.length };
-      } finally {
-        if (limit !== undefined) {
-          await this.#sql.unsafe(`set statement_timeout = ${this.#timeoutMs}`).catch(() => {});
-        }
-      }
-    });
+      }));
   }
 
   query<T extends Row = Row>(
@@ -335,10 +352,11 @@ class PostgresSession implements ShadowSession {
     params: unknown[] = [],
     options?: RunOptions,
   ): Promise<T[]> {
-    return this.#guard(options?.timeoutMs, async () => {
-      const rows = await this.#sql.unsafe(sql, params as never[]);
-      return plainRows([...rows]) as T[];
-    });
+    return this.#guard(options?.timeoutMs, () =>
+      this.#withTimeout(options?.timeoutMs, async () => {
+        const rows = await this.#sql.unsafe(sql, params as never[]);
+        return plainRows([...rows]) as T[];
+      }));
   }
 
   queryAs(

@@ -13,6 +13,14 @@
  */
 import { ShadowClosedError, type ShadowSession } from "../shadow/mod.ts";
 
+/**
+ * Time allowed to the validator's own statements (catalog reads, probe batches): they run no
+ * migration SQL directly, but a fresh instance's first catalog read can be slow on a busy machine,
+ * and a probe batch runs the migration's policies and triggers many times over. The shadow's
+ * statement timeout, meant for migration statements, would be too short.
+ */
+export const CHECK_TIMEOUT_MS = 20_000;
+
 /** A table, view, materialized view or foreign table. */
 export interface CatalogTable {
   schema: string;
@@ -352,7 +360,9 @@ const CATALOG = `select json_build_object(${
 
 /** Reads the whole catalog model (one query). */
 export async function readCatalog(session: ShadowSession): Promise<Catalog> {
-  const [row] = await session.query<{ catalog: unknown }>(CATALOG);
+  const [row] = await session.query<{ catalog: unknown }>(CATALOG, [], {
+    timeoutMs: CHECK_TIMEOUT_MS,
+  });
   if (!row) throw new ShadowClosedError("the shadow database stopped answering");
   const raw = (typeof row.catalog === "string" ? JSON.parse(row.catalog) : row.catalog) as
     & Omit<Catalog, "schemas" | "sequences">

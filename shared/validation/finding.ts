@@ -100,6 +100,11 @@ export const RULES = {
     source: "backend-team",
     summary: "a behavioural probe found the owner cannot read or change their own rows",
   },
+  auth_signup_fails: {
+    level: "error",
+    source: "backend-team",
+    summary: "creating a user in auth.users fails (a trigger on it errors), so every sign-up would",
+  },
   probe_not_built: {
     level: "info",
     source: "backend-team",

@@ -25,7 +25,8 @@ import {
   type Values,
 } from "./row_synthesis.ts";
 import type { Location } from "./attribution.ts";
-import { type Identity, type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";
+import { type Identity, SHADOW_OWNER, type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";
+import { literal, type ProbeStep, runUndoneSteps, type StepResult } from "./probe_batch.ts";
 import { asNode, walk } from "./_ast.ts";
 
 const OWNER_NAMES = ["user_id", "owner_id", "profile_id", "created_by", "author_id"];
@@ -134,14 +135,32 @@ export async function probeIsolation(
   const columnOf = (schema: string, table: string) => owners.get(`${schema}.${table}`);
   await session.exec("begin");
   try {
+    // Users are created as Supabase Auth creates them at sign-up, triggers on auth.users included.
     for (const u of [a, b]) {
-      await session.query(
-        `insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')`,
-        [u.id, u.identity.claims.email],
-      );
+      try {
+        await session.query(
+          "insert into auth.users (id, email, aud, role) " +
+            "values ($1, $2, 'authenticated', 'authenticated')",
+          [u.id, u.identity.claims.email],
+        );
+      } catch (e) {
+        if (!(e instanceof ShadowSqlError)) throw e;
+        const trigger = catalog.triggers.find((t) => t.schema === "auth" && t.table === "users");
+        const at = trigger
+          ? locate([`trigger:auth.users.${trigger.name}`, `function:${triggerFunction(trigger)}`])
+          : undefined;
+        out.push(finding(
+          "auth_signup_fails",
+          `creating a user in auth.users fails, as every sign-up would: ${e.message}` +
+            (trigger ? ` (trigger ${trigger.name} on auth.users)` : "") +
+            "; isolation probes need users and were not run",
+          { ...at, object: "auth.users" },
+        ));
+        return out;
+      }
     }
     const synth = new RowSynthesizer(catalog, session);
-    for (const name of tables) {
+    for (const name of parentsFirst(catalog, tables)) {
       const [schema, table] = splitName(name);
       const owner = owners.get(name);
       const anchors = [`table:${name}`];
@@ -156,8 +175,9 @@ export async function probeIsolation(
         ));
         continue;
       }
+      // A table's probe rows stay for the next tables (as parents) unless its probe failed.
       await session.exec("savepoint bt_probe_table");
-      synth.resetParents();
+      let failed = true;
       try {
         out.push(
           ...await probeTable({
@@ -173,21 +193,61 @@ export async function probeIsolation(
             columnOf,
           }),
         );
+        failed = false;
       } catch (e) {
-        if (!(e instanceof RowSynthesisError)) throw e;
+        // A row that cannot be made, or a probe Postgres refused outright (e.g. grants taken
+        // from service_role): say so rather than pass.
+        if (!(e instanceof RowSynthesisError) && !(e instanceof ShadowSqlError)) throw e;
         out.push(finding(
           "probe_not_built",
           `isolation of ${name} was not probed: ${e.message}`,
           { ...at, object: name },
         ));
       } finally {
-        await session.exec("rollback to savepoint bt_probe_table");
+        if (session.alive) {
+          if (failed) {
+            await session.exec("rollback to savepoint bt_probe_table");
+            synth.resetParents();
+          } else {
+            await session.exec("release savepoint bt_probe_table");
+          }
+        }
       }
     }
   } finally {
     if (session.alive) await session.exec("rollback").catch(() => {});
   }
   return out;
+}
+
+/** `tables` ordered so a table comes after the tables it references (rows made for a parent's
+ * probe then serve its children). */
+function parentsFirst(catalog: Catalog, tables: readonly string[]): string[] {
+  const wanted = new Set(tables);
+  const done = new Set<string>();
+  const out: string[] = [];
+  const visit = (name: string, path: Set<string>) => {
+    if (done.has(name) || path.has(name)) return;
+    path.add(name);
+    for (const fk of catalog.constraints) {
+      const ref = `${fk.refSchema}.${fk.refTable}`;
+      if (fk.type === "f" && `${fk.schema}.${fk.table}` === name && wanted.has(ref)) {
+        visit(ref, path);
+      }
+    }
+    path.delete(name);
+    done.add(name);
+    out.push(name);
+  };
+  for (const name of [...tables].sort()) visit(name, new Set());
+  return out;
+}
+
+// `schema.name` of the function a trigger definition executes.
+function triggerFunction(trigger: { definition: string }): string {
+  const m = /execute (?:function|procedure) ([\w."]+)\(/i.exec(trigger.definition);
+  const name = (m?.[1] ?? "").replaceAll('"', "");
+  return name.includes(".") ? name : `public.${name}`;
 }
 
 function splitName(name: string): [string, string] {
@@ -225,12 +285,12 @@ async function attempt(
   }
 }
 
-async function optionalValues(
+async function optionalDraft(
   synth: RowSynthesizer,
-  ...args: Parameters<RowSynthesizer["values"]>
+  ...args: Parameters<RowSynthesizer["draft"]>
 ): Promise<Values | undefined> {
   try {
-    return await synth.values(...args);
+    return await synth.draft(...args);
   } catch (e) {
     if (e instanceof RowSynthesisError) return undefined;
     throw e;
@@ -257,14 +317,16 @@ async function probeTable(p: TableProbe): Promise<Finding[]> {
   };
   const hasPolicy = (action: Action) => policies.some((x) => appliesTo(x, "authenticated", action));
   const ownerOf = { id: a.id, columnOf: p.columnOf };
-  const countSql = `select count(*)::int as n from ${ref} where ${col} = $1`;
+  const ofA = `${literal(a.id)}::${ownerType}`;
 
   // A creates a row of their own (values found first as service_role, so a refusal is policy),
   // unless one exists already (e.g. a profile a trigger on auth.users made).
-  const existing = await attempt(session, SERVICE, countSql, [a.id]);
-  let valuesA: Values | undefined;
-  if (existing.count === 0) {
-    valuesA = await synth.values(schema, table, { [owner]: a.id }, ownerOf);
+  const [existing] = (await session.queryAs(
+    SERVICE,
+    `select count(*)::int as n from ${ref} where ${col} = ${ofA}`,
+  )).rows;
+  if (Number(existing?.n ?? 0) === 0) {
+    const valuesA = await synth.values(schema, table, { [owner]: a.id }, ownerOf);
     const insertA = synth.insertStatement(schema, table, valuesA);
     const created = await attempt(session, a.identity, insertA.sql, insertA.params, true);
     if (created.error) {
@@ -279,158 +341,163 @@ async function probeTable(p: TableProbe): Promise<Finding[]> {
       await session.queryAs(SERVICE, insertA.sql, insertA.params, { keep: true });
     }
   }
+  // Rows to forge, made valid beforehand (so a refusal in the batch is the policy's): another
+  // row for A (none may exist, e.g. one row per user), and a row for B — whose parent rows, made
+  // now, also let the hand-over step pass foreign keys.
+  const forgedA = await optionalDraft(synth, schema, table, { [owner]: a.id }, ownerOf);
+  const forB = await optionalDraft(synth, schema, table, { [owner]: b.id }, {
+    id: b.id,
+    columnOf: p.columnOf,
+  });
 
-  // A's rows as physical versions (ctid), read bypassing RLS: a statement that changed or
-  // deleted any of them changes this set, even one that reads no column.
-  const versionsSql = `select ctid::text as v from ${ref} where ${col} = $1`;
-  const versions = async () => {
-    const rows = forced
-      ? (await session.queryAs(SERVICE, versionsSql, [a.id])).rows
-      : await session.query(versionsSql, [a.id]);
-    return new Set(rows.map((r) => String(r.v)));
-  };
-  const original = await versions();
-  // What a statement run as `who` does to A's rows; its effects are undone.
-  const touchesA = async (who: Identity, sql: string, params: unknown[]) => {
-    await session.exec("savepoint bt_probe_effect");
-    try {
-      await attempt(session, who, sql, params, true);
-      const after = await versions();
-      return after.size !== original.size || [...original].some((v) => !after.has(v));
-    } finally {
-      await session.exec("rollback to savepoint bt_probe_effect");
-    }
-  };
-
-  // A can use their own row (checked only where a policy says they should).
-  const seenByA = await attempt(session, a.identity, countSql, [a.id]);
-  if (seenByA.count === 0 && hasPolicy("select")) {
-    report(
-      "rls_owner_access",
-      "select",
-      `user A cannot read their own row of ${name} although a select policy exists` +
-        (seenByA.error ? `: ${seenByA.error}` : ""),
-    );
+  // Every check, each undone, in one round trip. Changes by others are tried without a filter
+  // (PATCH or DELETE on the whole table): such a statement reads no column, so it meets only the
+  // UPDATE/DELETE policy — anything a filtered statement could change, this one changes too.
+  const countA = `select count(*) from ${ref} where ${col} = ${ofA}`;
+  const checks: { step: ProbeStep; judge: (r: StepResult) => void }[] = [];
+  // Each forged insert follows a service_role insert of the same row: if that one fails, the row
+  // breaks a constraint and the check says nothing — reported below instead of passing quietly.
+  const controls: StepResult[] = [];
+  const controlPassed = () => !controls.at(-1)?.error;
+  const check = (step: ProbeStep, judge: (r: StepResult) => void) => checks.push({ step, judge });
+  if (hasPolicy("select")) {
+    check({ as: a.identity, sql: countA, measure: "count" }, (r) => {
+      if (r.n === 0) {
+        report(
+          "rls_owner_access",
+          "select",
+          `user A cannot read their own row of ${name} although a select policy exists` +
+            (r.error ? `: ${r.error}` : ""),
+        );
+      }
+    });
   }
   if (hasPolicy("update")) {
     // With a filter, as PostgREST sends `?user_id=eq.…`: it needs a SELECT policy too.
-    const sql = `update ${ref} set ${col} = ${col} where ${col} = $1`;
-    const updated = await attempt(session, a.identity, sql, [a.id]);
-    if (updated.count === 0) {
-      report(
-        "rls_owner_access",
-        "update",
-        `user A's update of their own row in ${name} changed nothing although an update ` +
-          "policy exists" + (updated.error
-            ? `: ${updated.error}`
-            : " (an UPDATE with a filter only reaches rows a SELECT policy lets the user see)"),
-      );
-    }
+    const sql = `update ${ref} set ${col} = ${col} where ${col} = ${ofA}`;
+    check({ as: a.identity, sql, measure: "rows" }, (r) => {
+      if (r.n === 0) {
+        report(
+          "rls_owner_access",
+          "update",
+          `user A's update of their own row in ${name} changed nothing although an update ` +
+            "policy exists" + (r.error
+              ? `: ${r.error}`
+              : " (an UPDATE with a filter only reaches rows a SELECT policy lets the user see)"),
+        );
+      }
+    });
   }
   if (hasPolicy("delete")) {
-    const deleted = await attempt(session, a.identity, `delete from ${ref} where ${col} = $1`, [
-      a.id,
-    ]);
-    if (deleted.count === 0) {
-      report(
-        "rls_owner_access",
-        "delete",
-        `user A could not delete their own row in ${name} although a delete policy exists` +
-          (deleted.error ? `: ${deleted.error}` : " (a DELETE with a filter only reaches rows " +
-            "a SELECT policy lets the user see)"),
-      );
-    }
+    check(
+      { as: a.identity, sql: `delete from ${ref} where ${col} = ${ofA}`, measure: "rows" },
+      (r) => {
+        if (r.n === 0) {
+          report(
+            "rls_owner_access",
+            "delete",
+            `user A could not delete their own row in ${name} although a delete policy exists` +
+              (r.error ? `: ${r.error}` : " (a DELETE with a filter only reaches rows a SELECT " +
+                "policy lets the user see)"),
+          );
+        }
+      },
+    );
   }
-
-  // Others must neither see nor change A's rows. Changes are tried without a filter (PATCH or
-  // DELETE on the whole table): such a statement reads no column, so it meets only the
-  // UPDATE/DELETE policy — anything a filtered statement could change, this one changes too.
   const others = [
     { who: "user B", identity: b.identity, role: "authenticated" },
     { who: "anon", identity: ANON, role: "anon" },
   ] as const;
+  const readLeaks: { who: string; role: string }[] = [];
   for (const { who, identity, role } of others) {
-    const seen = await attempt(session, identity, countSql, [a.id]);
-    if (seen.count > 0) {
-      const byDesign: string[] = [];
-      for (const x of policies.filter((x) => appliesTo(x, role, "select"))) {
-        if (await independentOfCaller(x, owner)) byDesign.push(x.name);
+    check({ as: identity, sql: countA, measure: "count" }, (r) => {
+      if (r.n > 0) readLeaks.push({ who, role });
+    });
+    check({ as: identity, sql: `update ${ref} set ${col} = ${ofA}`, measure: "touch" }, (r) => {
+      if (r.touched) {
+        report(
+          "rls_isolation_leak",
+          "update",
+          `${who} can update user A's rows in ${name} (the update policy's using does not tie ` +
+            "rows to the caller)",
+        );
       }
-      if (byDesign.length === 0) {
-        report("rls_isolation_leak", "select", `${who} can read user A's rows in ${name}`);
+    });
+    check({ as: identity, sql: `delete from ${ref}`, measure: "touch" }, (r) => {
+      if (r.touched) {
+        report(
+          "rls_isolation_leak",
+          "delete",
+          `${who} can delete user A's rows in ${name} (the delete policy's using does not tie ` +
+            "rows to the caller)",
+        );
       }
+    });
+    if (forgedA) {
+      const sql = synth.insertSql(schema, table, forgedA);
+      check({ as: SERVICE, sql, measure: "rows" }, (r) => controls.push(r));
+      check({ as: identity, sql, measure: "rows" }, (r) => {
+        if (!r.error && controlPassed()) {
+          report(
+            "rls_isolation_leak",
+            "insert",
+            `${who} can insert a row owned by user A into ${name} (the insert policy's with ` +
+              "check does not tie the row to the caller)",
+          );
+        }
+      });
     }
-    if (await touchesA(identity, `update ${ref} set ${col} = $1::${ownerType}`, [a.id])) {
+  }
+  if (forB) {
+    const sql = synth.insertSql(schema, table, forB);
+    check({ as: SERVICE, sql, measure: "rows" }, (r) => controls.push(r));
+    check({ as: a.identity, sql, measure: "rows" }, (r) => {
+      if (!r.error && controlPassed()) {
+        report(
+          "rls_isolation_leak",
+          "insert",
+          `user A can insert a row owned by user B into ${name} (the insert policy's with ` +
+            "check does not tie the row to the caller)",
+        );
+      }
+    });
+  }
+  const toB = `update ${ref} set ${col} = ${literal(b.id)}::${ownerType}`;
+  check({ as: a.identity, sql: toB, measure: "touch" }, (r) => {
+    if (r.touched) {
       report(
         "rls_isolation_leak",
         "update",
-        `${who} can update user A's rows in ${name} (the update policy's using does not tie ` +
-          "rows to the caller)",
+        `user A can hand their row of ${name} to user B (the update policy's with check does ` +
+          `not tie ${owner} to the caller)`,
       );
     }
-    if (await touchesA(identity, `delete from ${ref}`, [])) {
-      report(
-        "rls_isolation_leak",
-        "delete",
-        `${who} can delete user A's rows in ${name} (the delete policy's using does not tie ` +
-          "rows to the caller)",
-      );
-    }
-    if (await canInsertFor(p, identity, a.id, valuesA)) {
-      report(
-        "rls_isolation_leak",
-        "insert",
-        `${who} can insert a row owned by user A into ${name} (the insert policy's with check ` +
-          "does not tie the row to the caller)",
-      );
-    }
-  }
+  });
 
-  // A must not create a row owned by B, nor hand their row to B (B's parent rows, made for the
-  // first check, let the second one pass foreign keys).
-  if (await canInsertFor(p, a.identity, b.id)) {
-    report(
-      "rls_isolation_leak",
-      "insert",
-      `user A can insert a row owned by user B into ${name} (the insert policy's with check ` +
-        "does not tie the row to the caller)",
-    );
+  const results = await runUndoneSteps(session, checks.map((c) => c.step), {
+    versionsSql: `select ctid::text as v from ${ref} where ${col} = ${ofA}`,
+    reader: forced ? "service_role" : SHADOW_OWNER,
+  });
+  checks.forEach((c, i) => c.judge(results[i]));
+  // A duplicate key means the row exists already (one row per user): nothing to forge.
+  const broken = controls.find((r) => r.error && !/duplicate key/.test(r.error));
+  if (broken) {
+    out.push(finding(
+      "probe_not_built",
+      `inserts of rows owned by another user into ${name} were not probed: no valid row could ` +
+        `be made (${broken.error})`,
+      { ...p.locate([`table:${name}`]), object: name },
+    ));
   }
-  if (await touchesA(a.identity, `update ${ref} set ${col} = $1::${ownerType}`, [b.id])) {
-    report(
-      "rls_isolation_leak",
-      "update",
-      `user A can hand their row of ${name} to user B (the update policy's with check does not ` +
-        `tie ${owner} to the caller)`,
-    );
+  // Reads a caller-independent select policy allows are by design, not a leak.
+  for (const { who, role } of readLeaks) {
+    const byDesign: string[] = [];
+    for (const x of policies.filter((x) => appliesTo(x, role, "select"))) {
+      if (await independentOfCaller(x, owner)) byDesign.push(x.name);
+    }
+    if (byDesign.length === 0) {
+      report("rls_isolation_leak", "select", `${who} can read user A's rows in ${name}`);
+    }
   }
   return out;
-}
-
-/**
- * Whether `who` can insert a row owned by `ownerId`. Values known to satisfy the constraints are
- * tried first (a refusal by policy comes before unique checks); when the outcome is not a policy
- * decision, fresh values are made and tried. The insert is undone either way.
- */
-async function canInsertFor(
-  p: TableProbe,
-  who: Identity,
-  ownerId: string,
-  known?: Values,
-): Promise<boolean> {
-  const { session, synth, schema, table, owner } = p;
-  if (known) {
-    const first = synth.insertStatement(schema, table, { ...known, [owner]: ownerId });
-    const tried = await attempt(session, who, first.sql, first.params);
-    if (!tried.error) return true;
-    if (/row-level security|permission denied/i.test(tried.error)) return false;
-  }
-  // No valid second row may exist (one row per user): then there is nothing to forge.
-  const fresh = await optionalValues(synth, schema, table, { [owner]: ownerId }, {
-    id: ownerId,
-    columnOf: p.columnOf,
-  });
-  if (!fresh) return false;
-  const sql = synth.insertStatement(schema, table, fresh);
-  return !(await attempt(session, who, sql.sql, sql.params)).error;
 }

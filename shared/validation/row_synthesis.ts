@@ -9,6 +9,7 @@
 import { asNode, type PgNode, stringList, walk } from "./_ast.ts";
 import type { Catalog, CatalogColumn, CatalogConstraint } from "./catalog.ts";
 import { parseExpression } from "./parse.ts";
+import { literal } from "./probe_batch.ts";
 import { type Identity, type Row, type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";
 
 /** A table's row could not be made; says why. */
@@ -47,6 +48,8 @@ export class RowSynthesizer {
   readonly #session: ShadowSession;
   readonly #hints = new Map<string, Map<string, ColumnHints>>();
   readonly #parents = new Map<string, Row>();
+  // Per table, which value set (attempt) passed its constraints last time.
+  readonly #goodAttempt = new Map<string, number>();
   #counter = 0;
 
   constructor(catalog: Catalog, session: ShadowSession) {
@@ -83,14 +86,28 @@ export class RowSynthesizer {
     depth = 0,
   ): Promise<Values> {
     let lastError = "";
-    for (let attempt = 0; attempt < 4; attempt++) {
+    const first = this.#goodAttempt.get(`${schema}.${table}`) ?? 0;
+    for (let attempt = first; attempt < first + 4; attempt++) {
       const values = await this.#build(schema, table, fixed, owner, depth, attempt);
       const error = await this.#tryInsert(schema, table, values);
-      if (!error) return values;
+      if (!error) {
+        this.#goodAttempt.set(`${schema}.${table}`, attempt);
+        return values;
+      }
       lastError = error;
-      if (!error.includes("check constraint") && attempt > 0) break;
+      if (!error.includes("check constraint") && attempt > first) break;
     }
     throw new RowSynthesisError(`no row of ${schema}.${table} could be made: ${lastError}`);
+  }
+
+  /**
+   * Values for another row of a table {@link values} already made one for, built the same way
+   * but not tried (parents are made as needed). The caller must check them, e.g. with a
+   * service_role insert in the same batch.
+   */
+  async draft(schema: string, table: string, fixed: Values, owner: Owner): Promise<Values> {
+    const attempt = this.#goodAttempt.get(`${schema}.${table}`) ?? 0;
+    return await this.#build(schema, table, fixed, owner, 0, attempt);
   }
 
   /** Inserts a row as `as`, trying a few value sets; the row as returned. */
@@ -204,6 +221,19 @@ export class RowSynthesizer {
         `values (${casts.join(", ")})${tail}`,
       params: names.map((n) => values[n]),
     };
+  }
+
+  /** `insert` of `values` with the values inlined as literals (for a batched probe step). */
+  insertSql(schema: string, table: string, values: Values): string {
+    const columns = this.columns(schema, table);
+    const names = Object.keys(values);
+    if (names.length === 0) return `insert into ${tableRef(schema, table)} default values`;
+    const items = names.map((n) => {
+      const col = columns.find((c) => c.name === n);
+      return `${literal(values[n])}${col ? `::${col.type}` : ""}`;
+    });
+    return `insert into ${tableRef(schema, table)} (${names.map(ident).join(", ")}) ` +
+      `values (${items.join(", ")})`;
   }
 
   // The row of `schema.table` with `fixed` values, when one exists.

@@ -16,9 +16,9 @@
  * if (!report.ok) retryWith(report.findings.filter((f) => f.level === "error"));
  * ```
  */
-import { asNode, funcCallName, relationName, walk } from "./_ast.ts";
+import { asNode, relationName } from "./_ast.ts";
 import { indexStatements, statementAnchors, type StatementIndex } from "./attribution.ts";
-import { type Catalog, readCatalog } from "./catalog.ts";
+import { type Catalog, CHECK_TIMEOUT_MS, readCatalog } from "./catalog.ts";
 import { checkQueryPlans, type QueryCheck } from "./explain.ts";
 import { type Finding, finding } from "./finding.ts";
 import { lintCatalog, type LintHit } from "./lints.ts";
@@ -82,10 +82,6 @@ function extensionsNeeded(files: readonly ParsedFile[]): string[] {
     for (const s of f.statements) {
       const ext = asNode(s.node, "CreateExtensionStmt");
       if (ext?.extname) out.add(ext.extname.toLowerCase());
-      walk(s.node, ({ node }) => {
-        const call = asNode(node, "FuncCall");
-        if (call && funcCallName(call) === "extensions.gen_random_bytes") out.add("pgcrypto");
-      });
     }
     if (PGCRYPTO_CALL.test(f.sql)) out.add("pgcrypto");
     if (UUID_OSSP_CALL.test(f.sql)) out.add("uuid-ossp");
@@ -199,7 +195,9 @@ function applyError(
  * trusted, so validation stops with a finding.
  */
 async function roleKept(session: ShadowSession, file: ParsedFile): Promise<Finding | undefined> {
-  const [row] = await session.query<{ who: string }>("select current_user as who");
+  const [row] = await session.query<{ who: string }>("select current_user as who", [], {
+    timeoutMs: CHECK_TIMEOUT_MS,
+  });
   if (!row) throw new ShadowClosedError(`the shadow database stopped answering after ${file.name}`);
   if (row.who === SHADOW_OWNER) return undefined;
   return finding(
@@ -209,7 +207,6 @@ async function roleKept(session: ShadowSession, file: ParsedFile): Promise<Findi
     { file: file.name },
   );
 }
-
 
 function place(hit: LintHit, index: StatementIndex): Finding {
   const at = index.locate(hit.anchors);

@@ -53,11 +53,21 @@ async function benchShadow(label: string, shadow: ShadowDatabase): Promise<void>
     }
   }
   const times: number[] = [];
+  const phases = new Map<string, number[]>();
   for (let i = 0; i < RUNS; i++) {
-    const r = await validateMigrations({ files: seed.files, queries: seed.queries, shadow });
+    const r = await validateMigrations({
+      files: seed.files,
+      queries: seed.queries,
+      shadow,
+      trace: (phase, ms) => phases.set(phase, [...(phases.get(phase) ?? []), ms]),
+    });
     times.push(r.durationMs);
   }
   console.log(`${label.padEnd(34)} ${summary(times)}`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const parts = [...phases].filter(([, xs]) => median(xs) >= 1)
+    .map(([phase, xs]) => `${phase} ${median(xs).toFixed(0)}`);
+  console.log(`${"".padEnd(34)} median by phase (ms): ${parts.join(", ")}`);
 }
 
 const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
@@ -84,6 +94,22 @@ if (args.backend === "all" || args.backend === "pglite") {
     await benchShadow("pglite: validate seed", warm);
   } finally {
     await warm.close();
+  }
+  // The raw cost of one fresh instance: in this process, opening right after a close waits for
+  // the next instance to be restored from the snapshot.
+  const inProcess = await createPgliteShadow({ cacheDir, inProcess: true });
+  try {
+    const restores: number[] = [];
+    await (await inProcess.open()).close();
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      const session = await inProcess.open();
+      restores.push(performance.now() - t);
+      await session.close();
+    }
+    console.log(`${"pglite: restore from snapshot".padEnd(34)} ${summary(restores)}`);
+  } finally {
+    await inProcess.close();
     await Deno.remove(cacheDir, { recursive: true });
   }
 }
