@@ -9,10 +9,10 @@ import {
   nodeType,
   type PgNode,
   type PgNodeOf,
-  qualifiedKey,
-  relationKey,
+  qualifiedName,
+  relationName,
   stringList,
-} from "./ast.ts";
+} from "../pg_ast/mod.ts";
 import type { ColumnModel, SchemaModel, TableModel } from "./model.ts";
 import { formatTypeName } from "./type_name.ts";
 
@@ -79,7 +79,7 @@ function newTable(key: string): TableModel {
 }
 
 function createTable(model: SchemaModel, stmt: PgNodeOf<"CreateStmt">): string[] {
-  const key = relationKey(stmt.relation);
+  const key = relationName(stmt.relation);
   if (model.tables.has(key) && stmt.if_not_exists) return [key];
   const table = newTable(key);
   model.tables.set(key, table);
@@ -137,7 +137,7 @@ function addColumn(table: TableModel, def: PgNodeOf<"ColumnDef">): void {
         table.foreignKeys.push({
           name: c.conname || null,
           columns: [column.name],
-          table: relationKey(c.pktable),
+          table: relationName(c.pktable),
           refColumns: stringList(c.pk_attrs),
           onDelete: FK_ACTIONS[c.fk_del_action ?? ""] ?? null,
         });
@@ -201,7 +201,7 @@ function addConstraint(table: TableModel, c: PgNodeOf<"Constraint">): void {
       table.foreignKeys.push({
         name: c.conname || null,
         columns: stringList(c.fk_attrs),
-        table: relationKey(c.pktable),
+        table: relationName(c.pktable),
         refColumns: stringList(c.pk_attrs),
         onDelete: FK_ACTIONS[c.fk_del_action ?? ""] ?? null,
       });
@@ -211,7 +211,7 @@ function addConstraint(table: TableModel, c: PgNodeOf<"Constraint">): void {
 
 function alterTable(model: SchemaModel, stmt: PgNodeOf<"AlterTableStmt">): string[] {
   if (stmt.objtype !== "OBJECT_TABLE") return [];
-  const key = relationKey(stmt.relation);
+  const key = relationName(stmt.relation);
   const table = model.tables.get(key);
   if (!table) return [key];
   for (const node of stmt.cmds ?? []) {
@@ -266,7 +266,7 @@ function alterTable(model: SchemaModel, stmt: PgNodeOf<"AlterTableStmt">): strin
 }
 
 function createIndex(model: SchemaModel, node: PgNode, stmt: PgNodeOf<"IndexStmt">): string[] {
-  const key = relationKey(stmt.relation);
+  const key = relationName(stmt.relation);
   const table = model.tables.get(key);
   if (table) {
     const name = stmt.idxname || null;
@@ -282,7 +282,7 @@ function createIndex(model: SchemaModel, node: PgNode, stmt: PgNodeOf<"IndexStmt
 }
 
 function createPolicy(model: SchemaModel, stmt: PgNodeOf<"CreatePolicyStmt">): string[] {
-  const key = relationKey(stmt.table);
+  const key = relationName(stmt.table);
   const table = model.tables.get(key);
   if (table) {
     table.policies = table.policies.filter((p) => p.name !== stmt.policy_name);
@@ -299,7 +299,7 @@ function createPolicy(model: SchemaModel, stmt: PgNodeOf<"CreatePolicyStmt">): s
 }
 
 function alterPolicy(model: SchemaModel, stmt: PgNodeOf<"AlterPolicyStmt">): string[] {
-  const key = relationKey(stmt.table);
+  const key = relationName(stmt.table);
   const policy = model.tables.get(key)?.policies.find((p) => p.name === stmt.policy_name);
   if (policy) {
     if (stmt.roles?.length) policy.roles = roleNames(stmt.roles);
@@ -328,7 +328,7 @@ const TRIGGER_EVENTS: [number, string][] = [
 ];
 
 function createTrigger(model: SchemaModel, stmt: PgNodeOf<"CreateTrigStmt">): string[] {
-  const key = relationKey(stmt.relation);
+  const key = relationName(stmt.relation);
   const table = model.tables.get(key);
   if (table) {
     const timing = stmt.timing ?? 0;
@@ -342,7 +342,7 @@ function createTrigger(model: SchemaModel, stmt: PgNodeOf<"CreateTrigStmt">): st
         : "after",
       events: TRIGGER_EVENTS.filter(([bit]) => (stmt.events ?? 0) & bit).map(([, name]) => name),
       forEachRow: stmt.row ?? false,
-      function: qualifiedKey(stringList(stmt.funcname)),
+      function: qualifiedName(stringList(stmt.funcname)),
     });
   }
   return [key];
@@ -351,13 +351,13 @@ function createTrigger(model: SchemaModel, stmt: PgNodeOf<"CreateTrigStmt">): st
 function comment(model: SchemaModel, stmt: PgNodeOf<"CommentStmt">): string[] {
   const names = stringList(asNode(stmt.object, "List")?.items);
   if (stmt.objtype === "OBJECT_TABLE") {
-    const key = qualifiedKey(names);
+    const key = qualifiedName(names);
     const table = model.tables.get(key);
     if (table) table.comment = stmt.comment ?? null;
     return [key];
   }
   if (stmt.objtype === "OBJECT_COLUMN" && names.length >= 2) {
-    const key = qualifiedKey(names.slice(0, -1));
+    const key = qualifiedName(names.slice(0, -1));
     const column = model.tables.get(key)?.columns.find((c) => c.name === names.at(-1));
     if (column) column.comment = stmt.comment ?? null;
     return [key];
@@ -375,7 +375,7 @@ function grant(model: SchemaModel, stmt: PgNodeOf<"GrantStmt">): string[] {
   if (privileges.length === 0) privileges.push("all");
   const touched: string[] = [];
   for (const object of stmt.objects ?? []) {
-    const key = relationKey(asNode(object, "RangeVar"));
+    const key = relationName(asNode(object, "RangeVar"));
     touched.push(key);
     const table = model.tables.get(key);
     if (!table) continue;
@@ -399,7 +399,7 @@ function drop(model: SchemaModel, stmt: PgNodeOf<"DropStmt">): string[] {
     const names = stringList(asNode(object, "List")?.items);
     switch (stmt.removeType) {
       case "OBJECT_TABLE": {
-        const key = qualifiedKey(names);
+        const key = qualifiedName(names);
         model.tables.delete(key);
         touched.push(key);
         break;
@@ -415,7 +415,7 @@ function drop(model: SchemaModel, stmt: PgNodeOf<"DropStmt">): string[] {
       }
       case "OBJECT_POLICY":
       case "OBJECT_TRIGGER": {
-        const key = qualifiedKey(names.slice(0, -1));
+        const key = qualifiedName(names.slice(0, -1));
         const table = model.tables.get(key);
         if (table && stmt.removeType === "OBJECT_POLICY") {
           table.policies = table.policies.filter((p) => p.name !== names.at(-1));
@@ -427,12 +427,12 @@ function drop(model: SchemaModel, stmt: PgNodeOf<"DropStmt">): string[] {
       }
       case "OBJECT_TYPE": {
         const type = asNode(object, "TypeName");
-        model.enums.delete(qualifiedKey(stringList(type?.names)));
+        model.enums.delete(qualifiedName(stringList(type?.names)));
         break;
       }
       case "OBJECT_FUNCTION": {
         const fn = asNode(object, "ObjectWithArgs");
-        model.functions.delete(qualifiedKey(stringList(fn?.objname)));
+        model.functions.delete(qualifiedName(stringList(fn?.objname)));
         break;
       }
     }
@@ -441,7 +441,7 @@ function drop(model: SchemaModel, stmt: PgNodeOf<"DropStmt">): string[] {
 }
 
 function rename(model: SchemaModel, stmt: PgNodeOf<"RenameStmt">): string[] {
-  const key = relationKey(stmt.relation);
+  const key = relationName(stmt.relation);
   const table = model.tables.get(key);
   if (!table || !stmt.newname) return stmt.relation ? [key] : [];
   if (stmt.renameType === "OBJECT_TABLE") {
@@ -462,19 +462,19 @@ function rename(model: SchemaModel, stmt: PgNodeOf<"RenameStmt">): string[] {
 }
 
 function createEnum(model: SchemaModel, stmt: PgNodeOf<"CreateEnumStmt">): string[] {
-  const key = qualifiedKey(stringList(stmt.typeName));
+  const key = qualifiedName(stringList(stmt.typeName));
   model.enums.set(key, { key, values: stringList(stmt.vals) });
   return [];
 }
 
 function alterEnum(model: SchemaModel, stmt: PgNodeOf<"AlterEnumStmt">): string[] {
-  const e = model.enums.get(qualifiedKey(stringList(stmt.typeName)));
+  const e = model.enums.get(qualifiedName(stringList(stmt.typeName)));
   if (e && stmt.newVal && !e.values.includes(stmt.newVal)) e.values.push(stmt.newVal);
   return [];
 }
 
 function createFunction(model: SchemaModel, stmt: PgNodeOf<"CreateFunctionStmt">): string[] {
-  const key = qualifiedKey(stringList(stmt.funcname));
+  const key = qualifiedName(stringList(stmt.funcname));
   const params = (stmt.parameters ?? []).map((n) => asNode(n, "FunctionParameter")).filter((p) =>
     p !== undefined
   );

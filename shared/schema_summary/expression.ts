@@ -4,7 +4,7 @@
  * deparser rather than slicing source text makes the output independent of how the original was
  * formatted, so long multi-line expressions become one normalised line.
  */
-import { asNode, type PgNode, type PgRawStmt, type PgTree } from "./ast.ts";
+import { asNode, type PgNode, type PgRawStmt, type PgTree } from "../pg_ast/mod.ts";
 import { pgParser } from "./parse.ts";
 
 let template: Promise<PgTree> | undefined;

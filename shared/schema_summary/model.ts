@@ -3,7 +3,7 @@
  * policies, indexes, triggers and grants, plus enums and function signatures. It keeps parse-tree
  * fragments for expressions so only what ends up in a summary is ever printed.
  */
-import type { PgNode } from "./ast.ts";
+import type { PgNode } from "../pg_ast/mod.ts";
 
 /** Where a foreign key points. */
 export interface ForeignKey {

@@ -6,7 +6,7 @@
  */
 import { PgParser } from "@supabase/pg-parser";
 import { splitStatements } from "../sql/split.ts";
-import type { PgNode, PgTree } from "./ast.ts";
+import type { PgNode, PgTree } from "../pg_ast/mod.ts";
 
 /** A statement that parsed. */
 export interface ParsedStatement {

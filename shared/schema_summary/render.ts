@@ -5,7 +5,7 @@
  * the enums and functions those tables use. Nothing about other tables is printed, which is both the
  * point (a smaller prompt) and a guarantee tests rely on.
  */
-import { asNode, type PgNode, qualifiedKey, stringList, walkNodes } from "./ast.ts";
+import { asNode, type PgNode, qualifiedName, stringList, walk } from "../pg_ast/mod.ts";
 import { expressionText, statementText } from "./expression.ts";
 import type { ColumnModel, ForeignKey, SchemaModel, TableModel } from "./model.ts";
 import type { TableSelection } from "./select.ts";
@@ -180,9 +180,9 @@ function enumsUsed(model: SchemaModel, tables: TableModel[]) {
 function functionsUsed(model: SchemaModel, tables: TableModel[]) {
   const keys = new Set<string>();
   const collect = (root: unknown) =>
-    walkNodes(root, (node) => {
+    walk(root, ({ node }) => {
       const call = asNode(node, "FuncCall");
-      if (call) keys.add(qualifiedKey(stringList(call.funcname)));
+      if (call) keys.add(qualifiedName(stringList(call.funcname)));
     });
   for (const t of tables) {
     for (const p of t.policies) collect([p.using, p.withCheck]);

@@ -3,7 +3,7 @@
  * `text[]`, `timestamptz`), not the parser's internal spelling (`pg_catalog.int8`). Summaries
  * shown to agents use these, so they should read like the SQL the agents are asked to write.
  */
-import { asNode, type PgNodeOf, stringList } from "./ast.ts";
+import { asNode, type PgNodeOf, stringList } from "../pg_ast/mod.ts";
 
 const BUILTIN: Record<string, string> = {
   int8: "bigint",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { asNode } from "./ast.ts";
+import { asNode } from "../pg_ast/mod.ts";
 import { parseScript } from "./parse.ts";
 import { formatTypeName } from "./type_name.ts";
 

@@ -10,7 +10,7 @@
  * const where = index.locate(["policy:public.notes.read", "table:public.notes"]);
  * ```
  */
-import { asNode, qualifiedName, relationName, stringList } from "./_ast.ts";
+import { asNode, qualifiedName, relationName, stringList } from "../pg_ast/mod.ts";
 import type { ParsedFile, ParsedStatement } from "./parse.ts";
 
 /** A place in a file. */

@@ -14,7 +14,7 @@
  * ```
  */
 import { z } from "zod";
-import { asNode, walk } from "./_ast.ts";
+import { asNode, walk } from "../pg_ast/mod.ts";
 import { type Finding, finding } from "./finding.ts";
 import { pgParser } from "./parse.ts";
 import { type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";

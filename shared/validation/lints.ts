@@ -11,7 +11,7 @@
  * const hits = await lintCatalog(catalog, { exposedSchemas: ["public"] });
  * ```
  */
-import { asNode, stringList, walk } from "./_ast.ts";
+import { asNode, stringList, walk } from "../pg_ast/mod.ts";
 import type { Catalog, CatalogPolicy } from "./catalog.ts";
 import type { RuleName } from "./finding.ts";
 import { parseExpression, pgParser } from "./parse.ts";

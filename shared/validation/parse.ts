@@ -13,7 +13,7 @@
  */
 import { PgParser } from "@supabase/pg-parser";
 import { lineAt, splitStatements } from "../sql/split.ts";
-import { nodeType, type PgNode, type PgNodeType } from "./_ast.ts";
+import { nodeType, type PgNode, type PgNodeType } from "../pg_ast/mod.ts";
 
 /** A named SQL script. */
 export interface SqlFile {

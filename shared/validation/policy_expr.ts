@@ -12,7 +12,7 @@
  * columnsComparedToUid(expr!); // ["user_id"]
  * ```
  */
-import { asNode, funcCallName, type PgNode, stringList, walk } from "./_ast.ts";
+import { asNode, funcCallName, type PgNode, stringList, walk } from "../pg_ast/mod.ts";
 
 const AUTH_CALLS = new Set([
   "auth.uid",

@@ -27,7 +27,7 @@ import {
 import type { Location } from "./attribution.ts";
 import { type Identity, SHADOW_OWNER, type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";
 import { literal, type ProbeStep, runUndoneSteps, type StepResult } from "./probe_batch.ts";
-import { asNode, walk } from "./_ast.ts";
+import { asNode, walk } from "../pg_ast/mod.ts";
 
 const OWNER_NAMES = ["user_id", "owner_id", "profile_id", "created_by", "author_id"];
 

@@ -6,7 +6,7 @@
  * the parent has an owner). Setup rows are written as `service_role`, which bypasses RLS, so a
  * failure here is about constraints — never mistaken for a policy decision.
  */
-import { asNode, type PgNode, stringList, walk } from "./_ast.ts";
+import { asNode, type PgNode, stringList, walk } from "../pg_ast/mod.ts";
 import type { Catalog, CatalogColumn, CatalogConstraint } from "./catalog.ts";
 import { parseExpression } from "./parse.ts";
 import { literal } from "./probe_batch.ts";

@@ -22,7 +22,7 @@ import {
   stringList,
   typeNameOf,
   walk,
-} from "./_ast.ts";
+} from "../pg_ast/mod.ts";
 import { type Finding, finding, type RuleName } from "./finding.ts";
 import type { ParsedFile, ParsedStatement } from "./parse.ts";
 

@@ -16,7 +16,7 @@
  * if (!report.ok) retryWith(report.findings.filter((f) => f.level === "error"));
  * ```
  */
-import { asNode, relationName } from "./_ast.ts";
+import { asNode, relationName } from "../pg_ast/mod.ts";
 import { indexStatements, statementAnchors, type StatementIndex } from "./attribution.ts";
 import { type Catalog, CHECK_TIMEOUT_MS, readCatalog } from "./catalog.ts";
 import { checkQueryPlans, type QueryCheck } from "./explain.ts";

@@ -1,7 +1,16 @@
 /**
- * The Postgres parse-tree vocabulary the checks use, typed from `@supabase/pg-parser`'s own PG 17
- * typings, and a walker that keeps each node's ancestors — the checks decide things such as "is
- * this `auth.uid()` call inside a scalar `(select …)`" from the tree, never from SQL text.
+ * The Postgres parse-tree vocabulary, typed from `@supabase/pg-parser`'s own PG 17 typings, and a
+ * walker that keeps each node's ancestors. The schema summarizer and the validator both read SQL
+ * through it, so a parser upgrade changes one file, and decisions such as "is this `auth.uid()`
+ * call inside a scalar `(select …)`" are made on the tree, never on SQL text.
+ *
+ * @example
+ * ```ts
+ * walk(tree, ({ node }) => {
+ *   const call = asNode(node, "FuncCall");
+ *   if (call) console.log(funcCallName(call));
+ * });
+ * ```
  */
 import type { ParseResult } from "@supabase/pg-parser";
 
