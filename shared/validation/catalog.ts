@@ -31,7 +31,10 @@ export interface CatalogTable {
   forceRls: boolean;
   options: string[];
   acl: string | null;
-  /** Whether `anon` / `authenticated` hold any of select, insert, update, delete. */
+  /**
+   * Whether `anon` / `authenticated` hold any of select, insert, update, delete on the table or
+   * on any of its columns.
+   */
   anonAccess: boolean;
   authenticatedAccess: boolean;
   anonSelect: boolean;
@@ -183,8 +186,10 @@ const TABLES = `
 select n.nspname as schema, c.relname as name, c.relkind::text as kind,
        c.relrowsecurity as rls, c.relforcerowsecurity as "forceRls",
        coalesce(c.reloptions, '{}')::text[] as options, c.relacl::text as acl,
-       has_table_privilege('anon', c.oid, 'select,insert,update,delete') as "anonAccess",
-       has_table_privilege('authenticated', c.oid, 'select,insert,update,delete')
+       (has_table_privilege('anon', c.oid, 'select,insert,update,delete') or
+        has_any_column_privilege('anon', c.oid, 'select,insert,update')) as "anonAccess",
+       (has_table_privilege('authenticated', c.oid, 'select,insert,update,delete') or
+        has_any_column_privilege('authenticated', c.oid, 'select,insert,update'))
          as "authenticatedAccess",
        has_table_privilege('anon', c.oid, 'select') as "anonSelect",
        has_table_privilege('authenticated', c.oid, 'select') as "authenticatedSelect",

@@ -409,7 +409,10 @@ async function probeTable(p: TableProbe): Promise<Finding[]> {
     { who: "anon", identity: ANON, role: "anon" },
   ] as const;
   const readLeaks: { who: string; role: string }[] = [];
+  const reach = catalog.tables.find((t) => t.schema === schema && t.name === table);
   for (const { who, identity, role } of others) {
+    // A role without any privilege on the table (or its columns) is refused before any policy.
+    if (role === "anon" && reach && !reach.anonAccess) continue;
     check({ as: identity, sql: countA, measure: "count" }, (r) => {
       if (r.n > 0) readLeaks.push({ who, role });
     });
