@@ -18,7 +18,7 @@ import { serveWorker, workerFoundations } from "./foundations.ts";
 export async function serveOrchestratorWorker(): Promise<void> {
   const { config, sql, llm, wake } = workerFoundations("orchestrator");
   const prompt = await loadPrompt("orchestrator");
-  const deliver = createDeliverer(sql);
+  const deliver = await createDeliverer(sql);
   const queueWorker = new QueueWorker({
     queue: pgmqQueue(sql, queueOf("orchestrator")),
     vtSeconds: config.runLeaseSeconds,
