@@ -16,12 +16,14 @@ export const ERROR_CODES = {
   budget_exceeded: 429,
   rate_limited: 429,
   config_missing: 500,
+  config_invalid: 500,
   migration_failed: 500,
   database_error: 500,
   internal: 500,
   llm_invalid_output: 502,
   plan_invalid: 502,
   upstream_unavailable: 503,
+  infrastructure_error: 503,
   llm_unavailable: 503,
 } as const;
 

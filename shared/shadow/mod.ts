@@ -22,6 +22,7 @@ export {
   type ShadowBackend,
   ShadowClosedError,
   type ShadowDatabase,
+  ShadowResourceLimitError,
   type ShadowSession,
   ShadowSqlError,
   ShadowTimeoutError,
@@ -34,7 +35,11 @@ export {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   type PgliteShadowOptions,
 } from "./pglite_backend.ts";
-export { createPostgresShadow, type PostgresShadowOptions } from "./postgres_backend.ts";
+export {
+  assertSeparateServers,
+  createPostgresShadow,
+  type PostgresShadowOptions,
+} from "./postgres_backend.ts";
 export { closeSharedShadows, openShadow, type OpenShadowOptions, sharedShadow } from "./open.ts";
 export { PGLITE_EXTENSIONS } from "./_pglite_instance.ts";
 export { SHADOW_OWNER, SHADOW_SETUP_SQL, shadowBootstrapScripts } from "./platform.ts";

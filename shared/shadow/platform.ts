@@ -22,6 +22,7 @@ export interface SqlScript {
 /** The shadow-only setup, applied by a superuser after the platform SQL (see module doc). */
 export const SHADOW_SETUP_SQL = `
 create extension if not exists "uuid-ossp" with schema extensions;
+alter schema public owner to ${SHADOW_OWNER};
 grant anon, authenticated, service_role to ${SHADOW_OWNER};
 grant usage, create on schema extensions to ${SHADOW_OWNER};
 grant usage on schema auth to ${SHADOW_OWNER};
@@ -55,7 +56,7 @@ export async function shadowBootstrapScripts(): Promise<SqlScript[]> {
 
 // Bumped when how a shadow is bootstrapped changes outside the SQL (e.g. the owner role's setup
 // in code), so cached snapshots and templates are rebuilt.
-const BOOTSTRAP_VERSION = "shadow-bootstrap-1";
+const BOOTSTRAP_VERSION = "shadow-bootstrap-2";
 
 /** A short content hash of scripts (plus extra parts), naming templates and snapshots. */
 export async function scriptsHash(scripts: SqlScript[], ...extra: string[]): Promise<string> {

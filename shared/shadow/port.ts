@@ -157,3 +157,17 @@ export class ShadowClosedError extends Error {
     this.name = "ShadowClosedError";
   }
 }
+
+/**
+ * The validation used more than a shadow may (disk, or its total time): the shadow stopped it and
+ * dropped its database.
+ */
+export class ShadowResourceLimitError extends Error {
+  /** Which limit: `disk` or `time`. */
+  readonly limit: "disk" | "time";
+  constructor(limit: "disk" | "time", message: string) {
+    super(message);
+    this.name = "ShadowResourceLimitError";
+    this.limit = limit;
+  }
+}

@@ -1,12 +1,20 @@
 /**
- * The PostgreSQL shadow, on a server named by `SHADOW_DATABASE_URL` (an admin URL; never the
- * product's database). A template database is bootstrapped once per content of the platform SQL;
- * each session gets `create database … template …` owned by `bt_shadow_owner` and is dropped
- * afterwards. Untrusted SQL runs logged in as that role — not a superuser, no CREATEDB/CREATEROLE,
- * so `COPY … PROGRAM`, `ALTER SYSTEM` or other databases are out of its reach and it cannot
- * `reset role` into anything stronger — with `statement_timeout`, `lock_timeout` and an idle
- * timeout given as connection parameters. Since the SQL could change those settings itself, a
- * watchdog on the admin connection also terminates a backend that outlives its timeout.
+ * The PostgreSQL shadow, on a server of its own named by `SHADOW_DATABASE_URL` (an admin URL; never
+ * the product's server — checked by `system_identifier` at start). A template database is
+ * bootstrapped once per content of the platform SQL; each session gets its own database cloned
+ * from it and its own login role (random name and password), made by an admin connection that
+ * never runs untrusted SQL, and both are dropped together afterwards.
+ *
+ * The login role is a member of `bt_shadow_owner` (NOLOGIN; it owns the platform objects the SQL
+ * may change and plays the part Supabase's `postgres` role plays for migrations) and nothing
+ * else: not a superuser, no CREATEDB/CREATEROLE, CONNECT on its own database only. The session runs
+ * as `bt_shadow_owner` (`set role`), but PostgreSQL judges `pg_stat_activity` and
+ * `pg_terminate_backend` by the login role, so one validation cannot see or signal another's
+ * backends. Limits: `statement_timeout`/`lock_timeout` per statement; a watchdog on the admin
+ * connection that terminates a backend outliving its statement or session limit (the SQL could
+ * change its own settings) and one that watches each database's size and ends a validation over
+ * its disk cap with {@link ShadowResourceLimitError}; `temp_file_limit` on the role, which only a
+ * superuser can change.
  *
  * @example
  * ```ts
@@ -16,6 +24,7 @@
  * ```
  */
 import type postgres from "postgres";
+import { AppError } from "../errors/mod.ts";
 import { connect, type Sql } from "../db/mod.ts";
 import { plainRows, sqlErrorFacts } from "./_values.ts";
 import {
@@ -24,6 +33,7 @@ import {
   type RunOptions,
   ShadowClosedError,
   type ShadowDatabase,
+  ShadowResourceLimitError,
   type ShadowSession,
   ShadowSqlError,
   ShadowTimeoutError,
@@ -37,10 +47,19 @@ import { DEFAULT_STATEMENT_TIMEOUT_MS } from "./pglite_backend.ts";
 export interface PostgresShadowOptions {
   /** URL of a role that may create roles and databases (a superuser, as on a local cluster). */
   adminUrl: string;
+  /**
+   * URL of the product's database (default `SUPABASE_DB_URL`): the shadow refuses to start when
+   * `adminUrl` reaches the same server.
+   */
+  productUrl?: string;
   /** Longest one statement may run, in ms (default 5000). */
   statementTimeoutMs?: number;
   /** Longest a statement may wait for a lock, in ms (default 2000). */
   lockTimeoutMs?: number;
+  /** Longest a session may live, in ms (default `BT_SHADOW_SESSION_MAX_MS` or 120000). */
+  sessionMaxMs?: number;
+  /** Most bytes one shadow database may hold (default `BT_SHADOW_MAX_DATABASE_MB` MiB or 128). */
+  maxDatabaseBytes?: number;
   /** Keep the next sessions' databases created and logged in, in advance (default true). */
   spare?: boolean;
   /** How many such sessions to keep ready (default 2). */
@@ -50,13 +69,25 @@ export interface PostgresShadowOptions {
 type ReservedSql = postgres.ReservedSql;
 
 const DB_PREFIX = "bt_shadow_";
+const ROLE_PREFIX = "bt_sv_";
 const ORPHAN_AFTER_SECONDS = 60;
+const DISK_WATCH_MS = 200;
 
-/** The password of the owner role: derived from the admin URL, so every process agrees on it. */
-async function ownerPassword(adminUrl: string): Promise<string> {
-  const data = new TextEncoder().encode(`${SHADOW_OWNER}\0${adminUrl}`);
-  const digest = await crypto.subtle.digest("SHA-256", data);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+function envNumber(name: string): number | undefined {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new AppError("config_invalid", `configuration error: ${name} must be a positive number`, {
+      variables: [name],
+    });
+  }
+  return n;
+}
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function databaseUrl(adminUrl: string, database: string, user: string, password: string): string {
@@ -67,41 +98,79 @@ function databaseUrl(adminUrl: string, database: string, user: string, password:
   return u.toString();
 }
 
-/** Creates the PostgreSQL shadow: owner role, template, and (by default) a spare database. */
+/**
+ * Refuses a shadow server that is the product's server: compares `system_identifier`, which
+ * two names for one server (host aliases, ports forwarded, another database) share.
+ */
+export async function assertSeparateServers(shadowUrl: string, productUrl: string): Promise<void> {
+  const ids = await Promise.all([shadowUrl, productUrl].map(async (url) => {
+    const sql = connect(url, { max: 1, applicationName: "backend-team shadow check" });
+    try {
+      const [row] = await sql<{ id: string }[]>`
+        select system_identifier::text as id from pg_control_system()`;
+      return row.id;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }));
+  if (ids[0] === ids[1]) {
+    throw new AppError(
+      "config_invalid",
+      "configuration error: SHADOW_DATABASE_URL reaches the product's database server; untrusted " +
+        "SQL must run on a server of its own (a second PostgreSQL server, or unset it for PGlite)",
+      { variables: ["SHADOW_DATABASE_URL"] },
+    );
+  }
+}
+
+/** Creates the PostgreSQL shadow: roles, template, and (by default) spare databases. */
 export async function createPostgresShadow(
   options: PostgresShadowOptions,
 ): Promise<ShadowDatabase> {
+  const productUrl = options.productUrl ?? Deno.env.get("SUPABASE_DB_URL");
+  if (productUrl) await assertSeparateServers(options.adminUrl, productUrl);
   const admin = connect(options.adminUrl, { max: 3, applicationName: "backend-team shadow" });
   try {
-    const password = await ownerPassword(options.adminUrl);
-    await ensureOwnerRole(admin, password);
+    await ensureServerSetup(admin);
     const template = await ensureTemplate(admin, options.adminUrl);
-    await dropOrphanDatabases(admin);
-    return new PostgresShadow(admin, options, template, password);
+    await dropOrphans(admin);
+    return new PostgresShadow(admin, options, template);
   } catch (e) {
     await admin.end();
     throw e;
   }
 }
 
-async function ensureOwnerRole(admin: Sql, password: string): Promise<void> {
+/**
+ * The server-wide part: the owner group role, the API roles without leftover settings, and
+ * CONNECT revoked from PUBLIC on every database that is not a shadow's own.
+ */
+async function ensureServerSetup(admin: Sql): Promise<void> {
   await admin.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext('backend-team shadow owner'))`;
     await tx.unsafe(`
       do $$
       begin
         if not exists (select from pg_roles where rolname = '${SHADOW_OWNER}') then
-          create role ${SHADOW_OWNER} login;
+          create role ${SHADOW_OWNER} nologin;
         end if;
       end
       $$`);
-    // Re-asserted on every start, in case SQL in an earlier shadow changed its own settings.
+    // Re-asserted on every start, in case SQL in an earlier shadow changed a shared role.
     await tx.unsafe(
-      `alter role ${SHADOW_OWNER} with login nosuperuser nocreatedb nocreaterole noreplication ` +
-        `nobypassrls inherit connection limit 200 password '${password}'`,
+      `alter role ${SHADOW_OWNER} with nologin nosuperuser nocreatedb nocreaterole ` +
+        `noreplication nobypassrls inherit connection limit 0 password null`,
     );
-    await tx.unsafe(`alter role ${SHADOW_OWNER} reset all`);
-    await tx.unsafe(`alter role ${SHADOW_OWNER} set temp_file_limit = '256MB'`);
+    for (const role of [SHADOW_OWNER, "anon", "authenticated", "service_role"]) {
+      const [found] = await tx`select 1 from pg_roles where rolname = ${role}`;
+      if (found) await tx.unsafe(`alter role ${role} reset all`);
+    }
+    const databases = await tx<{ datname: string }[]>`
+      select datname from pg_database
+      where datallowconn and datname not like ${DB_PREFIX + "%"}`;
+    for (const { datname } of databases) {
+      await tx.unsafe(`revoke connect, temporary on database "${datname}" from public`);
+    }
   });
 }
 
@@ -118,6 +187,7 @@ async function ensureTemplate(admin: Sql, adminUrl: string): Promise<string> {
       const building = `${name}_${Deno.pid}`;
       await lock.unsafe(`drop database if exists ${building}`);
       await lock.unsafe(`create database ${building}`);
+      await lock.unsafe(`revoke connect, temporary on database ${building} from public`);
       const u = new URL(adminUrl);
       u.pathname = `/${building}`;
       const db = connect(u.toString(), { max: 1, applicationName: "backend-team shadow" });
@@ -134,7 +204,6 @@ async function ensureTemplate(admin: Sql, adminUrl: string): Promise<string> {
       } finally {
         await db.end();
       }
-      await lock.unsafe(`revoke connect on database ${building} from public`);
       await lock.unsafe(`alter database ${building} rename to ${name}`);
       await lock.unsafe(`alter database ${name} is_template true`);
     }
@@ -146,23 +215,38 @@ async function ensureTemplate(admin: Sql, adminUrl: string): Promise<string> {
 }
 
 /**
- * Drops shadow databases left by processes that ended without closing their shadow (a function
- * stopped by its gateway, a crash): every live session — spares included — holds a connection,
- * so a shadow database older than a minute with no connection is an orphan. The name carries
- * its creation time.
+ * Drops shadow databases and roles left by processes that ended without closing their shadow (a
+ * function stopped by its gateway, a crash): every live session — spares included — holds a
+ * connection, so a shadow database older than a minute with no connection is an orphan, and so is
+ * a shadow role older than a minute whose database is gone. Names carry their creation time.
  */
-async function dropOrphanDatabases(admin: Sql): Promise<void> {
-  const rows = await admin<{ datname: string }[]>`
+async function dropOrphans(admin: Sql): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const old = (name: string, prefix: string) =>
+    now - Number(name.slice(prefix.length).split("_")[0]) > ORPHAN_AFTER_SECONDS;
+  const dbs = await admin<{ datname: string }[]>`
     select d.datname from pg_database d
     where d.datname ~ ${`^${DB_PREFIX}[0-9]+_[0-9a-f]+$`}
       and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
-  const now = Math.floor(Date.now() / 1000);
-  for (const { datname } of rows) {
-    const created = Number(datname.slice(DB_PREFIX.length).split("_")[0]);
-    if (now - created > ORPHAN_AFTER_SECONDS) {
-      await admin.unsafe(`drop database if exists ${datname} with (force)`).catch(() => {});
-    }
+  for (const { datname } of dbs) {
+    if (!old(datname, DB_PREFIX)) continue;
+    await admin.unsafe(`drop database if exists ${datname} with (force)`).catch(() => {});
   }
+  const roles = await admin<{ rolname: string }[]>`
+    select r.rolname from pg_roles r
+    where r.rolname ~ ${`^${ROLE_PREFIX}[0-9]+_[0-9a-f]+$`}
+      and not exists (
+        select 1 from pg_database d
+        where d.datname = ${DB_PREFIX} || substr(r.rolname, ${ROLE_PREFIX.length + 1}))`;
+  for (const { rolname } of roles) {
+    if (!old(rolname, ROLE_PREFIX)) continue;
+    await admin.unsafe(`drop role if exists ${rolname}`).catch(() => {});
+  }
+}
+
+interface Tracked {
+  database: string;
+  session: PostgresSession;
 }
 
 class PostgresShadow implements ShadowDatabase {
@@ -171,18 +255,24 @@ class PostgresShadow implements ShadowDatabase {
   readonly #admin: Sql;
   readonly #options: PostgresShadowOptions;
   readonly #template: string;
-  readonly #password: string;
+  readonly #maxBytes: number;
+  readonly #sessionMaxMs: number;
   readonly #drops = new Set<Promise<void>>();
+  readonly #live = new Set<Tracked>();
   // The next sessions, databases created and connections logged in while the current one works.
   readonly #spares: Promise<PostgresSession>[] = [];
+  #watch: ReturnType<typeof setInterval> | undefined;
+  #watching = false;
   #lastSweep = Date.now();
   #closed = false;
 
-  constructor(admin: Sql, options: PostgresShadowOptions, template: string, password: string) {
+  constructor(admin: Sql, options: PostgresShadowOptions, template: string) {
     this.#admin = admin;
     this.#options = options;
     this.#template = template;
-    this.#password = password;
+    this.#maxBytes = options.maxDatabaseBytes ??
+      (envNumber("BT_SHADOW_MAX_DATABASE_MB") ?? 128) * 1024 * 1024;
+    this.#sessionMaxMs = options.sessionMaxMs ?? envNumber("BT_SHADOW_SESSION_MAX_MS") ?? 120_000;
     this.#prepareSpare();
   }
 
@@ -195,23 +285,41 @@ class PostgresShadow implements ShadowDatabase {
     }
   }
 
-  #drop(name: string): void {
-    const drop = this.#admin.unsafe(`drop database if exists ${name} with (force)`)
-      .then(() => {}, () => {})
-      .finally(() => this.#drops.delete(drop));
+  #drop(database: string, role: string): void {
+    const drop = (async () => {
+      await this.#admin.unsafe(`drop database if exists ${database} with (force)`);
+      await this.#admin.unsafe(`drop role if exists ${role}`);
+    })().then(() => {}, () => {}).finally(() => this.#drops.delete(drop));
     this.#drops.add(drop);
   }
 
-  /** A fresh database from the template and a started session on it as the owner role. */
+  /** A fresh database and login role, and a started session on it. */
   async #prepare(): Promise<PostgresSession> {
-    const rand = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-    const name = `${DB_PREFIX}${Math.floor(Date.now() / 1000)}_${rand}`;
+    const suffix = `${Math.floor(Date.now() / 1000)}_${randomHex(6)}`;
+    const database = `${DB_PREFIX}${suffix}`;
+    const role = `${ROLE_PREFIX}${suffix}`;
+    const password = randomHex(24);
+    // temp_file_limit can only be set by a superuser: the role cannot raise it.
     await this.#admin.unsafe(
-      `create database ${name} template ${this.#template} owner ${SHADOW_OWNER}`,
-    );
+      `create role ${role} login password '${password}' nosuperuser nocreatedb nocreaterole ` +
+        `noreplication nobypassrls inherit connection limit 2 in role ${SHADOW_OWNER}; ` +
+        `alter role ${role} set temp_file_limit = '${Math.floor(this.#maxBytes / 1024)}kB'`,
+    ).simple();
+    try {
+      await this.#admin.unsafe(
+        `create database ${database} template ${this.#template} owner ${role}`,
+      );
+      await this.#admin.unsafe(
+        `revoke connect, temporary on database ${database} from public; ` +
+          `grant create, temporary on database ${database} to ${SHADOW_OWNER}`,
+      ).simple();
+    } catch (e) {
+      this.#drop(database, role);
+      throw e;
+    }
     const timeoutMs = this.#options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const pool = connect(
-      databaseUrl(this.#options.adminUrl, name, SHADOW_OWNER, this.#password),
+      databaseUrl(this.#options.adminUrl, database, role, password),
       { max: 1, idleTimeout: 0, applicationName: "backend-team shadow" },
     );
     let conn: ReservedSql;
@@ -219,38 +327,97 @@ class PostgresShadow implements ShadowDatabase {
       conn = await pool.reserve();
     } catch (e) {
       await pool.end({ timeout: 1 }).catch(() => {});
-      this.#drop(name);
+      this.#drop(database, role);
       throw e;
     }
-    const session = new PostgresSession(conn, this.#admin, timeoutMs, async () => {
-      conn.release();
-      await pool.end({ timeout: 2 }).catch(() => {});
-      this.#drop(name);
-    });
+    let tracked: Tracked | undefined;
+    const session: PostgresSession = new PostgresSession(
+      conn,
+      this.#admin,
+      timeoutMs,
+      async () => {
+        if (tracked) this.#live.delete(tracked);
+        conn.release();
+        await pool.end({ timeout: 2 }).catch(() => {});
+        this.#drop(database, role);
+      },
+    );
     try {
       await session.start(timeoutMs, this.#options.lockTimeoutMs ?? 2000);
     } catch (e) {
       await session.close();
       throw e;
     }
+    tracked = { database, session };
+    this.#live.add(tracked);
+    this.#startWatch();
     return session;
+  }
+
+  // One query per tick for every live session: size on disk and age.
+  #startWatch(): void {
+    if (this.#watch !== undefined || this.#closed) return;
+    this.#watch = setInterval(() => {
+      if (this.#watching) return;
+      if (this.#live.size === 0) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+        return;
+      }
+      this.#watching = true;
+      this.#checkLimits().catch(() => {}).finally(() => this.#watching = false);
+    }, DISK_WATCH_MS);
+    Deno.unrefTimer(Number(this.#watch));
+  }
+
+  async #checkLimits(): Promise<void> {
+    const live = [...this.#live];
+    const names = live.filter((t) => t.session.opened).map((t) => t.database);
+    const sizes = names.length === 0 ? [] : await this.#admin<{ datname: string; bytes: string }[]>`
+      select datname, pg_database_size(oid)::text as bytes
+      from pg_database where datname = any(${names})`;
+    const size = new Map(sizes.map((r) => [r.datname, Number(r.bytes)]));
+    for (const t of live) {
+      const bytes = size.get(t.database) ?? 0;
+      if (bytes > this.#maxBytes) {
+        await t.session.stop(
+          new ShadowResourceLimitError(
+            "disk",
+            `the shadow database grew past its disk cap (${
+              Math.round(this.#maxBytes / 1048576)
+            } MiB); the validation was stopped and its database dropped`,
+          ),
+        );
+      } else if (t.session.opened && Date.now() - t.session.openedAt > this.#sessionMaxMs) {
+        await t.session.stop(
+          new ShadowResourceLimitError(
+            "time",
+            `the validation ran past the shadow's session limit (${this.#sessionMaxMs} ms)`,
+          ),
+        );
+      }
+    }
   }
 
   async open(): Promise<ShadowSession> {
     if (this.#closed) throw new ShadowClosedError("the shadow is closed");
     if (Date.now() - this.#lastSweep > ORPHAN_AFTER_SECONDS * 1000) {
       this.#lastSweep = Date.now();
-      dropOrphanDatabases(this.#admin).catch(() => {});
+      dropOrphans(this.#admin).catch(() => {});
     }
     const spare = this.#spares.shift();
     this.#prepareSpare();
-    const session = spare ? await spare.catch(() => undefined) : undefined;
-    return session ?? await this.#prepare();
+    let session = spare ? await spare.catch(() => undefined) : undefined;
+    if (session && !session.alive) session = undefined;
+    session ??= await this.#prepare();
+    session.markOpened();
+    return session;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#watch !== undefined) clearInterval(this.#watch);
     const spares = this.#spares.splice(0);
     await Promise.all(spares.map(async (spare) => (await spare.catch(() => undefined))?.close()));
     while (this.#drops.size > 0) await Promise.all([...this.#drops]);
@@ -270,6 +437,8 @@ class PostgresSession implements ShadowSession {
   readonly #dispose: () => Promise<void>;
   #pid = 0;
   #open = true;
+  #openedAt = 0;
+  #stopped: Error | undefined;
 
   constructor(sql: ReservedSql, admin: Sql, timeoutMs: number, dispose: () => Promise<void>) {
     this.#sql = sql;
@@ -279,14 +448,37 @@ class PostgresSession implements ShadowSession {
   }
 
   async start(statementTimeoutMs: number, lockTimeoutMs: number): Promise<void> {
-    const [row] = await this.#sql.unsafe(
-      `select pg_backend_pid() as pid,
+    const results = await this.#sql.unsafe(
+      `set role ${SHADOW_OWNER};
+       select pg_backend_pid() as pid,
               set_config('statement_timeout', '${statementTimeoutMs}', false),
               set_config('lock_timeout', '${lockTimeoutMs}', false),
               set_config('idle_in_transaction_session_timeout', '60000', false),
               set_config('search_path', '"$user", public, extensions', false)`,
-    );
-    this.#pid = Number(row.pid);
+    ).simple() as unknown as Row[][];
+    this.#pid = Number(results.at(-1)?.[0]?.pid);
+  }
+
+  /** Whether the session was handed out (a spare is not, yet). */
+  get opened(): boolean {
+    return this.#openedAt > 0;
+  }
+
+  /** When it was handed out (ms since the epoch). */
+  get openedAt(): number {
+    return this.#openedAt;
+  }
+
+  markOpened(): void {
+    this.#openedAt = Date.now();
+  }
+
+  /** Ends the session for `reason`: its backend is terminated; later calls throw `reason`. */
+  async stop(reason: Error): Promise<void> {
+    if (!this.#open) return;
+    this.#stopped = reason;
+    await this.#admin`select pg_terminate_backend(${this.#pid})`.catch(() => {});
+    await this.close();
   }
 
   get alive(): boolean {
@@ -294,6 +486,7 @@ class PostgresSession implements ShadowSession {
   }
 
   async #guard<T>(timeoutMs: number | undefined, run: () => Promise<T>): Promise<T> {
+    if (this.#stopped) throw this.#stopped;
     if (!this.#open) throw new ShadowClosedError();
     const limit = timeoutMs ?? this.#timeoutMs;
     let killed = false;
@@ -304,16 +497,25 @@ class PostgresSession implements ShadowSession {
     try {
       return await run();
     } catch (e) {
+      if (this.#stopped) throw this.#stopped;
       const facts = sqlErrorFacts(e);
       if (killed || facts.code === "57P01") {
         await this.close();
         throw new ShadowTimeoutError(limit);
       }
       if (facts.code === "57014") throw new ShadowTimeoutError(limit);
+      if (facts.code === "53100" || facts.code === "54000") {
+        // disk_full / program_limit_exceeded: temp_file_limit and friends.
+        await this.close();
+        throw new ShadowResourceLimitError(
+          "disk",
+          `the shadow hit a resource limit: ${facts.message}`,
+        );
+      }
       if (facts.code === undefined && !(e instanceof ShadowSqlError)) {
         // Not a Postgres error: the connection is gone.
         await this.close();
-        throw new ShadowClosedError(facts.message);
+        throw new ShadowClosedError("the shadow connection was lost");
       }
       throw e instanceof ShadowSqlError ? e : new ShadowSqlError(facts);
     } finally {

@@ -44,6 +44,12 @@ export const RULES = {
     source: "backend-team",
     summary: "a statement ran past the shadow's timeout and was stopped",
   },
+  resource_limit: {
+    level: "error",
+    source: "backend-team",
+    summary: "the validation used more than a shadow may (total time, statements, SQL size or " +
+      "disk) and was stopped; its database was dropped",
+  },
   unsafe_statement: {
     level: "error",
     source: "backend-team",

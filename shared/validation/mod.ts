@@ -21,6 +21,12 @@
  */
 export { validateMigrations, type ValidateOptions } from "./validate.ts";
 export {
+  boundedSession,
+  DEFAULT_VALIDATION_LIMITS,
+  type ValidationLimits,
+  validationLimits,
+} from "./bounds.ts";
+export {
   BaselineInput,
   downFileName,
   MigrationInput,

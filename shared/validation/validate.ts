@@ -38,12 +38,14 @@ import {
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
+import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
 import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   SHADOW_OWNER,
   type ShadowBackend,
   ShadowClosedError,
   type ShadowDatabase,
+  ShadowResourceLimitError,
   type ShadowSession,
   ShadowSqlError,
   ShadowTimeoutError,
@@ -68,6 +70,8 @@ export interface ValidateOptions {
   probes?: boolean;
   /** Receives how long each phase took, in ms (for benchmarks and logs). */
   trace?: (phase: string, ms: number) => void;
+  /** Total limits of this validation (default: from the environment, see `bounds.ts`). */
+  limits?: Partial<ValidationLimits>;
 }
 
 // Extension code PGlite loads only on demand; deciding which is a load-time optimisation, so a
@@ -118,6 +122,7 @@ async function applyFile(session: ShadowSession, file: ParsedFile): Promise<Find
   try {
     await session.exec(file.sql, { timeoutMs });
   } catch (e) {
+    if (e instanceof ShadowResourceLimitError) throw e;
     if (e instanceof ShadowSqlError) return await locateFailure(session, file, e);
     const only = file.statements.length === 1 ? file.statements[0] : undefined;
     const where = { file: file.name, line: only?.line ?? null, statement: only?.text ?? null };
@@ -295,14 +300,32 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     }
   }
 
+  const limits = { ...validationLimits(), ...options.limits };
+  const all = [...baseline, ...files, ...downs.values()];
+  const statements = all.reduce((n, f) => n + f.statements.length, 0);
+  const bytes = all.reduce((n, f) => n + new TextEncoder().encode(f.sql).length, 0);
+  if (statements > limits.maxStatements || bytes > limits.maxSqlBytes) {
+    findings.push(finding(
+      "resource_limit",
+      `the request holds ${statements} statements and ${bytes} bytes of SQL; a validation may ` +
+        `hold at most ${limits.maxStatements} statements and ${limits.maxSqlBytes} bytes; ` +
+        "nothing was run",
+      {},
+    ));
+    findings.push(...await typecheck);
+    return { ok: false, findings, durationMs: Math.round(performance.now() - started) };
+  }
+
   const shadow = typeof options.shadow === "object"
     ? options.shadow
     : await sharedShadow(options.shadow ?? "pglite");
   const exposed = new Set(options.exposedSchemas ?? ["public"]);
   lap("parse");
-  const session = await shadow.open({
-    extensions: extensionsNeeded([...baseline, ...files, ...downs.values()]),
-  });
+  const session = boundedSession(
+    await shadow.open({ extensions: extensionsNeeded(all) }),
+    Date.now() + limits.totalMs,
+    limits.totalMs,
+  );
   lap("open");
   try {
     let stop: Stop | undefined;
@@ -379,7 +402,9 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
       }
     }
   } catch (e) {
-    if (e instanceof ShadowTimeoutError) {
+    if (e instanceof ShadowResourceLimitError) {
+      findings.push(finding("resource_limit", e.message, {}));
+    } else if (e instanceof ShadowTimeoutError) {
       findings.push(finding(
         "statement_timeout",
         `a check ran past the shadow's timeout (${e.message}); remaining checks were skipped`,

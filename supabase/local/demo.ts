@@ -25,7 +25,7 @@ import {
 } from "../../shared/cli/mod.ts";
 import { type ScriptedLlm, startScriptedLlm } from "../../tests/_support/scripted_llm/mod.ts";
 import { tradeJournalAgentScenario } from "../../tests/fixtures/trade_journal/scenario.ts";
-import { stopCluster } from "./postgres_cluster.ts";
+import { stopCluster, stopShadowCluster } from "./postgres_cluster.ts";
 import { type LocalStack, startLocalStack } from "./stack.ts";
 
 /** The seed example the demo submits. */
@@ -98,6 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<ExitCode> {
     started.stack = undefined;
     await stack?.stop();
     if (stack?.startedDatabase) await stopCluster();
+    if (stack?.startedShadowDatabase) await stopShadowCluster();
     await started.llm?.close();
     started.llm = undefined;
   };

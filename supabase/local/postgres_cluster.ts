@@ -16,6 +16,8 @@ export interface ClusterOptions {
   port?: number;
   /** Password of the `postgres` superuser (default `postgres`, as in `supabase start`). */
   password?: string;
+  /** Name of the data folder under the local state directory (default `postgres`). */
+  name?: string;
 }
 
 /** A running cluster. */
@@ -48,6 +50,41 @@ function defaultPort(): number {
   return Number(Deno.env.get("BT_DB_PORT") ?? 54322);
 }
 
+/** Port of the shadow cluster (`$BT_SHADOW_DB_PORT` or 54329). */
+export function shadowClusterPort(): number {
+  return Number(Deno.env.get("BT_SHADOW_DB_PORT") ?? 54329);
+}
+
+/**
+ * The shadow cluster: a second PostgreSQL server, its own data folder, port and roles, used only
+ * for the disposable databases untrusted SQL runs in. Roles and CONNECT privileges are
+ * server-wide, so a database on the product's server would not isolate anything.
+ */
+export function ensureShadowCluster(): Promise<Cluster> {
+  return ensureCluster({
+    name: "shadow-postgres",
+    port: shadowClusterPort(),
+    password: shadowClusterPassword(),
+  });
+}
+
+/** Stops the shadow cluster if it runs. */
+export function stopShadowCluster(): Promise<boolean> {
+  return stopCluster({ name: "shadow-postgres", port: shadowClusterPort() });
+}
+
+/** The superuser URL of the shadow cluster, honouring `SHADOW_DATABASE_URL`. */
+export function localShadowUrl(): string {
+  const override = Deno.env.get("SHADOW_DATABASE_URL");
+  if (override) return override;
+  return `postgresql://postgres:${shadowClusterPassword()}@127.0.0.1:${shadowClusterPort()}/postgres`;
+}
+
+// Not the product cluster's password: a leaked product credential opens nothing here.
+function shadowClusterPassword(): string {
+  return Deno.env.get("BT_SHADOW_DB_PASSWORD") ?? "shadow-postgres";
+}
+
 /** Finds the newest PostgreSQL server binaries (`/usr/lib/postgresql/<v>/bin`). */
 export async function findPgBinDir(): Promise<string> {
   const candidates: { version: number; dir: string }[] = [];
@@ -75,7 +112,7 @@ export async function ensureCluster(options: ClusterOptions = {}): Promise<Clust
   const port = options.port ?? defaultPort();
   const password = options.password ?? "postgres";
   const asRoot = Deno.uid() === 0;
-  const dataDir = await resolveDataDir(options.dir, port, asRoot);
+  const dataDir = await resolveDataDir(options.dir, options.name ?? "postgres", port, asRoot);
   const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
   const bin = await findPgBinDir();
 
@@ -127,7 +164,12 @@ export async function ensureCluster(options: ClusterOptions = {}): Promise<Clust
 /** Stops the cluster if it runs; a no-op otherwise. */
 export async function stopCluster(options: ClusterOptions = {}): Promise<boolean> {
   const port = options.port ?? defaultPort();
-  const dataDir = await resolveDataDir(options.dir, port, Deno.uid() === 0);
+  const dataDir = await resolveDataDir(
+    options.dir,
+    options.name ?? "postgres",
+    port,
+    Deno.uid() === 0,
+  );
   const bin = await findPgBinDir();
   if (!(await exists(join(dataDir, "postmaster.pid")))) return false;
   await runPg(bin, "pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "stop"], Deno.uid() === 0);
@@ -137,9 +179,14 @@ export async function stopCluster(options: ClusterOptions = {}): Promise<boolean
 
 // The data folder is under the repo unless the `postgres` system user (which runs the server when
 // we are root) cannot reach it, e.g. a clone under /root; then a folder under /var/tmp is used.
-async function resolveDataDir(dir: string | undefined, port: number, asRoot: boolean) {
+async function resolveDataDir(
+  dir: string | undefined,
+  name: string,
+  port: number,
+  asRoot: boolean,
+) {
   if (dir) return dir;
-  const preferred = join(localStateDir(), "postgres");
+  const preferred = join(localStateDir(), name);
   if (!asRoot) return preferred;
   await Deno.mkdir(localStateDir(), { recursive: true });
   const probe = await new Deno.Command("runuser", {
@@ -147,7 +194,7 @@ async function resolveDataDir(dir: string | undefined, port: number, asRoot: boo
     stdout: "null",
     stderr: "null",
   }).output();
-  return probe.code === 0 ? preferred : `/var/tmp/backend-team/postgres-${port}`;
+  return probe.code === 0 ? preferred : `/var/tmp/backend-team/${name}-${port}`;
 }
 
 // Local development settings: a disposable cluster, so durability is traded for speed.

@@ -11,7 +11,12 @@ import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.t
 import { routeApi } from "./api_server.ts";
 import { createFunctionsGateway, type FunctionSpec } from "./functions_gateway.ts";
 import { applyPlatformSql } from "./platform.ts";
-import { ensureCluster, stopCluster } from "./postgres_cluster.ts";
+import {
+  ensureCluster,
+  ensureShadowCluster,
+  stopCluster,
+  stopShadowCluster,
+} from "./postgres_cluster.ts";
 import { createRealtimeServer } from "./realtime/mod.ts";
 import { localWorkerSecret, startWorkerSchedule } from "./worker_schedule.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
@@ -53,6 +58,10 @@ export interface LocalStack {
   functions: ReturnType<typeof createFunctionsGateway>;
   /** Whether this call started the PostgreSQL cluster. */
   startedDatabase: boolean;
+  /** Whether this stack started the shadow cluster. */
+  startedShadowDatabase: boolean;
+  /** Admin URL of the shadow server (given to functions as `SHADOW_DATABASE_URL`). */
+  shadowUrl: string;
   stop(): Promise<void>;
 }
 
@@ -65,6 +74,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const cluster = await ensureCluster();
     dbUrl = cluster.url;
     startedDatabase = cluster.started;
+  }
+  // Untrusted SQL runs on a server of its own, never the product's (see SECURITY.md).
+  let shadowUrl = Deno.env.get("SHADOW_DATABASE_URL");
+  let startedShadowDatabase = false;
+  if (!shadowUrl) {
+    const cluster = await ensureShadowCluster();
+    shadowUrl = cluster.url;
+    startedShadowDatabase = cluster.started;
   }
   if (options.migrate ?? true) {
     const sql = connect(dbUrl, { max: 1, applicationName: "backend-team migrate" });
@@ -108,9 +125,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SUPABASE_DB_URL: dbUrl,
       JWT_SECRET: jwtSecret,
       BT_WORKER_SECRET: workerSecret,
-      // Shadow databases (validation of generated SQL) are made on the local cluster, never in
-      // the product's database; set SHADOW_DATABASE_URL to use another server.
-      SHADOW_DATABASE_URL: shadowServerUrl(dbUrl),
+      // Shadow databases (validation of untrusted SQL) live on the shadow cluster, a second
+      // server; set SHADOW_DATABASE_URL to use another one.
+      SHADOW_DATABASE_URL: shadowUrl,
       ...passThroughEnv(),
       ...options.env,
     },
@@ -135,6 +152,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     workerSecret,
     functions,
     startedDatabase,
+    startedShadowDatabase,
+    shadowUrl,
     async stop() {
       await schedule?.stop();
       await scheduleSql.end();
@@ -144,15 +163,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await server.finished;
     },
   };
-}
-
-/** The maintenance database of the server holding `dbUrl`, unless `SHADOW_DATABASE_URL` is set. */
-function shadowServerUrl(dbUrl: string): string {
-  const override = Deno.env.get("SHADOW_DATABASE_URL");
-  if (override) return override;
-  const url = new URL(dbUrl);
-  url.pathname = "/postgres";
-  return url.toString();
 }
 
 // Settings a user exports for the product (LLM endpoint, tuning) reach the functions.
@@ -194,6 +204,7 @@ if (import.meta.main) {
     console.error("\nstopping…");
     await stack.stop();
     if (stack.startedDatabase && !keepDb) await stopCluster();
+    if (stack.startedShadowDatabase && !keepDb) await stopShadowCluster();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", shutdown);

@@ -7,7 +7,7 @@
 import { connect, type Sql } from "../../shared/db/mod.ts";
 import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.ts";
 import { applyPlatformSql, platformFiles } from "../../supabase/local/platform.ts";
-import { ensureCluster } from "../../supabase/local/postgres_cluster.ts";
+import { ensureCluster, ensureShadowCluster } from "../../supabase/local/postgres_cluster.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 /** Folder of the product's migrations. */
@@ -34,6 +34,21 @@ export function adminUrl(): Promise<string> {
     return (await ensureCluster()).url;
   })();
   return adminUrlPromise;
+}
+
+let shadowUrlPromise: Promise<string> | undefined;
+
+/**
+ * The superuser URL of the shadow server tests use (`SHADOW_DATABASE_URL`, else the local shadow
+ * cluster): a second server, never the one holding product databases.
+ */
+export function shadowAdminUrl(): Promise<string> {
+  shadowUrlPromise ??= (async () => {
+    const override = Deno.env.get("SHADOW_DATABASE_URL");
+    if (override) return override;
+    return (await ensureShadowCluster()).url;
+  })();
+  return shadowUrlPromise;
 }
 
 /** URL of database `name` on the same server as `url`. */

@@ -18,7 +18,7 @@ import {
   type ShadowDatabase,
 } from "../../shared/shadow/mod.ts";
 import { validateMigrations } from "../../shared/validation/mod.ts";
-import { adminUrl } from "../_support/db.ts";
+import { shadowAdminUrl } from "../_support/db.ts";
 import { loadSeedDeliverable } from "../fixtures/validate/seed/mod.ts";
 
 const { values: args } = parseArgs({
@@ -116,7 +116,7 @@ if (args.backend === "all" || args.backend === "pglite") {
 
 if (args.backend === "all" || args.backend === "postgres") {
   const t = performance.now();
-  const shadow = await createPostgresShadow({ adminUrl: await adminUrl() });
+  const shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
   console.log(
     `${"postgres: start (role, template)".padEnd(34)} ${(performance.now() - t).toFixed(0)} ms`,
   );

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runValidateCli, ValidationReport } from "../../shared/validation/mod.ts";
-import { adminUrl } from "../_support/db.ts";
+import { shadowAdminUrl } from "../_support/db.ts";
 
 const CLI = fileURLToPath(new URL("../../shared/validation/cli.ts", import.meta.url));
 
@@ -83,7 +83,7 @@ Deno.test("X.down.sql beside X.sql is checked as its rollback, on the postgres s
   try {
     const pglite = await run(["--json", join(dir, "001_todos.sql")]);
     const postgres = await run(["--json", "--shadow", "postgres", join(dir, "001_todos.sql")], {
-      SHADOW_DATABASE_URL: await adminUrl(),
+      SHADOW_DATABASE_URL: await shadowAdminUrl(),
     });
     for (const { code, stdout, stderr } of [pglite, postgres]) {
       assert.equal(code, 1, stderr);

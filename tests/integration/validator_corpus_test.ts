@@ -10,7 +10,7 @@ import {
   type ShadowDatabase,
 } from "../../shared/shadow/mod.ts";
 import { type Finding, validateMigrations } from "../../shared/validation/mod.ts";
-import { adminUrl } from "../_support/db.ts";
+import { shadowAdminUrl } from "../_support/db.ts";
 import { type CorpusCase, loadCorpus } from "../fixtures/validate/corpus/mod.ts";
 
 const cases = await loadCorpus();
@@ -48,7 +48,7 @@ for (const backend of ["pglite", "postgres"] as const) {
   Deno.test(`every corpus migration raises exactly what it expects on ${backend}`, async (t) => {
     const shadow = backend === "pglite"
       ? await createPgliteShadow({ poolSize: 1 })
-      : await createPostgresShadow({ adminUrl: await adminUrl() });
+      : await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
     try {
       for (const c of cases) {
         await t.step(

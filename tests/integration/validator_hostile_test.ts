@@ -13,7 +13,7 @@ import {
 } from "../../shared/shadow/mod.ts";
 import { type RuleName, validateMigrations } from "../../shared/validation/mod.ts";
 import type { Sql } from "../../shared/db/mod.ts";
-import { adminUrl, freshDatabase } from "../_support/db.ts";
+import { freshDatabase, shadowAdminUrl } from "../_support/db.ts";
 
 const TIMEOUT_MS = 1500;
 const PWNED = `/tmp/bt_shadow_pwned_${crypto.randomUUID().slice(0, 8)}`;
@@ -104,7 +104,7 @@ async function withShadows(fn: (shadow: ShadowDatabase) => Promise<void>): Promi
     const make of [
       () => createPgliteShadow({ statementTimeoutMs: TIMEOUT_MS, poolSize: 1 }),
       async () =>
-        createPostgresShadow({ adminUrl: await adminUrl(), statementTimeoutMs: TIMEOUT_MS }),
+        createPostgresShadow({ adminUrl: await shadowAdminUrl(), statementTimeoutMs: TIMEOUT_MS }),
     ]
   ) {
     const shadow = await make();

@@ -13,13 +13,13 @@ import {
   type ShadowDatabase,
 } from "../../shared/shadow/mod.ts";
 import { validateMigrations } from "../../shared/validation/mod.ts";
-import { adminUrl } from "../_support/db.ts";
+import { adminUrl, shadowAdminUrl } from "../_support/db.ts";
 
 async function eachBackend(fn: (shadow: ShadowDatabase) => Promise<void>): Promise<void> {
   for (
     const make of [
       () => createPgliteShadow({ poolSize: 1 }),
-      async () => createPostgresShadow({ adminUrl: await adminUrl() }),
+      async () => createPostgresShadow({ adminUrl: await shadowAdminUrl() }),
     ]
   ) {
     const shadow = await make();
@@ -55,8 +55,16 @@ Deno.test("untrusted SQL runs as bt_shadow_owner, which is not a superuser", asy
     );
     assert.deepEqual(row, { who: SHADOW_OWNER, superuser: false, createrole: false });
     if (shadow.backend === "postgres") {
-      const [s] = await session.query<{ who: string }>("select session_user as who");
-      assert.equal(s.who, SHADOW_OWNER, "on PostgreSQL the login itself is unprivileged");
+      const [s] = await session.query<{ who: string; superuser: boolean }>(
+        `select session_user as who, rolsuper as superuser
+         from pg_roles where rolname = session_user`,
+      );
+      assert.match(
+        s.who,
+        /^bt_sv_\d+_[0-9a-f]+$/,
+        "on PostgreSQL each validation logs in as its own role",
+      );
+      assert.equal(s.superuser, false);
     }
   });
 });
@@ -84,7 +92,7 @@ Deno.test("the platform SQL is in place: auth.uid() follows the caller, realtime
 });
 
 Deno.test("a PostgreSQL shadow database is dropped after its session", async () => {
-  const shadow = await createPostgresShadow({ adminUrl: await adminUrl(), spare: false });
+  const shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl(), spare: false });
   let name: string;
   try {
     const session = await shadow.open();
@@ -94,10 +102,13 @@ Deno.test("a PostgreSQL shadow database is dropped after its session", async () 
   } finally {
     await shadow.close();
   }
-  const admin = connect(await adminUrl(), { max: 1 });
+  const admin = connect(await shadowAdminUrl(), { max: 1 });
   try {
     const rows = await admin`select 1 from pg_database where datname = ${name}`;
     assert.equal(rows.length, 0);
+    const role = name.replace(/^bt_shadow_/, "bt_sv_");
+    const roles = await admin`select 1 from pg_roles where rolname = ${role}`;
+    assert.equal(roles.length, 0, "the validation's login role is dropped with its database");
   } finally {
     await admin.end();
   }
