@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   unsupported_media_type: 415,
   budget_exceeded: 429,
   rate_limited: 429,
+  too_many_runs_in_flight: 429,
+  too_many_validations_in_flight: 429,
   config_missing: 500,
   config_invalid: 500,
   migration_failed: 500,

@@ -1,49 +1,22 @@
 /**
- * The product's one error type. Anything that can fail in a way a caller should understand throws
- * an {@link AppError}; the HTTP layer turns it into `{ error: { code, message, details? } }` with the
- * status of its code, and anything else becomes a 500 without internals.
+ * The product's one error type and what users may see of any error. Anything that can fail in a
+ * way a caller should understand throws an {@link AppError}; the HTTP layer turns it into
+ * `{ error: { code, message, details? } }` with the status of its code. Whatever ends up in front
+ * of a user — a response body, `tasks.error`, `runs.error`, an event — goes through
+ * {@link publicError} first, so driver, database and runtime text stays in the log.
  *
  * @example
  * ```ts
  * throw new AppError("not_found", "run not found");
+ * const { code, message } = publicError(e); // safe to store where the user reads it
  * ```
  */
-import { ERROR_CODES, type ErrorCode } from "./codes.ts";
-
-export { ERROR_CODES, type ErrorCode };
-
-/** Error with a stable code, an HTTP status derived from it, and optional structured details. */
-export class AppError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly details?: unknown;
-
-  constructor(code: ErrorCode, message: string, details?: unknown, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "AppError";
-    this.code = code;
-    this.status = ERROR_CODES[code];
-    this.details = details;
-  }
-
-  /** The JSON body every API error response carries. */
-  toJSON(): ErrorBody {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details === undefined ? {} : { details: this.details }),
-      },
-    };
-  }
-}
-
-/** Shape of an error response body. */
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
-}
-
-/** Whether `e` is an {@link AppError}, optionally with a given code. */
-export function isAppError(e: unknown, code?: ErrorCode): e is AppError {
-  return e instanceof AppError && (code === undefined || e.code === code);
-}
+export { ERROR_CODES, type ErrorCode } from "./codes.ts";
+export { AppError, type ErrorBody, isAppError } from "./app_error.ts";
+export {
+  INTERNAL_ERROR,
+  isConnectionError,
+  isInfrastructureError,
+  type PublicError,
+  publicError,
+} from "./public.ts";

@@ -5,6 +5,8 @@
  * run already accepted, and finish the attempt — accepted (dependents released), rejected with the
  * findings (the agent retries, then the user is asked), or failed (retried with backoff, then the
  * run fails). Every finish is conditional on the attempt, so a late or duplicate worker is a no-op.
+ * A failure is stored — and shown to the run's owner — as the safe code and message of
+ * `publicError`; the raw error (driver text, hosts, stacks) goes to the log with the run and task.
  *
  * @example
  * ```ts
@@ -15,7 +17,7 @@
 import type { z } from "zod";
 import type { Sql } from "../db/mod.ts";
 import type { Waker } from "../dispatch/mod.ts";
-import { isAppError } from "../errors/mod.ts";
+import { isAppError, publicError } from "../errors/mod.ts";
 import type { ChatMessage, LlmPort } from "../llm/mod.ts";
 import type { QueueMessage } from "../queue/mod.ts";
 import type { Lease } from "../worker/mod.ts";
@@ -93,8 +95,16 @@ export interface TaskWorkerDeps {
   afterLlm?(work: TaskWork): void | Promise<void>;
 }
 
-/** Codes of failures worth retrying (the model or its endpoint misbehaved). */
-const RETRYABLE = new Set(["llm_unavailable", "llm_invalid_output", "upstream_unavailable"]);
+/**
+ * Codes of failures worth retrying (the model or its endpoint misbehaved, a database or the
+ * network failed); errors nobody anticipated are retried too.
+ */
+const RETRYABLE = new Set<string>([
+  "llm_unavailable",
+  "llm_invalid_output",
+  "upstream_unavailable",
+  "infrastructure_error",
+]);
 
 /** Handles one task message; see the module doc. */
 export async function handleTaskMessage(
@@ -174,9 +184,12 @@ export async function handleTaskMessage(
   } catch (e) {
     if (lease.signal.aborted) return; // the lease is gone: whoever holds the message now decides
     if (isAppError(e, "budget_exceeded")) return; // the run was failed when it went over budget
-    const code = isAppError(e) ? e.code : "internal";
-    const messageText = e instanceof Error ? e.message : String(e);
-    if (!isAppError(e)) console.error(`[worker ${agent}] task ${work.task.key} failed:`, e);
+    const error = publicError(e);
+    console.error(
+      `[worker ${agent}] run ${work.task.run_id} task ${work.task.key} (${taskId}) attempt ` +
+        `${attempt} failed, shown as ${error.code}:`,
+      e,
+    );
     await failAttempt(
       sql,
       taskId,
@@ -186,8 +199,8 @@ export async function handleTaskMessage(
         context_tokens: contextTokens,
         duration_ms: Math.round(performance.now() - t0),
         llm_ms: Math.round(llmMs),
-        error: { code, message: messageText },
-        retryable: RETRYABLE.has(code) || !isAppError(e),
+        error,
+        retryable: RETRYABLE.has(error.code) || !isAppError(e),
       },
       message,
       {

@@ -2,7 +2,9 @@
  * Errors into HTTP responses, in one place. An {@link AppError} becomes
  * `{ error: { code, message, details? } }` with its code's status; a failed zod validation becomes
  * a 400 `validation_failed` listing each issue (`location`, `path`, `message`); anything else is
- * logged here and answered with a bare 500, so no internals reach the client.
+ * logged here and answered with a bare 500, so no internals reach the client. A server-side
+ * AppError (5xx) is logged too and answered with its code and the safe message of
+ * {@link publicError}, without details: its own text is written for operators.
  *
  * @example
  * ```ts
@@ -14,7 +16,14 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { AppError, ERROR_CODES, type ErrorCode, isAppError } from "../errors/mod.ts";
+import {
+  AppError,
+  ERROR_CODES,
+  type ErrorCode,
+  INTERNAL_ERROR,
+  isAppError,
+  publicError,
+} from "../errors/mod.ts";
 
 /** Where a failing value was: the body, the query string, the path or a header. */
 export type IssueLocation = "body" | "query" | "path" | "header";
@@ -112,7 +121,10 @@ export function errorResponse(
   const app = asAppError(e);
   const status = app?.status ?? 500;
   if (status >= 500) log(e, { method: c.req.method, path: c.req.path });
-  const body = app ? app.toJSON() : { error: { code: "internal", message: "internal error" } };
+  // Whatever failed on the server side (a driver, the database, a bug) is the log's to tell.
+  const body = status < 500 && app
+    ? app.toJSON()
+    : { error: app ? publicError(app) : { ...INTERNAL_ERROR } };
   const headers: Record<string, string> = {};
   if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="orchestrator"';
   return c.json(body, status as ContentfulStatusCode, headers);

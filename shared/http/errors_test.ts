@@ -26,6 +26,41 @@ Deno.test("an unexpected error is a bare 500 and is logged, with no internals in
   assert.deepEqual(logged, [secret]);
 });
 
+Deno.test("a server-side AppError is answered with its code and a safe message, no details", async () => {
+  const cases: [AppError, number, { code: string; message: string }][] = [
+    [
+      new AppError(
+        "llm_unavailable",
+        "could not reach the LLM at http://10.1.2.3:8080/v1 (3 attempt(s))",
+        { reason: "connection", status: null, baseURL: "http://10.1.2.3:8080/v1" },
+      ),
+      503,
+      { code: "llm_unavailable", message: "the language model could not be reached" },
+    ],
+    [
+      new AppError("config_missing", "prompt x not found at /work/main/prompts/x.md", {
+        variables: ["PROMPTS_DIR"],
+      }),
+      500,
+      { code: "config_missing", message: "the service is not configured correctly" },
+    ],
+    [
+      new AppError("internal", "schema x cannot be sent as a strict JSON schema: at <root>"),
+      500,
+      { code: "internal", message: "internal error" },
+    ],
+  ];
+  for (const [e, status, error] of cases) {
+    const logged: unknown[] = [];
+    const res = await appThrowing(e, logged).request("/");
+    assert.equal(res.status, status);
+    const text = await res.text();
+    assert.deepEqual(JSON.parse(text), { error });
+    assert.ok(!/10\.1\.2\.3|\/work\/|PROMPTS_DIR|<root>/.test(text), text);
+    assert.deepEqual(logged, [e], "the operator gets the error as thrown");
+  }
+});
+
 Deno.test("an AppError is answered with its status, code, message and details", async () => {
   const res = await appThrowing(
     new AppError("illegal_transition", "illegal run transition: completed -> cancelled", {

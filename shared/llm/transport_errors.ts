@@ -2,7 +2,8 @@
  * Turns what the `openai` SDK throws after its own retries into the product's error: one code,
  * `llm_unavailable`, and a message that says what happened (HTTP status and the endpoint's words,
  * a timeout, a refused connection) and where, so an operator can tell a wrong model name from an
- * overloaded provider without reading logs.
+ * overloaded provider from one log line. The message names the endpoint, so it is for the log:
+ * users read `publicError`'s form, built from the `reason` and `status` of the details.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { AppError } from "../errors/mod.ts";

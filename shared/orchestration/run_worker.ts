@@ -4,7 +4,8 @@
  * tasks after answers, or deliver. Each step ends in a transaction that records it and archives
  * the message; a crash in the middle leaves the message to come back after its lease, and the
  * step is redone from the run's status (planning twice never creates tasks twice: `persist_plan`
- * only acts on a run still in `planning`). LLM failures end the run with a clear error. A run that
+ * only acts on a run still in `planning`). LLM failures end the run with a clear error — its safe
+ * code and message (`publicError`); the raw error, endpoint and all, goes to the log. A run that
  * moved on while the LLM was thinking (cancelled, say) is looked at again instead of failing the
  * step, a lost lease cancels the LLM call and leaves the message alone, and a message that keeps
  * coming back without finishing (a worker that dies on it every time) ends the run after
@@ -18,7 +19,7 @@
  */
 import type { Sql } from "../db/mod.ts";
 import type { Waker } from "../dispatch/mod.ts";
-import { isAppError } from "../errors/mod.ts";
+import { isAppError, publicError } from "../errors/mod.ts";
 import type { LlmPort } from "../llm/mod.ts";
 import type { Prompt } from "../prompts/mod.ts";
 import type { QueueMessage } from "../queue/mod.ts";
@@ -84,7 +85,13 @@ export async function handleRunMessage(
       if (isIllegalTransition(e)) continue;
       if (!isAppError(e)) throw e; // database trouble: the message comes back after its lease
       // The budget recorder has already failed the run; other LLM and plan errors end it here.
-      await finishMessage(sql, message.msg_id, (tx) => failRun(tx, run.id, e.code, e.message));
+      const error = publicError(e);
+      console.error(`[orchestrator] run ${run.id} failed while ${run.status}:`, e);
+      await finishMessage(
+        sql,
+        message.msg_id,
+        (tx) => failRun(tx, run.id, error.code, error.message),
+      );
       return;
     }
   }

@@ -512,8 +512,11 @@ class PostgresSession implements ShadowSession {
           `the shadow hit a resource limit: ${facts.message}`,
         );
       }
-      if (facts.code === undefined && !(e instanceof ShadowSqlError)) {
-        // Not a Postgres error: the connection is gone.
+      const sqlstate = facts.code !== undefined && /^[0-9A-Z]{5}$/.test(facts.code);
+      if (!sqlstate && !(e instanceof ShadowSqlError)) {
+        // Not a Postgres error (none, or the driver's own like CONNECTION_CLOSED): the
+        // connection is gone. Its text names hosts and ports, so it stays in the log.
+        console.error(`shadow session lost: ${facts.message}`);
         await this.close();
         throw new ShadowClosedError("the shadow connection was lost");
       }
