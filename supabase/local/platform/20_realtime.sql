@@ -1,7 +1,9 @@
 -- The part of Supabase Realtime's schema that Broadcast from Database uses: `realtime.messages`,
 -- `realtime.send(...)` and `realtime.topic()`, with Realtime's grants. Policies on
--- `realtime.messages` decide who may join a private channel, as on Supabase.
+-- `realtime.messages` decide who may join a private channel (SELECT) and who may write to a topic
+-- (INSERT), as on Supabase; a role that is not an API role reaches none of it.
 create schema if not exists realtime;
+revoke all on schema realtime from public;
 grant usage on schema realtime to anon, authenticated, service_role;
 
 create table if not exists realtime.messages (
@@ -19,6 +21,7 @@ create index if not exists messages_inserted_at_topic_index
   on realtime.messages (inserted_at desc, topic)
   where extension = 'broadcast' and private is true;
 alter table realtime.messages enable row level security;
+revoke all on realtime.messages from public;
 grant insert, select, update on realtime.messages to anon, authenticated, service_role;
 
 do $$
@@ -57,30 +60,26 @@ begin
   end if;
 end
 $$;
+-- Not SECURITY DEFINER, as on Supabase: a caller's send is an INSERT its RLS policies must allow.
+revoke execute on function realtime.send(jsonb, text, text, boolean) from public;
 grant execute on function realtime.topic() to anon, authenticated, service_role;
 grant execute on function realtime.send(jsonb, text, text, boolean)
   to anon, authenticated, service_role;
 
--- Local stack only: Supabase Realtime reads new rows from the WAL; our stand-in server is told by
--- NOTIFY, which Postgres delivers after commit and in commit order, never for a rolled-back row.
--- Messages that fit are sent whole; larger ones by id, for the server to fetch.
+-- Local stack only: Supabase Realtime reads new rows from the WAL; our stand-in server is woken
+-- by NOTIFY, which Postgres delivers after commit and in commit order, never for a rolled-back
+-- row. The notification names the row's id and nothing else: NOTIFY needs no privilege, so the
+-- server trusts no notification and reads the row back itself (see realtime/database_messages.ts).
 create or replace function realtime.notify_local_server() returns trigger
 language plpgsql
 set search_path = ''
 as $f$
-declare
-  body text := json_build_object(
-    'id', new.id, 'topic', new.topic, 'event', new.event, 'private', new.private,
-    'extension', new.extension, 'payload', new.payload
-  )::text;
 begin
-  if octet_length(body) > 7900 then
-    body := json_build_object('id', new.id, 'fetch', true)::text;
-  end if;
-  perform pg_notify('realtime_messages', body);
+  perform pg_notify('realtime_messages', new.id::text);
   return null;
 end;
 $f$;
+revoke execute on function realtime.notify_local_server() from public;
 drop trigger if exists notify_local_server on realtime.messages;
 create trigger notify_local_server after insert on realtime.messages
   for each row execute function realtime.notify_local_server();

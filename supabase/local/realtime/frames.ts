@@ -232,3 +232,28 @@ export function encodeBroadcast(
   if (vsn === "2.0.0") return encodeBroadcastBinary(message) ?? encodeBroadcastText(vsn, message);
   return encodeBroadcastText(vsn, message);
 }
+
+/**
+ * Whether a message is longer than `max` bytes, without encoding or parsing it: a string has at
+ * least one UTF-8 byte per UTF-16 unit and at most three, so only lengths in between are counted.
+ */
+export function exceedsBytes(data: string | ArrayBuffer, max: number): boolean {
+  if (typeof data !== "string") return data.byteLength > max;
+  if (data.length > max) return true;
+  if (data.length * 3 <= max) return false;
+  let bytes = 0;
+  for (let i = 0; i < data.length; i++) {
+    const unit = data.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < data.length) {
+      const next = data.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+    if (bytes > max) return true;
+  }
+  return false;
+}

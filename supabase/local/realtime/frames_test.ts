@@ -6,6 +6,7 @@ import {
   encodeBroadcast,
   encodeBroadcastBinary,
   encodeText,
+  exceedsBytes,
   FrameError,
   parseVsn,
 } from "./frames.ts";
@@ -181,4 +182,16 @@ Deno.test("vsn defaults to 1.0.0 as on the server, and only majors 1 and 2 are a
   assert.equal(parseVsn("2.0.0"), "2.0.0");
   assert.equal(parseVsn("3.0.0"), undefined);
   assert.equal(parseVsn("two"), undefined);
+});
+
+Deno.test("a message's byte length is judged without encoding it, multi-byte text included", () => {
+  assert.equal(exceedsBytes(new ArrayBuffer(10), 10), false);
+  assert.equal(exceedsBytes(new ArrayBuffer(11), 10), true);
+  assert.equal(exceedsBytes("a".repeat(10), 10), false);
+  assert.equal(exceedsBytes("a".repeat(11), 10), true);
+  for (const text of ["é".repeat(5), "€".repeat(4), "😀😀", "a😀é€", "\ud800x", "\udc00"]) {
+    const bytes = new TextEncoder().encode(text).byteLength;
+    assert.equal(exceedsBytes(text, bytes), false, text);
+    assert.equal(exceedsBytes(text, bytes - 1), true, text);
+  }
 });

@@ -8,6 +8,11 @@
  * presence enabled receives an empty `presence_state`, but nobody is told about anybody else.
  * Postgres Changes are not served (a join asking for them gets a `system` error message).
  *
+ * It is a boundary, as Supabase Realtime is: a message reaches subscribers only once it is read
+ * back from `realtime.messages` (a NOTIFY alone delivers nothing, since any role may send one),
+ * and the documented quotas are enforced per socket — REST body, frame size, channels, joins and
+ * messages per second — configurable through `BT_REALTIME_MAX_*` (see `limits.ts`).
+ *
  * @example
  * ```ts
  * const realtime = await createRealtimeServer({ databaseUrl, jwtSecret });
@@ -17,3 +22,11 @@
  * ```
  */
 export { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "./server.ts";
+export {
+  DEFAULT_REALTIME_LIMITS,
+  REALTIME_LIMIT_ENV,
+  RealtimeLimits,
+  RealtimeLimitsError,
+  realtimeLimitsFromEnv,
+  resolveRealtimeLimits,
+} from "./limits.ts";

@@ -1,14 +1,16 @@
 /**
  * The local Realtime server: the routes under `/realtime/v1` (the WebSocket endpoint and the REST
  * broadcast API), the connect-time `apikey` check, one LISTEN connection whose committed messages
- * fan out in memory to the matching joins, and the sweep that closes sockets silent for longer than
- * the idle timeout (clients heartbeat every 25 s, so the default of 60 s is two missed beats).
+ * (read back from `realtime.messages`, never taken from a notification) fan out in memory to the
+ * matching joins, the caps of `limits.ts`, and the sweep that closes sockets silent for longer
+ * than the idle timeout (clients heartbeat every 25 s, so the default of 60 s is two missed beats).
  */
 import { connect } from "../../../shared/db/mod.ts";
 import type { Service } from "../api_server.ts";
 import { listenForMessages, type MessageRow } from "./database_messages.ts";
 import { parseVsn } from "./frames.ts";
 import { Hub } from "./hub.ts";
+import { type RealtimeLimits, resolveRealtimeLimits } from "./limits.ts";
 import { createRestBroadcast } from "./rest_broadcast.ts";
 import { Session } from "./session.ts";
 import { checkToken } from "./tokens.ts";
@@ -27,12 +29,19 @@ export interface RealtimeServerOptions {
   joinErrorBackoffMs?: number;
   /** Where problems are reported (default stderr). */
   log?: (line: string) => void;
+  /**
+   * Caps that override the environment's (`BT_REALTIME_MAX_*`, see `limits.ts`), which override
+   * Supabase's documented Free-plan quotas.
+   */
+  limits?: Partial<RealtimeLimits>;
 }
 
 /** A running server; route every request under `/realtime/v1/` to {@link Service.fetch}. */
 export interface RealtimeServer extends Service {
   /** Number of open client sockets. */
   readonly connectionCount: number;
+  /** The caps in force. */
+  readonly limits: RealtimeLimits;
 }
 
 function errorResponse(status: number, error: string): Response {
@@ -41,11 +50,13 @@ function errorResponse(status: number, error: string): Response {
 
 /**
  * Starts the server: opens the database pool and the LISTEN connection. Resolves once LISTEN is
- * active, so every message committed after that is delivered to whoever has joined.
+ * active, so every message committed after that is delivered to whoever has joined. Throws
+ * before opening anything if a `BT_REALTIME_MAX_*` variable is malformed.
  */
 export async function createRealtimeServer(
   options: RealtimeServerOptions,
 ): Promise<RealtimeServer> {
+  const limits = resolveRealtimeLimits(options.limits ?? {}, Deno.env.toObject());
   const log = options.log ?? ((line: string) => console.error(`[realtime] ${line}`));
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const hub = new Hub();
@@ -65,20 +76,19 @@ export async function createRealtimeServer(
   };
   let listener;
   try {
-    listener = await listenForMessages(sql, deliverRow, {
-      onError: (e) => log(`notification skipped: ${e instanceof Error ? e.message : e}`),
-    });
+    listener = await listenForMessages(sql, deliverRow, { log });
   } catch (e) {
     await sql.end({ timeout: 1 });
     throw e;
   }
 
-  const rest = createRestBroadcast({ hub, sql, jwtSecret: options.jwtSecret, log });
+  const rest = createRestBroadcast({ hub, sql, jwtSecret: options.jwtSecret, limits, log });
   const deps = {
     hub,
     sql,
     jwtSecret: options.jwtSecret,
     joinErrorBackoffMs: options.joinErrorBackoffMs ?? 0,
+    limits,
     log,
   };
 
@@ -111,6 +121,7 @@ export async function createRealtimeServer(
     get connectionCount() {
       return sessions.size;
     },
+    limits,
     async fetch(req: Request): Promise<Response> {
       if (closing) return errorResponse(503, "Realtime is shutting down");
       const url = new URL(req.url);

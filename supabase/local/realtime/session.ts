@@ -5,6 +5,11 @@
  * pushes (JSON or binary kind 3) relayed to the other joins of the topic, minimal presence, and the
  * close of a channel when its token expires (`system` error, then `phx_close`). Frames of one topic
  * are handled in order, one at a time, as a channel process would; heartbeats never wait.
+ *
+ * The caps of `limits.ts` hold per socket: a message over the frame cap closes the socket with
+ * 1009 before anything parses it (as Supabase's WebSocket server does past its max frame size);
+ * a join past the channel cap or the per-second join cap, and a client broadcast past the
+ * per-second message cap, are refused with Supabase's reasons while the socket stays open.
  */
 import { z } from "zod";
 import type { Sql } from "../../../shared/db/mod.ts";
@@ -16,13 +21,26 @@ import {
   decodeBinary,
   decodeText,
   encodeText,
+  exceedsBytes,
   type Frame,
   type Vsn,
 } from "./frames.ts";
 import type { Hub } from "./hub.ts";
+import type { RealtimeLimits } from "./limits.ts";
+import { RateWindow } from "./rate_window.ts";
 import { checkToken } from "./tokens.ts";
 
 const TOPIC_PREFIX = "realtime:";
+
+/** Close code for a message too big to process (RFC 6455 §7.4.1). */
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
+
+/** Supabase Realtime's reasons for the refusals the caps cause. */
+export const LIMIT_REASONS = {
+  tooManyChannels: "ChannelRateLimitReached: Too many channels",
+  tooManyJoins: "ClientJoinRateLimitReached: Too many joins per second",
+  tooManyMessages: "MessagePerSecondRateLimitReached: Too many messages per second",
+} as const;
 
 /** The join payload realtime-js sends; anything unreadable falls back to the defaults. */
 const JoinPayload = z.looseObject({
@@ -52,6 +70,10 @@ export interface SessionDeps {
   jwtSecret: string;
   /** Delay before a join error is answered (Realtime backs off the same way). */
   joinErrorBackoffMs: number;
+  limits: Pick<
+    RealtimeLimits,
+    "maxChannelsPerClient" | "maxJoinsPerSecond" | "maxEventsPerSecond" | "maxFrameBytes"
+  >;
   log: (line: string) => void;
 }
 
@@ -71,7 +93,11 @@ export class Session {
   readonly #apikey: string;
   readonly #deps: SessionDeps;
   readonly #joins = new Map<string, ChannelJoin>();
+  /** Topics whose join is being authorized; they count against the channel cap already. */
+  readonly #joining = new Set<string>();
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #joinRate: RateWindow;
+  readonly #messageRate: RateWindow;
   #closed = false;
 
   constructor(ws: WebSocket, init: SessionInit, deps: SessionDeps) {
@@ -79,6 +105,8 @@ export class Session {
     this.vsn = init.vsn;
     this.#apikey = init.apikey;
     this.#deps = deps;
+    this.#joinRate = new RateWindow(deps.limits.maxJoinsPerSecond);
+    this.#messageRate = new RateWindow(deps.limits.maxEventsPerSecond);
     ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (e) => this.#onMessage(e.data));
     ws.addEventListener("close", () => this.#teardown());
@@ -91,9 +119,9 @@ export class Session {
   }
 
   /** Closes the socket (the client reconnects, as after any server-side close). */
-  close(reason: string): void {
+  close(reason: string, code = 1000): void {
     try {
-      this.#ws.close(1000, reason);
+      this.#ws.close(code, reason);
     } catch {
       // Already closing.
     }
@@ -149,6 +177,14 @@ export class Session {
   #onMessage(data: unknown): void {
     this.lastSeen = Date.now();
     if (this.#closed) return;
+    const max = this.#deps.limits.maxFrameBytes;
+    if ((typeof data === "string" || data instanceof ArrayBuffer) && exceedsBytes(data, max)) {
+      this.#deps.log(`closed a socket that sent a message over the ${max}-byte frame limit`);
+      return this.close(
+        `Message too big: frames are limited to ${max} bytes`,
+        CLOSE_MESSAGE_TOO_BIG,
+      );
+    }
     try {
       if (typeof data === "string") {
         this.#route(decodeText(this.vsn, data));
@@ -236,11 +272,23 @@ export class Session {
     if (topic === "") {
       return await this.#joinError(frame, "TopicNameRequired: You must provide a topic name");
     }
+    if (!this.#joinRate.take()) return await this.#joinError(frame, LIMIT_REASONS.tooManyJoins);
 
     // A join of a topic already joined on this socket replaces the old join.
     const existing = this.#joins.get(frame.topic);
     if (existing) this.#leave(existing);
+    if (this.#joins.size + this.#joining.size >= this.#deps.limits.maxChannelsPerClient) {
+      return await this.#joinError(frame, LIMIT_REASONS.tooManyChannels);
+    }
+    this.#joining.add(frame.topic);
+    try {
+      await this.#authorizeAndJoin(frame, topic);
+    } finally {
+      this.#joining.delete(frame.topic);
+    }
+  }
 
+  async #authorizeAndJoin(frame: Frame, topic: string): Promise<void> {
     const parsed = JoinPayload.safeParse(frame.payload);
     const payload: JoinPayload = parsed.success ? parsed.data : {};
     const config = payload.config ?? {};
@@ -379,6 +427,9 @@ export class Session {
     const join = this.#joins.get(push.topic);
     if (!join || (push.joinRef !== null && push.joinRef !== join.joinRef)) {
       return this.#reply(push, "error", { reason: "unmatched topic" });
+    }
+    if (!this.#messageRate.take()) {
+      return this.#reply(push, "error", { reason: LIMIT_REASONS.tooManyMessages });
     }
     if (join.private) {
       if (join.canWriteBroadcast === undefined) {
