@@ -15,6 +15,8 @@ const app = createOrchestratorApp({
   sql,
   jwtSecret: config.jwtSecret,
   jwks: config.jwks,
+  audience: config.audience,
+  limits: config.limits,
   publicUrl: config.supabaseUrl,
   onRunSubmitted: () => wake(["orchestrator"]),
   onRunAnswered: () => wake(["orchestrator"]),

@@ -22,13 +22,18 @@ import { AppError } from "../errors/mod.ts";
 import {
   consoleErrorLogger,
   cors,
+  createDatabaseLimiter,
   createTokenVerifier,
   errorHandler,
   type ErrorLogger,
   jsonBody,
   type Jwk,
+  limitRequestRate,
   notFoundHandler,
+  type RequestLimits,
   requireUser,
+  retryAfterHeader,
+  runsInFlightError,
   type TokenVerifier,
   type UserEnv,
   validationHook,
@@ -56,8 +61,15 @@ export interface OrchestratorDeps {
   jwtSecret?: string;
   /** Public keys for asymmetric user tokens (`SUPABASE_JWKS`). */
   jwks?: Jwk[];
-  /** A ready verifier instead of `jwtSecret`/`jwks`. */
+  /** The `aud` user tokens must name (default `authenticated`; `BT_JWT_AUDIENCE`). */
+  audience?: string;
+  /** A ready verifier instead of `jwtSecret`/`jwks`/`audience`. */
   verifyToken?: TokenVerifier;
+  /**
+   * Per-user limits (defaults: `DEFAULT_REQUEST_LIMITS`), kept in the database behind `sql`: the
+   * rate of POSTs and the runs in flight.
+   */
+  limits?: Partial<RequestLimits>;
   /** Largest request body in bytes (default 256 KiB). */
   maxBodyBytes?: number;
   /** The project's URL (`SUPABASE_URL`), for the OpenAPI document's server. */
@@ -87,7 +99,8 @@ function defaultWaitUntil(): (work: Promise<unknown>) => void {
 /** Builds the orchestrator app; `app.fetch` serves it. */
 export function createOrchestratorApp(deps: OrchestratorDeps) {
   const verify = deps.verifyToken ??
-    createTokenVerifier({ jwtSecret: deps.jwtSecret, jwks: deps.jwks });
+    createTokenVerifier({ jwtSecret: deps.jwtSecret, jwks: deps.jwks, audience: deps.audience });
+  const limiter = createDatabaseLimiter(deps.sql, deps.limits);
   const log = deps.logError ?? consoleErrorLogger;
   const waitUntil = deps.waitUntil ?? defaultWaitUntil();
   const routes = orchestratorRoutes({
@@ -97,10 +110,13 @@ export function createOrchestratorApp(deps: OrchestratorDeps) {
 
   const app = new OpenAPIHono<UserEnv>({ defaultHook: validationHook }).basePath(BASE_PATH);
   app.use("*", cors());
+  app.use("*", retryAfterHeader());
   app.onError(errorHandler(log));
   app.notFound(notFoundHandler);
   app.use("/runs", requireUser(verify));
   app.use("/runs/*", requireUser(verify));
+  // Once per request (after the user is known): every POST takes one from the user's rate.
+  app.use("*", limitRequestRate(limiter));
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
     type: "http",
     scheme: "bearer",
@@ -118,7 +134,9 @@ export function createOrchestratorApp(deps: OrchestratorDeps) {
   };
 
   app.openapi(routes.createRun, async (c) => {
-    const run = await submitRun(deps.sql, c.get("claims"), c.req.valid("json"));
+    const run = await submitRun(deps.sql, c.get("claims"), c.req.valid("json")).catch((e) => {
+      throw runsInFlightError(e);
+    });
     inBackground(deps.onRunSubmitted, run);
     return c.json({ run }, 202);
   });

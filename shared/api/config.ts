@@ -1,8 +1,10 @@
 /**
  * The orchestrator function's configuration: the variables every function receives, plus how user
  * tokens are verified — `JWT_SECRET` (HS256; the local stack's and Supabase's legacy secret) or
- * `SUPABASE_JWKS` (the platform's public keys for asymmetric tokens). Start-up fails naming
- * `JWT_SECRET` when neither is set.
+ * `SUPABASE_JWKS` (the platform's public keys for asymmetric tokens), the audience they must name
+ * (`BT_JWT_AUDIENCE`, default `authenticated`) — and the per-user limits (`BT_RATE_LIMIT_*`,
+ * `BT_MAX_*_IN_FLIGHT`, see `LimitsEnv`). Start-up fails naming `JWT_SECRET` when neither key is
+ * set, or naming a limit that is not a positive integer.
  *
  * @example
  * ```ts
@@ -10,8 +12,9 @@
  * ```
  */
 import { z } from "zod";
+import { DEFAULT_AUDIENCE } from "../auth/mod.ts";
 import { FunctionEnv, loadConfig } from "../config/mod.ts";
-import { type Jwk, parseJwks } from "../http/mod.ts";
+import { type Jwk, LimitsEnv, limitsFromEnv, parseJwks, type RequestLimits } from "../http/mod.ts";
 
 /** The variables the orchestrator reads. */
 export const OrchestratorEnv = FunctionEnv.extend({
@@ -19,6 +22,9 @@ export const OrchestratorEnv = FunctionEnv.extend({
   SUPABASE_JWKS: z.string().min(1).optional(),
   /** Secret sent when waking the worker functions (else the service role key). */
   BT_WORKER_SECRET: z.string().min(16).optional(),
+  /** The `aud` user tokens must name (default `authenticated`, Supabase Auth's). */
+  BT_JWT_AUDIENCE: z.string().min(1).optional(),
+  ...LimitsEnv.shape,
 }).superRefine((env, ctx) => {
   if (!env.JWT_SECRET && !env.SUPABASE_JWKS) {
     ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is not set" });
@@ -31,6 +37,10 @@ export interface OrchestratorConfig {
   supabaseUrl: string;
   jwtSecret?: string;
   jwks?: Jwk[];
+  /** The `aud` user tokens must name. */
+  audience: string;
+  /** Per-user limits. */
+  limits: RequestLimits;
   /** `<SUPABASE_URL>/functions/v1`, where the worker functions are woken. */
   functionsUrl: string;
   /** Secret the worker functions accept. */
@@ -47,6 +57,8 @@ export function loadOrchestratorConfig(
     supabaseUrl: parsed.SUPABASE_URL,
     jwtSecret: parsed.JWT_SECRET,
     jwks: parsed.SUPABASE_JWKS ? parseJwks(parsed.SUPABASE_JWKS) : undefined,
+    audience: parsed.BT_JWT_AUDIENCE ?? DEFAULT_AUDIENCE,
+    limits: limitsFromEnv(parsed),
     functionsUrl: `${parsed.SUPABASE_URL.replace(/\/$/, "")}/functions/v1`,
     workerSecret: parsed.BT_WORKER_SECRET ?? parsed.SUPABASE_SERVICE_ROLE_KEY,
   };

@@ -30,3 +30,30 @@ Deno.test("the orchestrator reads its database URL and token keys from the envir
   assert.equal(withJwks.jwks?.length, 1);
   assert.equal(withJwks.jwtSecret, undefined);
 });
+
+Deno.test("the orchestrator reads the token audience and the per-user limits, with defaults", () => {
+  const plain = loadOrchestratorConfig({ ...base, JWT_SECRET: LOCAL_JWT_SECRET });
+  assert.equal(plain.audience, "authenticated");
+  assert.deepEqual(plain.limits, {
+    requestsPerMinute: 60,
+    requestBurst: 60,
+    maxRunsInFlight: 5,
+    maxValidationsInFlight: 2,
+    validationLeaseSeconds: 300,
+  });
+  const set = loadOrchestratorConfig({
+    ...base,
+    JWT_SECRET: LOCAL_JWT_SECRET,
+    BT_JWT_AUDIENCE: "backend-team",
+    BT_MAX_RUNS_IN_FLIGHT: "12",
+    BT_RATE_LIMIT_PER_MINUTE: "30",
+  });
+  assert.equal(set.audience, "backend-team");
+  assert.equal(set.limits.maxRunsInFlight, 12);
+  assert.equal(set.limits.requestsPerMinute, 30);
+  assert.throws(
+    () =>
+      loadOrchestratorConfig({ ...base, JWT_SECRET: LOCAL_JWT_SECRET, BT_MAX_RUNS_IN_FLIGHT: "0" }),
+    (e) => isAppError(e, "config_missing") && e.message.includes("BT_MAX_RUNS_IN_FLIGHT"),
+  );
+});

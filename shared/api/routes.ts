@@ -38,7 +38,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: "The run is not in a state that allows this (`illegal_transition`, `conflict`).",
   413: "The body is larger than the limit (`payload_too_large`).",
   415: "The body is not `application/json` (`unsupported_media_type`).",
-  429: "Over budget or rate (`budget_exceeded`, `rate_limited`).",
+  429: "Over a per-user limit: the rate of POSTs (`rate_limited`), the runs in flight " +
+    "(`too_many_runs_in_flight`) or a budget (`budget_exceeded`). `Retry-After` says how many " +
+    "seconds to wait when the wait is known.",
   500: "Server error (`internal`); details are only in the server log.",
 };
 
@@ -134,7 +136,7 @@ export function orchestratorRoutes(bodyMiddleware: {
       },
       responses: {
         200: json(RunEnvelope, "The run, continuing."),
-        ...errors(400, 401, 404, 409, 413, 415, 500),
+        ...errors(400, 401, 404, 409, 413, 415, 429, 500),
       },
     }),
     cancelRun: createRoute({
@@ -151,7 +153,7 @@ export function orchestratorRoutes(bodyMiddleware: {
       },
       responses: {
         200: json(RunEnvelope, "The cancelled run."),
-        ...errors(400, 401, 404, 409, 413, 415, 500),
+        ...errors(400, 401, 404, 409, 413, 415, 429, 500),
       },
     }),
     getDeliverable: createRoute({

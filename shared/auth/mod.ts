@@ -2,11 +2,13 @@
  * Tokens as Supabase issues them: HS256 JWTs with `role`, `sub`, `aud`, `exp`. Locally every key
  * (anon, service_role, user tokens) is signed with one secret, like `supabase start` does; in
  * production the platform signs user tokens and functions receive the keys in their environment.
+ * Every token must carry `exp` (one without it would never expire); user tokens must also name
+ * the expected audience (`authenticated` unless configured otherwise).
  *
  * @example
  * ```ts
  * const token = await mintUserToken(LOCAL_JWT_SECRET, { sub: crypto.randomUUID() });
- * const claims = await verifyToken(LOCAL_JWT_SECRET, token);
+ * const claims = await verifyToken(LOCAL_JWT_SECRET, token, { audience: DEFAULT_AUDIENCE });
  * ```
  */
 import { sign, verify } from "hono/jwt";
@@ -71,14 +73,65 @@ export function mintUserToken(secret: string, options: UserTokenOptions): Promis
   );
 }
 
-/** Verifies a token's signature and expiry and returns its claims, or throws `unauthorized`. */
-export async function verifyToken(secret: string, token: string): Promise<Claims> {
-  try {
-    const payload = await verify(token, secret, "HS256");
-    return Claims.parse(payload);
-  } catch (e) {
-    throw new AppError("unauthorized", "invalid or expired token", undefined, { cause: e });
+/** The audience user tokens must name: Supabase Auth issues its access tokens for this one. */
+export const DEFAULT_AUDIENCE = "authenticated";
+
+/** What {@link verifyToken} and {@link checkClaims} require beyond a valid signature. */
+export interface ClaimRules {
+  /**
+   * An audience the token's `aud` must name (a string, or one entry of a list, per RFC 7519
+   * §4.1.3). Unset: `aud` is not looked at — the API keys carry none, and the functions gateway
+   * accepts them.
+   */
+  audience?: string;
+}
+
+/**
+ * Checks verified claims against the product's rules: `exp` must be present (a token without it
+ * would be good forever; a past one was already refused with the signature) and, when asked, `aud`
+ * must name `rules.audience`. Throws `unauthorized`.
+ *
+ * @example
+ * ```ts
+ * const claims = checkClaims(await verifyWithJwks(token, options), { audience: DEFAULT_AUDIENCE });
+ * ```
+ */
+export function checkClaims(payload: unknown, rules: ClaimRules = {}): Claims {
+  const parsed = Claims.safeParse(payload);
+  if (!parsed.success) throw unauthorized(parsed.error);
+  const claims = parsed.data;
+  if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) {
+    throw unauthorized(new Error("the token has no exp claim"));
   }
+  if (rules.audience !== undefined) {
+    const audiences = claims.aud === undefined ? [] : [claims.aud].flat();
+    if (!audiences.includes(rules.audience)) {
+      throw unauthorized(new Error(`the token is not for audience ${rules.audience}`));
+    }
+  }
+  return claims;
+}
+
+function unauthorized(cause: unknown): AppError {
+  return new AppError("unauthorized", "invalid or expired token", undefined, { cause });
+}
+
+/**
+ * Verifies a token's signature and expiry, requires `exp` (and `aud`, see {@link ClaimRules}) and
+ * returns its claims, or throws `unauthorized`.
+ */
+export async function verifyToken(
+  secret: string,
+  token: string,
+  rules: ClaimRules = {},
+): Promise<Claims> {
+  let payload: unknown;
+  try {
+    payload = await verify(token, secret, "HS256");
+  } catch (e) {
+    throw unauthorized(e);
+  }
+  return checkClaims(payload, rules);
 }
 
 /** The bearer token of an `Authorization` header, if any. */

@@ -66,6 +66,33 @@ export type Database = {
           },
         ];
       };
+      request_limits: {
+        Row: {
+          max_runs_in_flight: number;
+          owner_id: string;
+          refilled_at: string;
+          tokens: number | null;
+          updated_at: string;
+          validation_leases: Json;
+        };
+        Insert: {
+          max_runs_in_flight?: number;
+          owner_id: string;
+          refilled_at?: string;
+          tokens?: number | null;
+          updated_at?: string;
+          validation_leases?: Json;
+        };
+        Update: {
+          max_runs_in_flight?: number;
+          owner_id?: string;
+          refilled_at?: string;
+          tokens?: number | null;
+          updated_at?: string;
+          validation_leases?: Json;
+        };
+        Relationships: [];
+      };
       run_events: {
         Row: {
           created_at: string;
@@ -330,6 +357,22 @@ export type Database = {
       [_ in never]: never;
     };
     Functions: {
+      admit_request: {
+        Args: {
+          p_owner: string;
+          p_per_minute: number;
+          p_burst: number;
+          p_max_runs_in_flight?: number;
+          p_max_validations?: number;
+          p_lease_seconds?: number;
+        };
+        Returns: {
+          refused: string;
+          retry_after: number;
+          cap: number;
+          lease: string;
+        }[];
+      };
       answer_clarification: {
         Args: { p_run_id: string; p_answers: Json };
         Returns: {
@@ -538,6 +581,10 @@ export type Database = {
           outcome: string;
           wake: string[];
         }[];
+      };
+      release_request_lease: {
+        Args: { p_owner: string; p_lease: string };
+        Returns: undefined;
       };
       request_run_work: {
         Args: { p_run_id: string };

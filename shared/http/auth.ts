@@ -1,8 +1,10 @@
 /**
  * Who is calling: the bearer token is verified (HS256 with the project's JWT secret, or an
- * asymmetric key from the project's JWKS as Supabase's newer signing keys use) and must belong to a
- * signed-in user — role `authenticated` with a UUID `sub`. The anon key, the service role key and
- * anything unsigned or expired are a 401. The claims go into the Hono context for the handlers,
+ * asymmetric key from the project's JWKS as Supabase's newer signing keys use), must carry `exp`
+ * and name the expected audience in `aud` (`authenticated`, Supabase Auth's, unless configured —
+ * `BT_JWT_AUDIENCE`), and must belong to a signed-in user — role `authenticated` with a UUID `sub`.
+ * The anon key, the service role key and anything unsigned, expired, without `exp` or for another
+ * audience are a 401. The claims go into the Hono context for the handlers,
  * which pass them to `asCaller` so row level security sees the same user.
  *
  * @example
@@ -15,7 +17,13 @@
 import type { MiddlewareHandler } from "hono";
 import { decode, verifyWithJwks } from "hono/jwt";
 import { z } from "zod";
-import { bearerToken, Claims, verifyToken } from "../auth/mod.ts";
+import {
+  bearerToken,
+  checkClaims,
+  type Claims,
+  DEFAULT_AUDIENCE,
+  verifyToken,
+} from "../auth/mod.ts";
 import { AppError } from "../errors/mod.ts";
 
 /** A JSON Web Key as Hono's verifier takes it. */
@@ -32,12 +40,14 @@ export interface UserEnv {
   Variables: { claims: UserClaims };
 }
 
-/** Keys accepted for verification: at least one of them. */
+/** Keys accepted for verification (at least one of them) and the audience tokens must name. */
 export interface VerifierKeys {
   /** Secret of HS256 tokens (Supabase's legacy JWT secret; the local stack's). */
   jwtSecret?: string;
   /** Public keys for asymmetric tokens (Supabase's `SUPABASE_JWKS`). */
   jwks?: Jwk[];
+  /** The `aud` tokens must name (default `authenticated`; `BT_JWT_AUDIENCE`). */
+  audience?: string;
 }
 
 const ASYMMETRIC = [
@@ -59,10 +69,18 @@ function unauthorized(message: string, cause?: unknown): AppError {
 
 /**
  * A verifier for `keys`. HS* tokens need the secret, other algorithms a key in the JWKS with the
- * token's `kid`. Throws `config_missing` (naming `JWT_SECRET`) when given neither.
+ * token's `kid`. Either way the token must carry `exp` and name `keys.audience` (default
+ * `authenticated`). Throws `config_missing` (naming `JWT_SECRET`) when given neither key.
+ *
+ * @example
+ * ```ts
+ * const verify = createTokenVerifier({ jwtSecret: LOCAL_JWT_SECRET, audience: "authenticated" });
+ * const claims = await verify(token); // or 401 unauthorized
+ * ```
  */
 export function createTokenVerifier(keys: VerifierKeys): TokenVerifier {
   const jwks = keys.jwks?.length ? keys.jwks : undefined;
+  const rules = { audience: keys.audience ?? DEFAULT_AUDIENCE };
   if (!keys.jwtSecret && !jwks) {
     throw new AppError(
       "config_missing",
@@ -79,15 +97,16 @@ export function createTokenVerifier(keys: VerifierKeys): TokenVerifier {
     }
     if (typeof alg === "string" && alg.startsWith("HS")) {
       if (!keys.jwtSecret) throw unauthorized("invalid or expired token");
-      return await verifyToken(keys.jwtSecret, token);
+      return await verifyToken(keys.jwtSecret, token, rules);
     }
     if (!jwks) throw unauthorized("invalid or expired token");
+    let payload: unknown;
     try {
-      const payload = await verifyWithJwks(token, { keys: jwks, allowedAlgorithms: ASYMMETRIC });
-      return Claims.parse(payload);
+      payload = await verifyWithJwks(token, { keys: jwks, allowedAlgorithms: ASYMMETRIC });
     } catch (e) {
       throw unauthorized("invalid or expired token", e);
     }
+    return checkClaims(payload, rules);
   };
 }
 

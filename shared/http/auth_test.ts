@@ -59,9 +59,10 @@ Deno.test("asymmetric tokens are verified with the project's JWKS (SUPABASE_JWKS
   const verify = createTokenVerifier({ jwks });
   const sub = crypto.randomUUID();
   const exp = Math.floor(Date.now() / 1000) + 60;
-  const good = await sign({ role: "authenticated", sub, exp }, privateJwk, "ES256");
+  const claims = { aud: "authenticated", role: "authenticated", sub, exp };
+  const good = await sign(claims, privateJwk, "ES256");
   assert.equal((await verify(good)).sub, sub);
-  const forged = await sign({ role: "authenticated", sub, exp }, other.privateJwk, "ES256");
+  const forged = await sign(claims, other.privateJwk, "ES256");
   await assert.rejects(verify(forged), (e) => isAppError(e, "unauthorized"));
   // Without a secret, HS256 tokens cannot be checked and are refused.
   await assert.rejects(
@@ -77,4 +78,54 @@ Deno.test("a verifier needs a secret or keys, and says JWT_SECRET is missing", (
   );
   assert.throws(() => parseJwks("not json"), (e) => isAppError(e, "config_missing"));
   assert.equal(parseJwks('[{"kty":"EC"}]').length, 1);
+});
+
+Deno.test("asymmetric tokens too must carry exp and name the audience", async () => {
+  const { privateJwk, publicJwk } = await es256Keys("key-1");
+  const verify = createTokenVerifier({ jwks: [publicJwk] });
+  const sub = crypto.randomUUID();
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const forever = await sign(
+    { aud: "authenticated", role: "authenticated", sub },
+    privateJwk,
+    "ES256",
+  );
+  await assert.rejects(verify(forever), (e) => isAppError(e, "unauthorized"));
+  const elsewhere = await sign(
+    { aud: "other", role: "authenticated", sub, exp },
+    privateJwk,
+    "ES256",
+  );
+  await assert.rejects(verify(elsewhere), (e) => isAppError(e, "unauthorized"));
+});
+
+Deno.test("user tokens must name the configured audience, in a string or a list", async () => {
+  const sub = crypto.randomUUID();
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const token = (aud?: string | string[]) =>
+    sign({ role: "authenticated", sub, exp, ...(aud ? { aud } : {}) }, LOCAL_JWT_SECRET, "HS256");
+  const byDefault = createTokenVerifier({ jwtSecret: LOCAL_JWT_SECRET });
+  assert.equal((await byDefault(await token("authenticated"))).sub, sub);
+  assert.equal((await byDefault(await token(["x", "authenticated"]))).sub, sub);
+  for (const aud of [undefined, "other", ["x", "y"]]) {
+    await assert.rejects(byDefault(await token(aud)), (e) => isAppError(e, "unauthorized"));
+  }
+  const custom = createTokenVerifier({ jwtSecret: LOCAL_JWT_SECRET, audience: "backend-team" });
+  assert.equal((await custom(await token("backend-team"))).sub, sub);
+  await assert.rejects(custom(await token("authenticated")), (e) => isAppError(e, "unauthorized"));
+});
+
+Deno.test("a token without exp is a 401 in the error shape", async () => {
+  const forever = await sign(
+    { aud: "authenticated", role: "authenticated", sub: crypto.randomUUID() },
+    LOCAL_JWT_SECRET,
+    "HS256",
+  );
+  const res = await protectedApp().request("/me", {
+    headers: { Authorization: `Bearer ${forever}` },
+  });
+  assert.equal(res.status, 401);
+  const body = await res.json();
+  assert.deepEqual(Object.keys(body), ["error"]);
+  assert.equal(body.error.code, "unauthorized");
 });

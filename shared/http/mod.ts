@@ -1,7 +1,8 @@
 /**
  * The HTTP layer every function shares: CORS as Supabase functions do it, one error handler that
  * maps errors to `{ error: { code, message, details? } }`, bearer-token authentication of
- * signed-in users, and safe JSON body reading (media type, size, syntax).
+ * signed-in users, per-user limits (rate, validations and runs in flight; 429 with `Retry-After`),
+ * and safe JSON body reading (media type, size, syntax).
  *
  * @example
  * ```ts
@@ -32,6 +33,19 @@ export {
   type UserEnv,
   type VerifierKeys,
 } from "./auth.ts";
+export {
+  createDatabaseLimiter,
+  DEFAULT_REQUEST_LIMITS,
+  holdValidationSlot,
+  limitRequestRate,
+  LimitsEnv,
+  limitsFromEnv,
+  type RequestLimiter,
+  type RequestLimits,
+  retryAfterHeader,
+  RUNS_RETRY_AFTER_SECONDS,
+  runsInFlightError,
+} from "./limits.ts";
 export {
   DEFAULT_MAX_BODY_BYTES,
   jsonBody,

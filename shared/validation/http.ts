@@ -3,7 +3,9 @@
  * is a {@link ValidateRequest} (`{ files: [{ name, sql, down? }], baseline?, queries?, functions?,
  * shadow? }`); the answer is `{ ok, findings, durationMs }` with status 200 whatever the verdict —
  * findings are the result, not an error. Bad input is a 400 in the shared error shape, a missing
- * or non-user token a 401. The product database is not used: every request gets a fresh shadow.
+ * or non-user token a 401, a user over their limits (validations in flight, request rate) a 429
+ * with `Retry-After`. Every request gets a fresh shadow; the product database only keeps the
+ * per-user limits.
  *
  * @example
  * ```ts
@@ -16,18 +18,26 @@ import { z } from "zod";
 import { AppError } from "../errors/mod.ts";
 import {
   cors,
+  createDatabaseLimiter,
   createTokenVerifier,
   errorHandler,
   type ErrorLogger,
+  holdValidationSlot,
   jsonBody,
   type Jwk,
+  LimitsEnv,
+  limitsFromEnv,
   notFoundHandler,
   parseJwks,
+  type RequestLimits,
   requireUser,
+  retryAfterHeader,
   type TokenVerifier,
   type UserEnv,
   validationError,
 } from "../http/mod.ts";
+import { DEFAULT_AUDIENCE } from "../auth/mod.ts";
+import type { Sql } from "../db/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import type { ShadowBackend, ShadowDatabase } from "../shadow/mod.ts";
 import { sharedShadow } from "../shadow/mod.ts";
@@ -46,8 +56,17 @@ export interface ValidateAppDeps {
   jwtSecret?: string;
   /** Public keys for asymmetric user tokens (`SUPABASE_JWKS`). */
   jwks?: Jwk[];
-  /** A ready verifier instead of `jwtSecret`/`jwks`. */
+  /** The `aud` user tokens must name (default `authenticated`; `BT_JWT_AUDIENCE`). */
+  audience?: string;
+  /** A ready verifier instead of `jwtSecret`/`jwks`/`audience`. */
   verifyToken?: TokenVerifier;
+  /**
+   * The product database (as the service side), where the per-user limits are kept. Without it
+   * nothing limits a user — the function's entrypoint always passes it.
+   */
+  sql?: Sql;
+  /** Per-user limits (defaults: `DEFAULT_REQUEST_LIMITS`): validations in flight and rate. */
+  limits?: Partial<RequestLimits>;
   /** The shadow of a backend (default: the process-wide one). */
   shadow?: (backend: ShadowBackend) => Promise<ShadowDatabase>;
   /** Backend used when the request names none (default pglite). */
@@ -60,15 +79,19 @@ export interface ValidateAppDeps {
 /** Builds the app; `app.fetch` serves it. */
 export function createValidateApp(deps: ValidateAppDeps) {
   const verify = deps.verifyToken ??
-    createTokenVerifier({ jwtSecret: deps.jwtSecret, jwks: deps.jwks });
+    createTokenVerifier({ jwtSecret: deps.jwtSecret, jwks: deps.jwks, audience: deps.audience });
+  const limiter = deps.sql ? createDatabaseLimiter(deps.sql, deps.limits) : undefined;
   const shadowOf = deps.shadow ?? sharedShadow;
   const app = new Hono<UserEnv>().basePath(VALIDATE_PATH);
   app.use("*", cors());
+  app.use("*", retryAfterHeader());
   app.onError(errorHandler(deps.logError));
   app.notFound(notFoundHandler);
   app.post(
     "/",
     requireUser(verify),
+    // Before the body is read: a slow upload holds a slot too.
+    limiter ? holdValidationSlot(limiter) : (_c, next) => next(),
     jsonBody({ maxBytes: VALIDATE_MAX_BODY_BYTES }),
     async (c) => {
       const parsed = ValidateRequest.safeParse(await c.req.json());
@@ -98,8 +121,12 @@ export function createValidateApp(deps: ValidateAppDeps) {
 
 /** The variables the function reads. */
 export const ValidateEnv = z.object({
+  /** The product database, where the per-user limits are kept. */
+  SUPABASE_DB_URL: z.string().min(1),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   SUPABASE_JWKS: z.string().min(1).optional(),
+  BT_JWT_AUDIENCE: z.string().min(1).optional(),
+  ...LimitsEnv.shape,
   SHADOW_DATABASE_URL: z.string().min(1).optional(),
   VALIDATE_DEFAULT_SHADOW: z.enum(["pglite", "postgres"]).optional(),
 }).superRefine((env, ctx) => {
@@ -108,14 +135,20 @@ export const ValidateEnv = z.object({
   }
 });
 
+/** The function's configuration: the app's dependencies and where the product database is. */
+export type ValidateConfig = ValidateAppDeps & { dbUrl: string; limits: RequestLimits };
+
 /** Reads the function's configuration (default: the process environment). */
 export function loadValidateConfig(
   env: Record<string, string | undefined> = Deno.env.toObject(),
-): ValidateAppDeps {
+): ValidateConfig {
   const parsed = loadConfig(ValidateEnv, env);
   return {
+    dbUrl: parsed.SUPABASE_DB_URL,
     jwtSecret: parsed.JWT_SECRET,
     jwks: parsed.SUPABASE_JWKS ? parseJwks(parsed.SUPABASE_JWKS) : undefined,
+    audience: parsed.BT_JWT_AUDIENCE ?? DEFAULT_AUDIENCE,
+    limits: limitsFromEnv(parsed),
     postgresAvailable: !!parsed.SHADOW_DATABASE_URL,
     defaultShadow: parsed.VALIDATE_DEFAULT_SHADOW,
   };

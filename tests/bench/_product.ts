@@ -82,6 +82,11 @@ export async function startBenchProduct(plans: readonly BenchPlan[]): Promise<Be
       OPENAI_MAX_RETRIES: "2",
       OPENAI_TIMEOUT_MS: "30000",
       NO_COLOR: "1",
+      // The bench is one user submitting many runs at once: lift the per-user limits, which
+      // protect a shared service from one tenant, not a load test from itself.
+      BT_RATE_LIMIT_PER_MINUTE: "1000000",
+      BT_RATE_LIMIT_BURST: "1000000",
+      BT_MAX_RUNS_IN_FLIGHT: "100000",
     },
     stdin: "null",
     stdout: "piped",

@@ -10,12 +10,15 @@ import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.
 import { createPgliteShadow, type ShadowDatabase } from "../../shared/shadow/mod.ts";
 import { createValidateApp, ValidationReport } from "../../shared/validation/mod.ts";
 import { createFunctionsGateway } from "../../supabase/local/functions_gateway.ts";
+import { freshDatabase } from "../_support/db.ts";
 
 const UNPROTECTED = "create table public.invoices (id bigint primary key, amount numeric);";
 
 Deno.test("a signed-in user validates SQL through supabase-js and gets findings, not an error", async () => {
   const keys = await apiKeys(LOCAL_JWT_SECRET);
   const logs: string[] = [];
+  // The product database keeps the per-user limits (the validator's SQL never goes there).
+  await using db = await freshDatabase();
   // The gateway needs the server's URL, the server needs the gateway.
   const route: { gateway?: ReturnType<typeof createFunctionsGateway> } = {};
   const server = Deno.serve(
@@ -29,8 +32,7 @@ Deno.test("a signed-in user validates SQL through supabase-js and gets findings,
       SUPABASE_URL: url,
       SUPABASE_ANON_KEY: keys.anon,
       SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-      // The validator never connects to the product database.
-      SUPABASE_DB_URL: "postgresql://nobody@127.0.0.1:1/none",
+      SUPABASE_DB_URL: db.url,
     },
     bootTimeoutMs: 120_000,
     log: (line) => logs.push(line),
