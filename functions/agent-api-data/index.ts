@@ -1,4 +1,4 @@
 /** The `api-data` agent's worker: drains its queue when woken. Wiring only (see shared/runtime). */
 import { serveAgentWorker } from "../../shared/runtime/serve_agent.ts";
 
-serveAgentWorker("api-data");
+await serveAgentWorker("api-data");

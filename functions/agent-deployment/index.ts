@@ -1,4 +1,4 @@
 /** The `deployment` agent's worker: drains its queue when woken. Wiring only (see shared/runtime). */
 import { serveAgentWorker } from "../../shared/runtime/serve_agent.ts";
 
-serveAgentWorker("deployment");
+await serveAgentWorker("deployment");

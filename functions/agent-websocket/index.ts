@@ -1,4 +1,4 @@
 /** The `websocket` agent's worker: drains its queue when woken. Wiring only (see shared/runtime). */
 import { serveAgentWorker } from "../../shared/runtime/serve_agent.ts";
 
-serveAgentWorker("websocket");
+await serveAgentWorker("websocket");

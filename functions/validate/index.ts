@@ -4,7 +4,10 @@
  * `shared/validation`; the product database holds the per-user limits.
  */
 import { connect } from "../../shared/db/mod.ts";
+import { refuseSharedShadowServer } from "../../shared/shadow/mod.ts";
 import { createValidateApp, loadValidateConfig } from "../../shared/validation/mod.ts";
+
+await refuseSharedShadowServer();
 
 const config = loadValidateConfig();
 // The product database only keeps the per-user limits here: one small pool is plenty.

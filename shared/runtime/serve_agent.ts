@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * serveAgentWorker("db-architect");
+ * await serveAgentWorker("db-architect");
  * ```
  */
 import { queueOf } from "../dispatch/mod.ts";
@@ -15,9 +15,11 @@ import { QueueWorker } from "../worker/mod.ts";
 import { createAgentKit } from "./agent_kit.ts";
 import { serveWorker, workerFoundations } from "./foundations.ts";
 import { createShadowValidator } from "./shadow_validator.ts";
+import { refuseSharedShadowServer } from "../shadow/mod.ts";
 
-/** Serves the worker of one agent. */
-export function serveAgentWorker(agent: AgentName): void {
+/** Serves the worker of one agent; refuses to start on a shadow server that is the product's. */
+export async function serveAgentWorker(agent: AgentName): Promise<void> {
+  await refuseSharedShadowServer();
   const { config, sql, llm, wake } = workerFoundations(agent);
   const kit = createAgentKit();
   const validator = createShadowValidator();

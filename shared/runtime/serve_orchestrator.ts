@@ -13,9 +13,11 @@ import { pgmqQueue } from "../queue/mod.ts";
 import { QueueWorker } from "../worker/mod.ts";
 import { createDeliverer } from "./deliverer.ts";
 import { serveWorker, workerFoundations } from "./foundations.ts";
+import { refuseSharedShadowServer } from "../shadow/mod.ts";
 
 /** Serves the orchestrator worker. */
 export async function serveOrchestratorWorker(): Promise<void> {
+  await refuseSharedShadowServer();
   const { config, sql, llm, wake } = workerFoundations("orchestrator");
   const prompt = await loadPrompt("orchestrator");
   const deliver = await createDeliverer(sql);

@@ -40,6 +40,13 @@ export {
   createPostgresShadow,
   type PostgresShadowOptions,
 } from "./postgres_backend.ts";
-export { closeSharedShadows, openShadow, type OpenShadowOptions, sharedShadow } from "./open.ts";
+export {
+  checkShadowServer,
+  closeSharedShadows,
+  openShadow,
+  type OpenShadowOptions,
+  refuseSharedShadowServer,
+  sharedShadow,
+} from "./open.ts";
 export { PGLITE_EXTENSIONS } from "./_pglite_instance.ts";
 export { SHADOW_OWNER, SHADOW_SETUP_SQL, shadowBootstrapScripts } from "./platform.ts";

@@ -12,7 +12,7 @@
  */
 import { AppError } from "../errors/mod.ts";
 import { createPgliteShadow, type PgliteShadowOptions } from "./pglite_backend.ts";
-import { createPostgresShadow } from "./postgres_backend.ts";
+import { assertSeparateServers, createPostgresShadow } from "./postgres_backend.ts";
 import type { ShadowBackend, ShadowDatabase } from "./port.ts";
 
 /** Options of {@link openShadow}. */
@@ -66,4 +66,37 @@ export async function closeSharedShadows(): Promise<void> {
   const all = [...shared.values()];
   shared.clear();
   await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.close()));
+}
+
+/**
+ * The start-up check of every function that reads `SHADOW_DATABASE_URL`: when both it and the
+ * product's database (`SUPABASE_DB_URL`) are set, they must be different servers, compared by
+ * `system_identifier`. Throws `config_invalid` otherwise; a function then refuses to start.
+ */
+export async function checkShadowServer(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<void> {
+  const shadowUrl = env.SHADOW_DATABASE_URL;
+  const productUrl = env.SUPABASE_DB_URL;
+  if (!shadowUrl || !productUrl) return;
+  await assertSeparateServers(shadowUrl, productUrl);
+}
+
+/**
+ * Runs {@link checkShadowServer} at a function's start and ends the process with the error's
+ * message when it fails: a misconfigured shadow must stop the function, not its first user.
+ */
+export async function refuseSharedShadowServer(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<void> {
+  try {
+    await checkShadowServer(env);
+  } catch (e) {
+    if (e instanceof AppError && e.code === "config_invalid") {
+      console.error(e.message);
+      Deno.exit(1);
+    }
+    // The servers could not be reached to compare: the shadow will say so on first use.
+    console.error(`shadow server check skipped: ${(e as Error).message}`);
+  }
 }
