@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * const { result, files } = assembleDeliverable({ run, tasks, artifacts, validation });
+ * const { result, files } = await assembleDeliverable({ run, tasks, artifacts, validation });
  * ```
  */
 import { z } from "zod";
@@ -37,7 +37,7 @@ import {
   orderMigrations,
   taskOrder,
 } from "./migration_order.ts";
-import { indexesIn, policiesIn } from "./sql_facts.ts";
+import { type MigrationFacts, migrationFacts } from "./migration_facts.ts";
 
 /** Everything assembled: the files and the sections index (the run's `result`). */
 export interface AssembledDeliverable {
@@ -90,7 +90,9 @@ const OutputEnvelope = z.looseObject({
 type OutputEnvelope = z.infer<typeof OutputEnvelope>;
 
 /** Assembles the deliverable of a run whose tasks all succeeded; see the module doc. */
-export function assembleDeliverable(request: AssembleRequest): AssembledDeliverable {
+export async function assembleDeliverable(
+  request: AssembleRequest,
+): Promise<AssembledDeliverable> {
   const unfinished = request.tasks.filter((t) => t.status !== "succeeded");
   if (unfinished.length > 0) {
     throw new AppError(
@@ -102,6 +104,9 @@ export function assembleDeliverable(request: AssembleRequest): AssembledDelivera
   const integration = request.validation?.report ?? null;
   const outputs = new Map(request.tasks.map((t) => [t.id, envelopeOf(t.output)]));
   const migrations = orderMigrations(request);
+  // What each migration creates, read by the Postgres parser (the only asynchronous step).
+  const facts = new Map<string, MigrationFacts>();
+  for (const m of migrations) facts.set(m.path, await migrationFacts(m.up));
   const notes: string[] = [];
   const files = new FileSet(notes);
 
@@ -180,7 +185,9 @@ export function assembleDeliverable(request: AssembleRequest): AssembledDelivera
     });
   }
 
-  const deliveredMigrations = migrations.map((m) => deliveredMigration(m, ordered));
+  const deliveredMigrations = migrations.map((m) =>
+    deliveredMigration(m, ordered, facts.get(m.path)!)
+  );
   const functions = edgeFunctions(ordered);
   const envVars = environment(request.tasks, outputs, functions);
   const all = files.list();
@@ -210,7 +217,7 @@ export function assembleDeliverable(request: AssembleRequest): AssembledDelivera
     );
   }
 
-  const indexes = deliveredIndexes(migrations, ordered);
+  const indexes = deliveredIndexes(migrations, ordered, facts);
   const summary = summaryOf(request, outputs, {
     migrations: migrations.length,
     policies: deliveredMigrations.reduce((n, m) => n + m.policies.length, 0),
@@ -342,6 +349,7 @@ function titleOf(path: string): string {
 function deliveredMigration(
   m: OrderedMigration,
   ordered: { task: DeliveryTask; artifact: DeliveryArtifact }[],
+  facts: MigrationFacts,
 ): DeliveredMigration {
   const documented: DeliveredPolicy[] = ordered
     .filter(({ task, artifact }) =>
@@ -350,7 +358,7 @@ function deliveredMigration(
     )
     .map(({ artifact }) => policyFromMeta(artifact.meta));
   const names = new Set(documented.map((p) => `${p.table}|${p.name}`));
-  const parsed = policiesIn(m.up)
+  const parsed = facts.policies
     .filter((p) => !names.has(`${p.table}|${p.name}`))
     .map((p) => ({ ...p, using: null, with_check: null }));
   return {
@@ -363,7 +371,7 @@ function deliveredMigration(
     source_path: m.source.path,
     rollback_path: m.rollbackPath,
     policies: [...documented, ...parsed],
-    indexes: indexesIn(m.up).map((i) => i.name),
+    indexes: facts.indexes.map((i) => i.name),
   };
 }
 
@@ -382,6 +390,7 @@ function policyFromMeta(meta: Record<string, unknown>): DeliveredPolicy {
 function deliveredIndexes(
   migrations: OrderedMigration[],
   ordered: { task: DeliveryTask; artifact: DeliveryArtifact }[],
+  facts: ReadonlyMap<string, MigrationFacts>,
 ): DeliveredIndex[] {
   const documented = ordered.filter(({ artifact }) => artifact.kind === "index").map((
     { artifact },
@@ -389,7 +398,7 @@ function deliveredIndexes(
   const text = (meta: Record<string, unknown> | undefined, k: string) =>
     meta && typeof meta[k] === "string" ? meta[k] as string : null;
   const out: DeliveredIndex[] = migrations.flatMap((m) =>
-    indexesIn(m.up).map((i) => {
+    facts.get(m.path)!.indexes.map((i) => {
       const doc = documented.find((d) => d.name === i.name);
       return {
         name: i.name,

@@ -42,17 +42,17 @@ const passedIntegration: IntegrationOutcome = {
   }],
 };
 
-Deno.test("a run with an unfinished task cannot be assembled", () => {
+Deno.test("a run with an unfinished task cannot be assembled", async () => {
   const input = tradeJournalRun();
   input.tasks[2].status = "running";
-  assert.throws(
+  await assert.rejects(
     () => assembleDeliverable(input),
     (e) => isAppError(e, "conflict") && /T3 \(running\)/.test(e.message),
   );
 });
 
-Deno.test("the deliverable is a Supabase project: README, timestamped migrations, rollbacks, functions, docs", () => {
-  const { files, result } = assembleDeliverable(tradeJournalRun());
+Deno.test("the deliverable is a Supabase project: README, timestamped migrations, rollbacks, functions, docs", async () => {
+  const { files, result } = await assembleDeliverable(tradeJournalRun());
   assert.equal(files[0].path, "README.md");
   assert.deepEqual(files.map((f) => f.path), [
     "README.md",
@@ -88,8 +88,8 @@ Deno.test("the deliverable is a Supabase project: README, timestamped migrations
   assert.match(api.content, /### GET \/functions\/v1\/trade-stats/);
 });
 
-Deno.test("each migration carries its RLS policies and the indexes it creates", () => {
-  const { result } = assembleDeliverable(tradeJournalRun());
+Deno.test("each migration carries its RLS policies and the indexes it creates", async () => {
+  const { result } = await assembleDeliverable(tradeJournalRun());
   const [profiles, positions, tags, indexes] = result.sections.migrations;
   assert.deepEqual(profiles.policies.map((p) => [p.name, p.command, p.using]), [
     ["owners read their profile", "select", "id = (select auth.uid())"],
@@ -113,8 +113,8 @@ Deno.test("each migration carries its RLS policies and the indexes it creates", 
   assert.equal(result.summary.counts.policies, 15);
 });
 
-Deno.test("indexes list the query they serve and the migration that creates them", () => {
-  const { result } = assembleDeliverable(tradeJournalRun());
+Deno.test("indexes list the query they serve and the migration that creates them", async () => {
+  const { result } = await assembleDeliverable(tradeJournalRun());
   const timeline = result.sections.indexes.find((i) => i.name === "trades_user_executed_at_idx")!;
   assert.equal(
     timeline.serves_query,
@@ -130,8 +130,8 @@ Deno.test("indexes list the query they serve and the migration that creates them
   assert.equal(result.sections.indexes.length, 6);
 });
 
-Deno.test("setup names the secrets to set, the functions to deploy and the CLI steps in order", () => {
-  const { result } = assembleDeliverable(tradeJournalRun());
+Deno.test("setup names the secrets to set, the functions to deploy and the CLI steps in order", async () => {
+  const { result } = await assembleDeliverable(tradeJournalRun());
   const { env_vars, steps } = result.sections.setup;
   const market = env_vars.find((v) => v.name === "MARKET_DATA_API_KEY")!;
   assert.deepEqual(market, {
@@ -165,8 +165,8 @@ Deno.test("setup names the secrets to set, the functions to deploy and the CLI s
   }]);
 });
 
-Deno.test("notes hold the assumptions, the down migrations newest first and the agents' follow-ups", () => {
-  const { result } = assembleDeliverable(tradeJournalRun());
+Deno.test("notes hold the assumptions, the down migrations newest first and the agents' follow-ups", async () => {
+  const { result } = await assembleDeliverable(tradeJournalRun());
   const { notes } = result.sections;
   assert.ok(notes.assumptions.includes("A profile row is created by the app right after sign-up."));
   assert.ok(
@@ -186,8 +186,8 @@ Deno.test("notes hold the assumptions, the down migrations newest first and the 
   );
 });
 
-Deno.test("every file carries the validation evidence of the task that produced it", () => {
-  const { result } = assembleDeliverable(tradeJournalRun());
+Deno.test("every file carries the validation evidence of the task that produced it", async () => {
+  const { result } = await assembleDeliverable(tradeJournalRun());
   const byPath = new Map(result.validation.evidence.map((e) => [e.path, e]));
   const indexMigration = byPath.get(
     "supabase/migrations/20261125143003_add_journal_query_indexes.sql",
@@ -206,8 +206,8 @@ Deno.test("every file carries the validation evidence of the task that produced 
   );
 });
 
-Deno.test("with integration evidence, the pgTAP files are delivered and the evidence names the shadow run", () => {
-  const { files, result } = assembleDeliverable({
+Deno.test("with integration evidence, the pgTAP files are delivered and the evidence names the shadow run", async () => {
+  const { files, result } = await assembleDeliverable({
     ...tradeJournalRun(),
     validation: passedIntegration,
   });
@@ -230,14 +230,14 @@ Deno.test("with integration evidence, the pgTAP files are delivered and the evid
   assert.ok(result.sections.setup.steps.some((s) => s.command === "supabase test db --linked"));
 });
 
-Deno.test("assembling twice gives the same deliverable", () => {
+Deno.test("assembling twice gives the same deliverable", async () => {
   assert.deepEqual(
-    assembleDeliverable({ ...tradeJournalRun(), validation: passedIntegration }),
-    assembleDeliverable({ ...tradeJournalRun(), validation: passedIntegration }),
+    await assembleDeliverable({ ...tradeJournalRun(), validation: passedIntegration }),
+    await assembleDeliverable({ ...tradeJournalRun(), validation: passedIntegration }),
   );
 });
 
-Deno.test("paths outside the project are left out, and a later task's file replaces an earlier one", () => {
+Deno.test("paths outside the project are left out, and a later task's file replaces an earlier one", async () => {
   const input = tradeJournalRun();
   const [t1, , , , t5] = input.tasks;
   input.artifacts.push(
@@ -259,7 +259,7 @@ Deno.test("paths outside the project are left out, and a later task's file repla
       ordinal: 52,
     },
   );
-  const { files, result } = assembleDeliverable(input);
+  const { files, result } = await assembleDeliverable(input);
   assert.ok(!files.some((f) => f.path.includes("passwd")));
   assert.equal(files.find((f) => f.path === "supabase/config.toml")!.content, "b");
   const notes = result.sections.notes.future_improvements.join("\n");
@@ -267,8 +267,8 @@ Deno.test("paths outside the project are left out, and a later task's file repla
   assert.match(notes, /supabase\/config\.toml from T5 replaced the one from T1/);
 });
 
-Deno.test("document sections stored one row each as `doc.md#n` are joined back into one document", () => {
-  const plain = assembleDeliverable(tradeJournalRun());
+Deno.test("document sections stored one row each as `doc.md#n` are joined back into one document", async () => {
+  const plain = await assembleDeliverable(tradeJournalRun());
   const input = tradeJournalRun();
   const seen = new Map<string, number>();
   for (const a of input.artifacts) {
@@ -277,7 +277,7 @@ Deno.test("document sections stored one row each as `doc.md#n` are joined back i
     seen.set(key, n);
     if (n > 1) a.path = `${a.path}#${n}`;
   }
-  const numbered = assembleDeliverable(input);
+  const numbered = await assembleDeliverable(input);
   assert.deepEqual(
     numbered.files.map((f) => [f.path, f.content]),
     plain.files.map((f) => [f.path, f.content]),

@@ -1,7 +1,8 @@
 /**
  * The orchestrator worker's delivery step for a run in `delivering`: read the run's tasks and
- * artifacts, validate the merged migrations together on a fresh shadow database (when one is
- * given: all migrations from scratch, generated pgTAP tests, rollback), assemble the deliverable,
+ * artifacts, validate the project's schema and the merged migrations together on a shadow (when
+ * one is given: a session of shared/shadow, the boundary all untrusted SQL runs behind — all
+ * migrations from scratch, generated pgTAP tests, rollback), assemble the deliverable,
  * and — in one transaction that also archives the queue message — store its files and complete
  * the run with the sections index as its `result`. A failed integration fails the run with code
  * `integration_failed` and the findings instead. A redelivered message finds the run no longer
@@ -9,24 +10,28 @@
  *
  * @example
  * ```ts
+ * const shadow = () => sharedShadow("pglite");
  * const deliver = (run: RunRecord, msgId: number) => deliverRun({ sql, shadow }, run, msgId);
  * ```
  */
 import type { Sql } from "../db/mod.ts";
 import { finishMessage, transitionRun } from "../orchestration/mod.ts";
 import type { IntegrationReport } from "../runs/mod.ts";
+import type { ShadowDatabase } from "../shadow/mod.ts";
 import { assembleDeliverable } from "./assemble.ts";
 import { loadDelivery, lockRunStatus, storeDeliverableFiles } from "./delivery_store.ts";
 import { type IntegrationOutcome, validateIntegration } from "./integration.ts";
 import { orderMigrations } from "./migration_order.ts";
-import type { DeliveryShadow } from "./shadow_port.ts";
 
 /** What {@link deliverRun} needs. */
 export interface DeliverDeps {
   /** The product database, as the service side. */
   sql: Sql;
-  /** Where the merged migrations are validated; without one, no integration evidence or tests. */
-  shadow?: DeliveryShadow;
+  /**
+   * Where the merged migrations are validated, or how to get it (asked only when there is SQL to
+   * validate); without one, no integration evidence or tests.
+   */
+  shadow?: ShadowDatabase | (() => Promise<ShadowDatabase>);
 }
 
 /** How a delivery ended. */
@@ -62,7 +67,8 @@ export async function deliverRun(
   // A run that delivers no SQL (docs, functions, configuration) has nothing to integrate: making a
   // shadow database for it would cost most of its delivery time and prove nothing.
   if (deps.shadow && (migrations.length > 0 || baseSql)) {
-    validation = await validateIntegration(deps.shadow, { baseSql, migrations });
+    const shadow = typeof deps.shadow === "function" ? await deps.shadow() : deps.shadow;
+    validation = await validateIntegration(shadow, { baseSql, migrations });
   }
   const report = validation?.report ?? null;
 
@@ -84,7 +90,7 @@ export async function deliverRun(
     return done(applied ? "failed" : "skipped", 0, report);
   }
 
-  const { result, files } = assembleDeliverable({ ...input, validation });
+  const { result, files } = await assembleDeliverable({ ...input, validation });
   const stored = await finishMessage(deps.sql, msgId, async (tx) => {
     if ((await lockRunStatus(tx, run.id)) !== "delivering") return null;
     const count = await storeDeliverableFiles(tx, run.id, input.run.owner_id, files);

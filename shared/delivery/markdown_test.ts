@@ -11,8 +11,8 @@ function headings(markdown: string, level: number): string[] {
   );
 }
 
-Deno.test("the document has every section of the output format as a level-2 heading, in order", () => {
-  const { result, files } = assembleDeliverable(tradeJournalRun());
+Deno.test("the document has every section of the output format as a level-2 heading, in order", async () => {
+  const { result, files } = await assembleDeliverable(tradeJournalRun());
   const markdown = renderDeliverableMarkdown({ result, files: files.slice(1) });
   assert.deepEqual(headings(markdown, 2), [
     "Summary",
@@ -44,8 +44,8 @@ Deno.test("the document has every section of the output format as a level-2 head
   assert.equal(markdown, files[0].content, "the README is this document");
 });
 
-Deno.test("migrations appear in apply order with their SQL and their policies", () => {
-  const { result, files } = assembleDeliverable(tradeJournalRun());
+Deno.test("migrations appear in apply order with their SQL and their policies", async () => {
+  const { result, files } = await assembleDeliverable(tradeJournalRun());
   const markdown = files[0].content;
   const first = markdown.indexOf("### `supabase/migrations/20261125143000_create_profiles.sql`");
   const last = markdown.indexOf(
@@ -69,7 +69,7 @@ Deno.test("migrations appear in apply order with their SQL and their policies", 
   );
 });
 
-Deno.test("code containing backticks stays inside its fence", () => {
+Deno.test("code containing backticks stays inside its fence", async () => {
   const input = tradeJournalRun();
   const t3 = input.tasks[2];
   input.artifacts.push({
@@ -80,7 +80,7 @@ Deno.test("code containing backticks stays inside its fence", () => {
     meta: { function_name: "trade-stats" },
     ordinal: 9,
   });
-  const markdown = assembleDeliverable(input).files[0].content;
+  const markdown = (await assembleDeliverable(input)).files[0].content;
   assert.ok(markdown.includes("````ts\nconst s = `a`;\n// ```\n````"));
 });
 

@@ -1,10 +1,11 @@
 /**
  * Delivery (phase 7): assembling a finished run into one deliverable — a Supabase project folder
  * (timestamped migrations, down migrations, functions, docs, deploy config, generated pgTAP tests,
- * a README) plus a sections index stored as the run's result — validating the merged migrations
- * together on a shadow database, and serving the result as JSON, Markdown or a tar(.gz) archive.
- * The assembly, the Markdown, the tests' text and the archive are pure; the shadow database, the
- * product database and HTTP are adapters.
+ * a README) plus a sections index stored as the run's result — validating the project's schema
+ * and the merged migrations together on the shared proving ground (a shared/shadow session with
+ * shared/validation's parser, catalog, row synthesis and limits), and serving the result as JSON,
+ * Markdown or a tar(.gz) archive. The assembly, the Markdown, the tests' text and the archive are
+ * pure; the shadow, the product database and HTTP are adapters.
  *
  * Storage decision: the task artifacts stay as the agents produced them; the deliverable's files
  * are added as artifact rows with `task_id = null` under `deliverable/` (the dashboard browses
@@ -13,8 +14,9 @@
  *
  * @example
  * ```ts
- * import { deliverRun, postgresDeliveryShadow } from "../delivery/mod.ts";
- * const shadow = postgresDeliveryShadow({ adminUrl, prepare: applyPlatformSql });
+ * import { deliverRun } from "../delivery/mod.ts";
+ * import { sharedShadow } from "../shadow/mod.ts";
+ * const shadow = () => sharedShadow("postgres"); // or "pglite"
  * const deliver = (run: RunRecord, msgId: number) => deliverRun({ sql, shadow }, run, msgId);
  * ```
  */
@@ -50,37 +52,37 @@ export {
   negotiateDeliverableFormat,
 } from "./http_format.ts";
 export {
-  type CatalogTable,
+  type ColumnModel,
   EXPOSED_SCHEMAS,
+  type ExpressionModel,
+  type ForeignKeyModel,
+  type IndexModel,
+  modelTableIds,
   PLATFORM_SCHEMAS,
-  readCatalog,
-  type SchemaCatalog,
-  schemaSnapshot,
-  tableIds,
-} from "./catalog.ts";
-export { FIXTURE_OTHER, FIXTURE_OWNER } from "./fixtures.ts";
+  type PolicyModel,
+  type SchemaModel,
+  schemaModel,
+  type TableModel,
+} from "./schema_model.ts";
+export { FIXTURE_OTHER, FIXTURE_OWNER, type FixtureRow } from "./fixtures.ts";
 export { findFixtures, type Fixtures } from "./fixture_search.ts";
 export { type GeneratedTest, generatePgtapTests, reachOf, TEST_FOLDER } from "./pgtap.ts";
+export { pgtapInstallScript, runPgtapFiles, type TestRun } from "./pgtap_run.ts";
 export { parseTap, type TapResult } from "./tap.ts";
 export {
+  type IndexStatement,
+  type MigrationFacts,
+  migrationFacts,
+  type PolicyStatement,
+} from "./migration_facts.ts";
+export {
+  BASE_SCHEMA_PATH,
   type IntegrationInput,
   type IntegrationOutcome,
   type MigrationToValidate,
   validateIntegration,
+  WHOLE_CHECK_PATH,
 } from "./integration.ts";
-export {
-  type DeliveryShadow,
-  type Row,
-  type ShadowSession,
-  type SqlErrorFacts,
-  sqlErrorFacts,
-} from "./shadow_port.ts";
-export {
-  postgresDeliveryShadow,
-  postgresSession,
-  type PostgresShadowOptions,
-} from "./postgres_shadow.ts";
-export { pgliteDeliveryShadow, type PgliteShadowOptions } from "./pglite_shadow.ts";
 export {
   type DeliverDeps,
   deliverRun,

@@ -4,19 +4,17 @@
  * and unique constraints, indexes, row level security, the exact set of policies and their
  * commands) and behaviour, basejump-style — acting as the owner, as another signed-in user and as
  * `anon` through `set local role` and `request.jwt.claims`, on fixture rows the owner holds. What a
- * role should see is read from the policies: owner-scoped policies (reading `auth.uid()`) mean the
- * owner sees their row and nobody else does; a policy that is plainly `true` means everyone does;
- * an expression that is neither is not guessed at. Helpers live in a `tests` schema the file
+ * role should see is read from the policies' parse trees (`schema_model.ts`): owner-scoped
+ * policies (reading `auth.uid()`) mean the owner sees their row and nobody else does; a policy
+ * that is plainly `true` means everyone does; an expression that is neither is not guessed at. Helpers live in a `tests` schema the file
  * creates inside its own rolled-back transaction, so nothing needs installing.
  *
  * @example
  * ```ts
- * const files = generatePgtapTests(catalog, fixtures);
+ * const files = generatePgtapTests(model, fixtures);
  * files[0].path; // "supabase/tests/database/positions.test.sql"
  * ```
  */
-import type { CatalogPolicy, CatalogTable, SchemaCatalog } from "./catalog.ts";
-import { EXPOSED_SCHEMAS } from "./catalog.ts";
 import type { Fixtures } from "./fixture_search.ts";
 import {
   FIXTURE_OTHER,
@@ -27,10 +25,15 @@ import {
   fixtureUsersSql,
   ownedTables,
   ownerClaimsSql,
-  planFixtureRow,
-  readsIdentity,
   tableKey,
 } from "./fixtures.ts";
+import {
+  EXPOSED_SCHEMAS,
+  type ExpressionModel,
+  type PolicyModel,
+  type SchemaModel,
+  type TableModel,
+} from "./schema_model.ts";
 import { dollarQuoted, ident, literal, nameArray, qualified } from "./sql_text.ts";
 
 /** Folder of the generated tests in the Supabase project. */
@@ -97,9 +100,9 @@ grant usage on schema tests to anon, authenticated;
 grant execute on all functions in schema tests to anon, authenticated;`;
 
 /** One pgTAP file per delivered table, in table order. */
-export function generatePgtapTests(catalog: SchemaCatalog, fixtures: Fixtures): GeneratedTest[] {
-  const setup = fixtureSetup(catalog, fixtures);
-  return catalog.tables.filter((t) => t.delivered).map((table) => {
+export function generatePgtapTests(model: SchemaModel, fixtures: Fixtures): GeneratedTest[] {
+  const setup = fixtureSetup(model, fixtures);
+  return model.tables.filter((t) => t.delivered).map((table) => {
     const statements: string[] = [...structureTests(table)];
     const skipped: string[] = [];
     const row = fixtures.rows.get(tableKey(table));
@@ -110,7 +113,7 @@ export function generatePgtapTests(catalog: SchemaCatalog, fixtures: Fixtures): 
         `behaviour: no fixture row (${fixtures.missing.get(tableKey(table)) ?? "unknown reason"})`,
       );
     } else {
-      statements.push(...behaviourTests(catalog, table, fixtures, skipped));
+      statements.push(...behaviourTests(model, table, fixtures, skipped));
     }
     const name = table.schema === "public" ? table.name : `${table.schema}_${table.name}`;
     const header = [
@@ -148,13 +151,13 @@ export function generatePgtapTests(catalog: SchemaCatalog, fixtures: Fixtures): 
 }
 
 /** The fixture statements every file starts from: users, then one row per table, parents first. */
-function fixtureSetup(catalog: SchemaCatalog, fixtures: Fixtures): string {
+function fixtureSetup(model: SchemaModel, fixtures: Fixtures): string {
   const lines = [
     "-- Fixtures: the owner and another user, and one row per table held by the owner.",
     `${ownerClaimsSql()};`,
     `${fixtureUsersSql()};`,
   ];
-  for (const table of fixtureOrder(catalog)) {
+  for (const table of fixtureOrder(model)) {
     const row = fixtures.rows.get(tableKey(table));
     if (row) lines.push(`${fixtureInsertSql(row)};`);
   }
@@ -162,7 +165,7 @@ function fixtureSetup(catalog: SchemaCatalog, fixtures: Fixtures): string {
   return lines.join("\n");
 }
 
-function structureTests(table: CatalogTable): string[] {
+function structureTests(table: TableModel): string[] {
   const s = literal(table.schema);
   const t = literal(table.name);
   const label = tableKey(table);
@@ -204,11 +207,21 @@ function structureTests(table: CatalogTable): string[] {
     );
   }
   for (const index of table.indexes.filter((i) => !i.constraint)) {
-    out.push(
-      `select has_index(${s}, ${t}, ${literal(index.name)}, ${nameArray(index.keys)}, ${
-        literal(`${label} has index ${index.name} on (${index.keys.join(", ")})`)
-      })`,
-    );
+    if (index.keys) {
+      out.push(
+        `select has_index(${s}, ${t}, ${literal(index.name)}, ${nameArray(index.keys)}, ${
+          literal(`${label} has index ${index.name} on (${index.keys.join(", ")})`)
+        })`,
+      );
+    } else {
+      // An expression key: pgTAP's forms without columns cannot take a description unambiguously.
+      out.push(
+        `select ok(exists (select 1 from pg_indexes where schemaname = ${s} and tablename = ${t} ` +
+          `and indexname = ${literal(index.name)}), ${
+            literal(`${label} has index ${index.name}`)
+          })`,
+      );
+    }
   }
   if (table.rls || (EXPOSED_SCHEMAS as readonly string[]).includes(table.schema)) {
     out.push(
@@ -236,8 +249,7 @@ function structureTests(table: CatalogTable): string[] {
 
 /** Who sees (or may write) which rows for `command` as `role`, judged from the policies. */
 export function reachOf(
-  catalog: SchemaCatalog,
-  table: CatalogTable,
+  table: TableModel,
   role: "authenticated" | "anon",
   command: "select" | "insert" | "update" | "delete",
 ): Reach {
@@ -247,18 +259,18 @@ export function reachOf(
   );
   if (applicable.length === 0) return "nobody";
   const expressions = applicable.map((p) => condition(p, command));
-  if (expressions.some((e) => e !== null && /^\(?\s*true\s*\)?$/i.test(e))) return "everyone";
-  if (expressions.every((e) => readsIdentity(e, catalog))) return "own";
+  if (expressions.some((e) => e?.alwaysTrue)) return "everyone";
+  if (expressions.every((e) => e?.readsIdentity)) return "own";
   return "unknown";
 }
 
-function condition(p: CatalogPolicy, command: string): string | null {
+function condition(p: PolicyModel, command: string): ExpressionModel | null {
   return command === "insert" ? p.withCheck ?? p.using : p.using;
 }
 
 function behaviourTests(
-  catalog: SchemaCatalog,
-  table: CatalogTable,
+  model: SchemaModel,
+  table: TableModel,
   fixtures: Fixtures,
   skipped: string[],
 ): string[] {
@@ -273,19 +285,19 @@ function behaviourTests(
     : null;
   const remove = `delete from ${target} where ${where}`;
   const out: string[] = [];
-  const owned = ownedTables(catalog).has(key);
+  const owned = ownedTables(model).has(key);
   // Unknown expressions on a user's rows are held to isolation: only `true` makes rows public.
   const expect = (
     role: "authenticated" | "anon",
     command: "select" | "insert" | "update" | "delete",
   ): "isolated" | "shared" | null => {
-    const reach = reachOf(catalog, table, role, command);
+    const reach = reachOf(table, role, command);
     if (reach === "everyone") return "shared";
     if (reach === "own" || reach === "nobody") return "isolated";
     return owned ? "isolated" : null;
   };
   const ownerMay = (command: "select" | "update") => {
-    const reach = reachOf(catalog, table, "authenticated", command);
+    const reach = reachOf(table, "authenticated", command);
     return reach === "own" || reach === "everyone" || (reach === "unknown" && owned);
   };
   const q = (sql: string) => dollarQuoted(sql);
@@ -341,13 +353,9 @@ function behaviourTests(
       })`,
     );
   }
-  const intruder = planFixtureRow(catalog, table, {
-    rows: fixtures.rows,
-    choice: fixtures.choices.get(key) ?? {},
-    variant: 2,
-  });
-  if (expect("authenticated", "insert") === "isolated" && "row" in intruder) {
-    const insert = fixtureInsertSql(intruder.row).replace(/ on conflict do nothing$/, "");
+  const intruder = fixtures.intruders.get(key);
+  if (expect("authenticated", "insert") === "isolated" && intruder) {
+    const insert = fixtureInsertSql(intruder).replace(/ on conflict do nothing$/, "");
     out.push(
       `select throws_ok(${q(insert)}, '42501', null, ${
         literal(`${key}: another user cannot insert a row that belongs to the owner`)
@@ -388,7 +396,7 @@ function isAssertion(statement: string): boolean {
 }
 
 /** A column an idempotent `update … set c = c` can name: not generated, not an identity. */
-function updatableColumn(table: CatalogTable): string | null {
+function updatableColumn(table: TableModel): string | null {
   const key = new Set(table.primaryKey ?? []);
   const candidates = table.columns.filter((c) => !c.generated && c.identity !== "a");
   return (candidates.find((c) => !key.has(c.name)) ?? candidates[0])?.name ?? null;

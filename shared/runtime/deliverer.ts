@@ -1,30 +1,31 @@
 /**
- * Phase 7 as the orchestrator worker runs it: `deliverRun` from shared/delivery, with the merged
- * migrations validated on a disposable shadow database — a fresh database per delivery on the
- * server named by `SHADOW_DATABASE_URL` (the local stack sets it to its own cluster), else in PGlite
- * in process, as the agents' validator does.
+ * Phase 7 as the orchestrator worker runs it: `deliverRun` from shared/delivery, with the project's
+ * schema and the merged migrations validated on the same proving ground as the agents' validator —
+ * the process-wide shadow of shared/shadow: PostgreSQL when `SHADOW_DATABASE_URL` names a shadow
+ * server (each delivery its own database and login role there, as an unprivileged role; the admin
+ * connection only creates and drops them), else PGlite. The shadow starts at the first delivery
+ * that has SQL to validate; one that cannot start fails that delivery, not the process.
  *
  * @example
  * ```ts
- * const deliver = await createDeliverer(sql);
+ * const deliver = createDeliverer(sql);
  * await deliver(run, msgId);
  * ```
  */
 import type { Sql } from "../db/mod.ts";
-import { deliverRun, pgliteDeliveryShadow, postgresDeliveryShadow } from "../delivery/mod.ts";
+import { deliverRun } from "../delivery/mod.ts";
 import type { RunRecord } from "../orchestration/mod.ts";
-import { applyPlatformSql, platformFiles } from "../../supabase/local/platform.ts";
+import { sharedShadow } from "../shadow/mod.ts";
 
 /** The `deliver` step of the orchestrator worker. */
-export async function createDeliverer(
+export function createDeliverer(
   sql: Sql,
   env: Record<string, string | undefined> = Deno.env.toObject(),
-): Promise<(run: RunRecord, msgId: number) => Promise<void>> {
-  const shadowUrl = env.SHADOW_DATABASE_URL;
-  // The same choice as the agents' validator: the server named, else PGlite in process.
-  const shadow = shadowUrl
-    ? postgresDeliveryShadow({ adminUrl: shadowUrl, prepare: applyPlatformSql })
-    : pgliteDeliveryShadow({ platformSql: await platformFiles() });
+): (run: RunRecord, msgId: number) => Promise<void> {
+  const postgresUrl = env.SHADOW_DATABASE_URL;
+  // The same choice as the agents' validator: the shadow server named, else PGlite.
+  const shadow = () =>
+    postgresUrl ? sharedShadow("postgres", { postgresUrl }) : sharedShadow("pglite");
   return async (run, msgId) => {
     await deliverRun({ sql, shadow }, run, msgId);
   };

@@ -207,6 +207,12 @@ export const RULES = {
     source: "backend-team",
     summary: "a query given to EXPLAIN failed",
   },
+  import_not_allowed: {
+    level: "error",
+    source: "backend-team",
+    summary: "a function source imports something other than a submitted file or an npm:/jsr: " +
+      "package (file:, absolute paths, escapes with .., remote URLs); it was not read or checked",
+  },
   typecheck_error: {
     level: "error",
     source: "backend-team",

@@ -43,6 +43,36 @@ export {
   VALIDATE_MAX_BODY_BYTES,
   VALIDATE_PATH,
   type ValidateAppDeps,
+  type ValidateConfig,
   ValidateEnv,
 } from "./http.ts";
 export { EXIT as VALIDATE_EXIT, migrationsFromPaths, runValidateCli } from "./cli.ts";
+// The proving ground's parts, for delivery's integration check (shared/delivery), which runs
+// untrusted SQL on the same shadows, with the same parser, catalog, row synthesis and limits.
+export {
+  type Catalog,
+  type CatalogColumn,
+  type CatalogConstraint,
+  type CatalogIndex,
+  type CatalogPolicy,
+  CHECK_TIMEOUT_MS,
+  readCatalog,
+} from "./catalog.ts";
+export {
+  lineOfPosition,
+  type ParsedFile,
+  type ParsedStatement,
+  parseExpression,
+  parseSqlFile,
+} from "./parse.ts";
+export { columnsComparedToUid } from "./policy_expr.ts";
+export {
+  type Owner,
+  RowSynthesisError,
+  RowSynthesizer,
+  SERVICE,
+  type Values,
+} from "./row_synthesis.ts";
+export { diffSnapshots, type SchemaSnapshot, snapshotOf } from "./schema_snapshot.ts";
+export { unsafeStatementReason } from "./static_rules.ts";
+export { extensionsNeeded } from "./extensions_needed.ts";

@@ -38,6 +38,7 @@ import {
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
+import { extensionsNeeded } from "./extensions_needed.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
 import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -72,25 +73,6 @@ export interface ValidateOptions {
   trace?: (phase: string, ms: number) => void;
   /** Total limits of this validation (default: from the environment, see `bounds.ts`). */
   limits?: Partial<ValidationLimits>;
-}
-
-// Extension code PGlite loads only on demand; deciding which is a load-time optimisation, so a
-// text match is enough here (a miss only means a slower, but correct, instance).
-const PGCRYPTO_CALL =
-  /\b(gen_random_bytes|crypt|gen_salt|digest|hmac|pgp_\w+|armor|dearmor|encrypt|decrypt|encrypt_iv|decrypt_iv)\s*\(/i;
-const UUID_OSSP_CALL = /\buuid_(generate_v[1345]\w*|nil|ns_\w+)\s*\(/i;
-
-function extensionsNeeded(files: readonly ParsedFile[]): string[] {
-  const out = new Set<string>();
-  for (const f of files) {
-    for (const s of f.statements) {
-      const ext = asNode(s.node, "CreateExtensionStmt");
-      if (ext?.extname) out.add(ext.extname.toLowerCase());
-    }
-    if (PGCRYPTO_CALL.test(f.sql)) out.add("pgcrypto");
-    if (UUID_OSSP_CALL.test(f.sql)) out.add("uuid-ossp");
-  }
-  return [...out];
 }
 
 /** Why applying stopped. */

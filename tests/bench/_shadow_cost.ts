@@ -1,18 +1,18 @@
 /**
  * Profile of the shadow database's fixed cost, the part every agent validation and every delivery
- * pays before checking anything: today a fresh database is created, the Supabase platform SQL is
- * applied to it and pgTAP installed, then it is dropped (`postgresDeliveryShadow`). Beside it a
+ * pays before checking anything: a session of the PostgreSQL shadow (`shared/shadow`: a database
+ * cloned from the platform template, a login role of its own, both dropped after). Beside it a
  * bare `create database` + drop (the floor of any database-per-validation design) and the same
  * prepared database cloned from a template made once (`create database … template …`). Timed by
  * wall clock and by the machine's busy CPU (10 ms ticks, summed over the repetitions).
  *
  * @example
  * ```ts
- * const cost = await shadowSetupCost(adminUrl, 10);
+ * const cost = await shadowSetupCost(await shadowAdminUrl(), 10);
  * ```
  */
 import { connect } from "../../shared/db/mod.ts";
-import { postgresDeliveryShadow } from "../../shared/delivery/mod.ts";
+import { createPostgresShadow } from "../../shared/shadow/mod.ts";
 import { applyPlatformSql } from "../../supabase/local/platform.ts";
 import { withDatabase } from "../_support/db.ts";
 import { summarize, type Summary } from "./_stats.ts";
@@ -62,7 +62,7 @@ export async function shadowSetupCost(
   count: number,
 ): Promise<{ current: SetupCost; createOnly: SetupCost; fromTemplate: SetupCost }> {
   const adminUrl = withDatabase(clusterUrl, "postgres");
-  const shadow = postgresDeliveryShadow({ adminUrl, prepare: applyPlatformSql });
+  const shadow = await createPostgresShadow({ adminUrl, spare: false });
   const template = `bench_shadow_tpl_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const admin = connect(adminUrl, { max: 1, applicationName: "bench shadow template" });
   const cloneAndDrop = (from: string | null) => async () => {
@@ -86,7 +86,10 @@ export async function shadowSetupCost(
       await tpl.end();
     }
     const [current, createOnly, fromTemplate] = await measureInterleaved(count, [
-      () => shadow.withDatabase(() => Promise.resolve()),
+      async () => {
+        const session = await shadow.open();
+        await session.close();
+      },
       cloneAndDrop(null),
       cloneAndDrop(template),
     ]);
@@ -94,5 +97,6 @@ export async function shadowSetupCost(
   } finally {
     await admin.unsafe(`drop database if exists ${template} with (force)`);
     await admin.end();
+    await shadow.close();
   }
 }

@@ -11,7 +11,7 @@
  * Run: `deno task bench` (about 5–6 minutes) or `deno task bench --quick` (shorter windows, for
  * trying it out; its figures are not the reported ones).
  */
-import { adminUrl } from "../_support/db.ts";
+import { adminUrl, shadowAdminUrl } from "../_support/db.ts";
 import {
   type BenchPlan,
   chainPlan,
@@ -225,7 +225,7 @@ try {
   loads = [docsLoad, fullLoad];
 
   log("profile: shadow database set-up");
-  const shadowCost = await shadowSetupCost(await adminUrl(), QUICK ? 3 : 8);
+  const shadowCost = await shadowSetupCost(await shadowAdminUrl(), QUICK ? 3 : 8);
 
   results = {
     bare: {
@@ -465,7 +465,7 @@ const profile = [
   `Profile, full load (${fullLoad.tasksInWindow} tasks, ${fullLoad.runsInWindow} runs):`,
   ...cpuLines(fullLoad, 5),
   "Shadow database set-up, paid by every agent validation and every delivery before any check:",
-  setupLine("create + platform SQL + pgTAP + drop (today)", setup.current),
+  setupLine("shadow session: clone + role + login + drop (today)", setup.current),
   setupLine("bare create database + drop", setup.createOnly),
   setupLine("clone of a prepared template + drop", setup.fromTemplate),
   "Product database time by SQL function under the docs-only load (self time incl. lock waits):",

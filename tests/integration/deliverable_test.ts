@@ -1,8 +1,9 @@
 /**
  * Delivery end to end on real PostgreSQL: a trade journal run is driven through the state machine
  * as the service side (plan → tasks → accepted attempts with the agents' artifacts) until it is
- * `delivering`, then `deliverRun` validates the merged migrations on a fresh shadow database,
- * stores the deliverable and completes the run. The three HTTP forms are read through the real app
+ * `delivering`, then `deliverRun` validates the merged migrations on the PostgreSQL shadow (the
+ * second server, a database and login role of its own per check, as the unprivileged shadow
+ * role), stores the deliverable and completes the run. The three HTTP forms are read through the real app
  * on loopback, and the delivered pgTAP tests are run again, independently, on a fresh empty
  * database holding only the platform SQL, pgTAP and the delivered migrations.
  */
@@ -11,7 +12,7 @@ import { createOrchestratorApp } from "../../shared/api/mod.ts";
 import { artifactsOf } from "../../shared/agents/mod.ts";
 import { LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.ts";
 import type { Sql } from "../../shared/db/mod.ts";
-import { deliverRun, parseTap, postgresDeliveryShadow } from "../../shared/delivery/mod.ts";
+import { deliverRun, parseTap } from "../../shared/delivery/mod.ts";
 import {
   TRADE_JOURNAL_REQUEST,
   TRADE_JOURNAL_TASKS,
@@ -20,12 +21,20 @@ import {
 } from "../../shared/delivery/testdata/trade_journal.ts";
 import { applyMigrations, parseMigrationFileName } from "../../shared/migrations/mod.ts";
 import { DeliveryResult } from "../../shared/runs/mod.ts";
+import { createPostgresShadow } from "../../shared/shadow/mod.ts";
 import { applyPlatformSql } from "../../supabase/local/platform.ts";
-import { adminUrl, freshDatabase, type TestDatabase } from "../_support/db.ts";
+import { adminUrl, freshDatabase, shadowAdminUrl, type TestDatabase } from "../_support/db.ts";
 
-/** The shadow databases delivery validates on: fresh ones on the test cluster. */
+/**
+ * The shadow delivery validates on: shared/shadow's PostgreSQL shadow on the tests' shadow server,
+ * checked at start to be another server than the product's.
+ */
 async function shadow() {
-  return postgresDeliveryShadow({ adminUrl: await adminUrl(), prepare: applyPlatformSql });
+  return await createPostgresShadow({
+    adminUrl: await shadowAdminUrl(),
+    productUrl: await adminUrl(),
+    spare: false,
+  });
 }
 
 /** Changes one task's migration SQL (to plant a defect). */
@@ -36,11 +45,16 @@ type Tamper = (sql: string) => string;
  * the plan becomes tasks, each task's attempt starts from its queue message and is accepted with
  * the agent's output and artifacts. Returns the ids and the orchestrator message to deliver.
  */
-async function seedDeliveringRun(sql: Sql, tamper: Tamper = (s) => s) {
+async function seedDeliveringRun(
+  sql: Sql,
+  tamper: Tamper = (s) => s,
+  context: { schema_sql?: string } = {},
+) {
   const owner = crypto.randomUUID();
   await sql`insert into auth.users (id, email) values (${owner}, ${`${owner}@example.test`})`;
   const [run] = await sql<{ id: string }[]>`
-    insert into backend_team.runs (owner_id, request) values (${owner}, ${TRADE_JOURNAL_REQUEST})
+    insert into backend_team.runs (owner_id, request, context)
+    values (${owner}, ${TRADE_JOURNAL_REQUEST}, ${sql.json(context)}::jsonb)
     returning id`;
   await sql`select backend_team.transition_run(${run.id}::uuid, 'understanding')`;
   await sql`select backend_team.transition_run(${run.id}::uuid, 'planning', ${
@@ -151,7 +165,12 @@ Deno.test("a delivered run is completed with its deliverable as rows, served as 
   await using db = await freshDatabase();
   const { runId, ownerId, msgId } = await seedDeliveringRun(db.sql);
 
-  const outcome = await deliverRun({ sql: db.sql, shadow: await shadow() }, { id: runId }, msgId);
+  await using validationShadow = await shadow();
+  const outcome = await deliverRun(
+    { sql: db.sql, shadow: validationShadow },
+    { id: runId },
+    msgId,
+  );
   assert.equal(outcome.status, "completed", JSON.stringify(outcome.integration?.tests));
   assert.equal(outcome.integration?.ok, true);
 
@@ -297,7 +316,12 @@ Deno.test("a policy that leaks rows fails the run with integration_failed, namin
     );
   const { runId, ownerId, msgId } = await seedDeliveringRun(db.sql, leak);
 
-  const outcome = await deliverRun({ sql: db.sql, shadow: await shadow() }, { id: runId }, msgId);
+  await using validationShadow = await shadow();
+  const outcome = await deliverRun(
+    { sql: db.sql, shadow: validationShadow },
+    { id: runId },
+    msgId,
+  );
   assert.equal(outcome.status, "failed");
   const [run] = await db.sql<{ status: string; error: { code: string; findings: string[] } }[]>`
     select status, error from backend_team.runs where id = ${runId}`;
@@ -331,7 +355,12 @@ Deno.test("a migration that does not apply from scratch fails the run and names 
       "create index trades_user_executed_at_idx on public.trades (user_id, executed);",
     );
   const { runId, msgId } = await seedDeliveringRun(db.sql, broken);
-  const outcome = await deliverRun({ sql: db.sql, shadow: await shadow() }, { id: runId }, msgId);
+  await using validationShadow = await shadow();
+  const outcome = await deliverRun(
+    { sql: db.sql, shadow: validationShadow },
+    { id: runId },
+    msgId,
+  );
   assert.equal(outcome.status, "failed");
   const failedMigration = outcome.integration!.migrations.find((m) => !m.ok)!;
   assert.match(failedMigration.path, /_add_journal_query_indexes\.sql$/);
@@ -353,4 +382,57 @@ Deno.test("without a shadow database the run still completes, and the deliverabl
   assert.ok(
     result.sections.notes.future_improvements.some((n) => /not validated together/.test(n)),
   );
+});
+
+/** SQL that acts only where it finds a superuser, then tries anyway; writes `marker` if it can. */
+function copyToProgram(marker: string): string {
+  return `do $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    execute 'copy (select 1) to program ''touch ${marker}''';
+  end if;
+  execute 'copy (select 2) to program ''touch ${marker}''';
+end
+$$;
+`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+Deno.test("COPY … TO PROGRAM in context.schema_sql or a merged migration runs nothing at delivery and fails the run saying why", async () => {
+  for (const where of ["schema_sql", "migration"] as const) {
+    await using db = await freshDatabase();
+    const marker = `/tmp/bt_pwned_${crypto.randomUUID().replaceAll("-", "")}`;
+    const hostile = copyToProgram(marker);
+    const { runId, msgId } = where === "schema_sql"
+      ? await seedDeliveringRun(db.sql, undefined, {
+        schema_sql: `${hostile}create table public.legacy (id bigint primary key);\n`,
+      })
+      : await seedDeliveringRun(
+        db.sql,
+        (sql) => sql.includes("create table public.profiles") ? `${hostile}${sql}` : sql,
+      );
+    await using validationShadow = await shadow();
+    try {
+      const outcome = await deliverRun(
+        { sql: db.sql, shadow: validationShadow },
+        { id: runId },
+        msgId,
+      );
+      assert.equal(await exists(marker), false, `${where}: no program ran`);
+      assert.equal(outcome.status, "failed", where);
+      const [run] = await db.sql<
+        { status: string; error: { code: string; findings: string[] } }[]
+      >`select status, error from backend_team.runs where id = ${runId}`;
+      assert.equal(run.error.code, "integration_failed", where);
+      assert.ok(
+        run.error.findings.some((f) => /external program/i.test(f)),
+        `${where}: ${run.error.findings.join("\n")}`,
+      );
+    } finally {
+      await Deno.remove(marker).catch(() => {});
+    }
+  }
 });
