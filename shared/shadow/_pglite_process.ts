@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import type { HostArgs, HostReply, HostRequest } from "./_pglite_host.ts";
 import { ShadowClosedError, ShadowSqlError, ShadowTimeoutError } from "./port.ts";
+import { denoChildEnv } from "../config/child_env.ts";
 
 const HOST_MODULE = fileURLToPath(new URL("./_pglite_host.ts", import.meta.url));
 const DENO_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
@@ -21,15 +22,9 @@ export interface SpawnOptions extends HostArgs {
   startTimeoutMs?: number;
 }
 
-// What the child's `deno` needs to find its module cache; nothing else of ours is passed on.
-const PASSED_ENV = ["HOME", "DENO_DIR", "XDG_CACHE_HOME", "NPM_CONFIG_REGISTRY", "DENO_CERT"];
+// What the child's `deno` needs to find (or fetch) its module cache; nothing else of ours.
 function childEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-  for (const name of PASSED_ENV) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
+  return denoChildEnv((name) => Deno.env.get(name));
 }
 
 /** A running child. */

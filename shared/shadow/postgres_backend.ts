@@ -244,11 +244,6 @@ async function dropOrphans(admin: Sql): Promise<void> {
   }
 }
 
-interface Tracked {
-  database: string;
-  session: PostgresSession;
-}
-
 class PostgresShadow implements ShadowDatabase {
   readonly backend = "postgres" as const;
   readonly notes: readonly string[] = [];
@@ -258,7 +253,7 @@ class PostgresShadow implements ShadowDatabase {
   readonly #maxBytes: number;
   readonly #sessionMaxMs: number;
   readonly #drops = new Set<Promise<void>>();
-  readonly #live = new Set<Tracked>();
+  readonly #live = new Map<string, PostgresSession>();
   // The next sessions, databases created and connections logged in while the current one works.
   readonly #spares: Promise<PostgresSession>[] = [];
   #watch: ReturnType<typeof setInterval> | undefined;
@@ -330,13 +325,12 @@ class PostgresShadow implements ShadowDatabase {
       this.#drop(database, role);
       throw e;
     }
-    let tracked: Tracked | undefined;
     const session: PostgresSession = new PostgresSession(
       conn,
       this.#admin,
       timeoutMs,
       async () => {
-        if (tracked) this.#live.delete(tracked);
+        this.#live.delete(database);
         conn.release();
         await pool.end({ timeout: 2 }).catch(() => {});
         this.#drop(database, role);
@@ -348,8 +342,7 @@ class PostgresShadow implements ShadowDatabase {
       await session.close();
       throw e;
     }
-    tracked = { database, session };
-    this.#live.add(tracked);
+    this.#live.set(database, session);
     this.#startWatch();
     return session;
   }
@@ -371,7 +364,7 @@ class PostgresShadow implements ShadowDatabase {
   }
 
   async #checkLimits(): Promise<void> {
-    const live = [...this.#live];
+    const live = [...this.#live].map(([database, session]) => ({ database, session }));
     const names = live.filter((t) => t.session.opened).map((t) => t.database);
     const sizes = names.length === 0 ? [] : await this.#admin<{ datname: string; bytes: string }[]>`
       select datname, pg_database_size(oid)::text as bytes

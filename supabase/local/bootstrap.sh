@@ -60,3 +60,60 @@ if [ -z "${DATABASE_URL:-}" ]; then
     apt_install "postgresql-$version-pgtap"
   fi
 fi
+
+# Delivered edge functions are type-checked by a `deno check` child (shared/validation/typecheck.ts)
+# that downloads the npm packages they import into Deno's cache (DENO_DIR, or Deno's default). Warm
+# that cache with what the product's own samples import — the fixtures' function sources, the
+# delivery and agent test data, the edge-functions prompt's examples — through the same type-check
+# the product runs, so a fresh machine (or CI's empty DENO_DIR) fails here, with a clear message,
+# rather than deep inside a run whose edge-functions task cannot type-check.
+say "caching the npm packages the product's sample functions import (for deno check)"
+if ! "$tools/node_modules/.bin/deno" run -A --quiet - >&2 <<'TS'; then
+import {
+  isPackageSpecifier,
+  typecheckFunctions,
+  typecheckImportMap,
+} from "./shared/validation/typecheck.ts";
+
+// Where the product's own function samples live, and which files of them hold sources.
+const SAMPLES: [folder: string, suffix: RegExp][] = [
+  ["tests/fixtures/nine_agents", /\.ts$/],
+  ["tests/fixtures/validate/corpus/_functions", /\.ts\.txt$/],
+  ["shared/agents/testdata", /\.ts$/],
+  ["shared/delivery/testdata", /\.ts$/],
+  ["prompts/backend", /\.md$/],
+];
+
+async function* files(folder: string, suffix: RegExp): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(folder)) {
+    const path = `${folder}/${entry.name}`;
+    if (entry.isDirectory) yield* files(path, suffix);
+    else if (suffix.test(entry.name)) yield path;
+  }
+}
+
+// npm: specifiers, and bare names of the import map, quoted or in backticks (sources embedded in
+// test data and the prompt's prose included). jsr: ones are left out: the one the samples use is
+// mapped to a local file, and JSR itself may not be reachable.
+const importMap = await typecheckImportMap();
+const wanted = new Set<string>();
+for (const [folder, suffix] of SAMPLES) {
+  for await (const path of files(folder, suffix)) {
+    const text = await Deno.readTextFile(path);
+    for (const m of text.matchAll(/["'`](npm:[^"'`\s]+)["'`]/g)) {
+      if (isPackageSpecifier(m[1])) wanted.add(m[1]);
+    }
+    for (const m of text.matchAll(/\bfrom\s+["']([^"'.\/][^"':\s]*)["']/g)) {
+      if (m[1] in importMap) wanted.add(m[1]);
+    }
+  }
+}
+const source = [...wanted].sort().map((s) => `import ${JSON.stringify(s)};`).join("\n") + "\n";
+const findings = await typecheckFunctions([{ name: "_warm_cache/index.ts", source }]);
+for (const f of findings) console.error(`[bootstrap] ${f.rule}: ${f.message}`);
+console.error(`[bootstrap] ${wanted.size} package specifiers: ${[...wanted].sort().join(", ")}`);
+Deno.exit(findings.length === 0 ? 0 : 1);
+TS
+  say "could not cache them: see the message above"
+  exit 1
+fi

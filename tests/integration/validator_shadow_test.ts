@@ -13,7 +13,7 @@ import {
   type ShadowDatabase,
 } from "../../shared/shadow/mod.ts";
 import { validateMigrations } from "../../shared/validation/mod.ts";
-import { adminUrl, shadowAdminUrl } from "../_support/db.ts";
+import { shadowAdminUrl } from "../_support/db.ts";
 
 async function eachBackend(fn: (shadow: ShadowDatabase) => Promise<void>): Promise<void> {
   for (
