@@ -9,7 +9,10 @@
  * const rows = await asCaller(sql, { sub: userId, role: "authenticated" }, (tx) => tx`select 1`);
  * ```
  */
-import postgres from "postgres";
+// postgres.js 3.4.9 with the connection-loss fixes in `_postgres_js/README.md`; the types are the
+// pinned package's, so callers see the usual API.
+// @ts-types="postgres"
+import postgres from "./_postgres_js/index.js";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
