@@ -2,8 +2,8 @@
  * Users of the local stack. On Supabase, users exist because they signed up through Auth; the
  * local stack has no Auth server, only a minimal `auth.users` table, and `runs.owner_id` refers to
  * it. So whoever mints a local user token (the demo, `bt --user`, `bt login`) also makes sure that
- * user's row exists. An email always maps to the same id (`userIdForEmail`), so the same person
- * owns the same runs across restarts.
+ * user's row exists. An email always maps to the same id (`userIdForEmail` in `local_stack.ts`), so
+ * the same person owns the same runs across restarts.
  *
  * @example
  * ```ts
@@ -14,9 +14,8 @@
 import { LOCAL_JWT_SECRET, mintUserToken } from "../auth/mod.ts";
 import { connect, type Sql } from "../db/mod.ts";
 import { AppError } from "../errors/mod.ts";
-import { parseTokenArgs, UsageError as TokenUsageError } from "../../supabase/local/token.ts";
-import { localDatabaseUrl } from "../../supabase/local/postgres_cluster.ts";
 import { UsageError } from "./args.ts";
+import { localDatabaseUrl, parseLocalUser } from "./local_stack.ts";
 
 /** A local user with a fresh access token. */
 export interface LocalUser {
@@ -51,18 +50,12 @@ export async function ensureLocalUser(sql: Sql, user: { id: string; email?: stri
  * database cannot be reached (the stack is not running).
  */
 export async function localUser(options: LocalUserOptions): Promise<LocalUser> {
-  let request;
-  try {
-    request = parseTokenArgs(["--user", options.user]);
-  } catch (e) {
-    if (e instanceof TokenUsageError) throw new UsageError(e.message);
-    throw e;
-  }
-  if (request.role !== "authenticated") throw new UsageError("--user needs a user");
+  const user = parseLocalUser(options.user);
+  if (!user) throw new UsageError(`--user must be a UUID or an email, got "${options.user}"`);
   const dbUrl = options.dbUrl ?? localDatabaseUrl();
   const sql = connect(dbUrl, { max: 1, applicationName: "backend-team cli" });
   try {
-    await ensureLocalUser(sql, { id: request.sub, email: request.email });
+    await ensureLocalUser(sql, { id: user.sub, email: user.email });
   } catch (e) {
     throw new AppError(
       "upstream_unavailable",
@@ -76,9 +69,9 @@ export async function localUser(options: LocalUserOptions): Promise<LocalUser> {
   }
   const token = await mintUserToken(
     options.jwtSecret ?? (Deno.env.get("JWT_SECRET") || LOCAL_JWT_SECRET),
-    { sub: request.sub, email: request.email, expiresIn: options.expiresIn ?? 3600 },
+    { sub: user.sub, email: user.email, expiresIn: options.expiresIn ?? 3600 },
   );
-  return { id: request.sub, email: request.email, token };
+  return { id: user.sub, email: user.email, token };
 }
 
 function redact(url: string): string {

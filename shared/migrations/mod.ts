@@ -1,17 +1,16 @@
 /**
- * The migration runner: applies `<version>_<name>.sql` files in name order, each once, each in its
- * own transaction, and records them in `supabase_migrations.schema_migrations` the way the Supabase
- * CLI does (`version`, `name`, `statements`), so `supabase migration list` agrees with it. A failure
- * names the file, the line and the statement, and leaves nothing of that file behind.
+ * Migration files: the `<version>_<name>.sql` naming the Supabase CLI uses, and reading a folder
+ * of them in name order. Applying them is the real CLI's job — `supabase db push --db-url`, run by
+ * `supabase/local/supabase_cli.ts` for the local stack, `deno task db migrate` and the test
+ * template — which records each in `supabase_migrations.schema_migrations` itself.
  *
  * @example
  * ```ts
- * await applyMigrations(sql, await readMigrationDir("migrations"));
+ * const { version, name } = parseMigrationFileName("20261125000100_product_schema.sql");
+ * const files = await readMigrationDir("migrations");
  * ```
  */
-import type { Sql } from "../db/mod.ts";
 import { AppError } from "../errors/mod.ts";
-import { splitStatements } from "../sql/split.ts";
 
 /** One migration file. */
 export interface MigrationFile {
@@ -23,12 +22,6 @@ export interface MigrationFile {
   name: string;
   /** The SQL text. */
   sql: string;
-}
-
-/** What {@link applyMigrations} did. */
-export interface MigrationReport {
-  applied: string[];
-  alreadyApplied: string[];
 }
 
 const FILE_NAME = /^(\d+)_(.+)\.sql$/;
@@ -59,72 +52,4 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
     });
   }
   return files.sort((a, b) => a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0);
-}
-
-/**
- * Applies the files not yet recorded, in name order. Concurrent runners are serialised by an
- * advisory lock, so two processes starting the stack at once apply each file once.
- */
-export async function applyMigrations(sql: Sql, files: MigrationFile[]): Promise<MigrationReport> {
-  await sql.unsafe(`
-    create schema if not exists supabase_migrations;
-    create table if not exists supabase_migrations.schema_migrations (
-      version text not null primary key,
-      statements text[],
-      name text
-    );`);
-  const report: MigrationReport = { applied: [], alreadyApplied: [] };
-  const ordered = [...files].sort((a, b) => a.fileName < b.fileName ? -1 : 1);
-  for (const file of ordered) {
-    const applied = await sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtext('supabase_migrations.schema_migrations'))`;
-      const [done] = await tx`
-        select 1 from supabase_migrations.schema_migrations where version = ${file.version}`;
-      if (done) return false;
-      const statements = splitStatements(file.sql);
-      for (const stmt of statements) {
-        try {
-          await tx.unsafe(stmt.text);
-        } catch (e) {
-          throw migrationError(file, stmt, e);
-        }
-      }
-      await tx`
-        insert into supabase_migrations.schema_migrations (version, name, statements)
-        values (${file.version}, ${file.name}, ${statements.map((s) => s.text)})`;
-      return true;
-    });
-    (applied ? report.applied : report.alreadyApplied).push(file.fileName);
-  }
-  return report;
-}
-
-interface PgError {
-  message: string;
-  code?: string;
-  position?: string;
-  detail?: string;
-  hint?: string;
-}
-
-function migrationError(
-  file: MigrationFile,
-  stmt: { text: string; offset: number; line: number },
-  e: unknown,
-): AppError {
-  const pg = (e ?? {}) as PgError;
-  let line = stmt.line;
-  if (pg.position) {
-    const inStmt = Number(pg.position) - 1;
-    line += stmt.text.slice(0, inStmt).split("\n").length - 1;
-  }
-  const message = `${file.fileName}:${line}: ${pg.message ?? String(e)}`;
-  return new AppError("migration_failed", message, {
-    file: file.fileName,
-    line,
-    statement: stmt.text,
-    sqlstate: pg.code,
-    detail: pg.detail,
-    hint: pg.hint,
-  }, { cause: e });
 }

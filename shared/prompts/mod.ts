@@ -1,7 +1,9 @@
 /**
  * Loads the Markdown prompts of `prompts/` (front matter + body) and names each by a hash of its
  * content, so a run can record exactly which prompt text produced its results. Prompt prose lives
- * only in those files, never in code.
+ * only in those files, never in hand-written code: the files are embedded in `_bundled.ts` by
+ * `deno task gen:bundled`, so they are in every function's import graph and ship with a deploy
+ * (which bundles modules, not the `prompts/` folder).
  *
  * @example
  * ```ts
@@ -10,6 +12,7 @@
  * ```
  */
 import { AppError } from "../errors/mod.ts";
+import { FILES } from "./_bundled.ts";
 
 /** A loaded prompt. */
 export interface Prompt {
@@ -27,22 +30,36 @@ export interface Prompt {
   sections: Record<string, string>;
 }
 
-const DEFAULT_DIR = new URL("../../prompts/", import.meta.url);
 const cache = new Map<string, Promise<Prompt>>();
 
-/** Loads (once per process) the prompt `name` from `dir` (default: the repo's `prompts/`). */
-export function loadPrompt(name: string, dir: URL = DEFAULT_DIR): Promise<Prompt> {
+/**
+ * Loads (once per process) the prompt `name`: by default from the bundled copy of `prompts/`, or,
+ * when `dir` is given, from `<dir>/<name>.md` on disk (for tests and prompt drafts). Either way the
+ * hash is that of the whole file text, so a bundled prompt has the same version as its file.
+ */
+export function loadPrompt(name: string, dir?: URL): Promise<Prompt> {
   if (!/^[a-z0-9-]+(\/[a-z0-9-]+)*$/.test(name)) {
     return Promise.reject(new AppError("validation_failed", `bad prompt name: ${name}`));
   }
-  const key = new URL(`${name}.md`, dir).href;
+  const key = dir ? new URL(`${name}.md`, dir).href : `bundled:${name}`;
   let p = cache.get(key);
   if (!p) {
-    p = readPrompt(name, new URL(`${name}.md`, dir));
+    p = dir ? readPrompt(name, new URL(`${name}.md`, dir)) : bundledPrompt(name);
     cache.set(key, p);
     p.catch(() => cache.delete(key));
   }
   return p;
+}
+
+async function bundledPrompt(name: string): Promise<Prompt> {
+  const text: string | undefined = FILES[`${name}.md`];
+  if (text === undefined) {
+    throw new AppError(
+      "config_missing",
+      `prompt ${name} is not bundled: add prompts/${name}.md and run \`deno task gen:bundled\``,
+    );
+  }
+  return parsePrompt(name, text, await sha256Hex(text));
 }
 
 async function readPrompt(name: string, url: URL): Promise<Prompt> {

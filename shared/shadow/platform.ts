@@ -1,14 +1,14 @@
 /**
- * What every shadow database holds before untrusted SQL touches it: the local stack's Supabase
- * platform SQL (`supabase/local/platform/*.sql`, the one source of it, read unchanged) followed by
- * a short shadow-only setup. The setup makes `bt_shadow_owner` — an ordinary role, never a
- * superuser — play the part Supabase's `postgres` role plays for migrations: it owns the database
- * and `public`, may reference and trigger on `auth.users`, manage policies on `realtime.messages`,
- * create extensions in `extensions`, switch to the API roles, and its new objects in `public` get
- * the API grants Supabase's default privileges give. It also adds `uuid-ossp`, which Supabase
- * projects have enabled in `extensions` from the start.
+ * What every shadow database holds before untrusted SQL touches it: the Supabase platform SQL of
+ * `shared/platform/` (the one source of it, unchanged; the local stack applies the same files)
+ * followed by a short shadow-only setup. The setup makes `bt_shadow_owner` — an ordinary role,
+ * never a superuser — play the part Supabase's `postgres` role plays for migrations: it owns the
+ * database and `public`, may reference and trigger on `auth.users`, manage policies on
+ * `realtime.messages`, create extensions in `extensions`, switch to the API roles, and its new
+ * objects in `public` get the API grants Supabase's default privileges give. It also adds
+ * `uuid-ossp`, which Supabase projects have enabled in `extensions` from the start.
  */
-import { platformFiles } from "../../supabase/local/platform.ts";
+import { platformFiles } from "../platform/mod.ts";
 
 /** The role untrusted SQL runs as in every shadow database. */
 export const SHADOW_OWNER = "bt_shadow_owner";
@@ -47,11 +47,22 @@ alter default privileges for role ${SHADOW_OWNER} in schema public
   grant all on functions to anon, authenticated, service_role;
 alter default privileges for role ${SHADOW_OWNER} in schema public
   grant all on sequences to anon, authenticated, service_role;
+-- plpgsql_check (what \`supabase db lint\` runs), in a schema of its own the SQL under test cannot
+-- add to; absent on PGlite and on servers without the package, where the rule says it did not run.
+do $$
+begin
+  if exists (select from pg_catalog.pg_available_extensions where name = 'plpgsql_check') then
+    create schema if not exists plpgsql_check;
+    create extension if not exists plpgsql_check with schema plpgsql_check;
+    grant usage on schema plpgsql_check to ${SHADOW_OWNER};
+  end if;
+end
+$$;
 `;
 
 /** The platform files in order, then the shadow setup. */
-export async function shadowBootstrapScripts(): Promise<SqlScript[]> {
-  return [...await platformFiles(), { name: "shadow_setup.sql", sql: SHADOW_SETUP_SQL }];
+export function shadowBootstrapScripts(): SqlScript[] {
+  return [...platformFiles(), { name: "shadow_setup.sql", sql: SHADOW_SETUP_SQL }];
 }
 
 // Bumped when how a shadow is bootstrapped changes outside the SQL (e.g. the owner role's setup

@@ -59,7 +59,8 @@ export const RULES = {
   checks_skipped: {
     level: "info",
     source: "backend-team",
-    summary: "checks on the applied schema did not run because applying stopped",
+    summary: "checks on the applied schema did not run because applying stopped, or the shadow " +
+      "lacks what a check needs (plpgsql_check on PGlite)",
   },
   rls_disabled_in_public: {
     level: "error",
@@ -212,6 +213,18 @@ export const RULES = {
     source: "backend-team",
     summary: "a function source imports something other than a submitted file or an npm:/jsr: " +
       "package (file:, absolute paths, escapes with .., remote URLs); it was not read or checked",
+  },
+  plpgsql_check: {
+    level: "error",
+    source: "postgres",
+    summary: "a PL/pgSQL body names a missing table or column or mistypes (plpgsql_check, as " +
+      "`supabase db lint` runs it); Postgres accepts such a body and fails only when it runs",
+  },
+  plpgsql_check_warning: {
+    level: "warn",
+    source: "postgres",
+    summary: "plpgsql_check warns about a PL/pgSQL body (unused variable, lossy assignment, …), " +
+      "as `supabase db lint --level warning` does",
   },
   typecheck_error: {
     level: "error",

@@ -76,3 +76,4 @@ export {
 export { diffSnapshots, type SchemaSnapshot, snapshotOf } from "./schema_snapshot.ts";
 export { unsafeStatementReason } from "./static_rules.ts";
 export { extensionsNeeded } from "./extensions_needed.ts";
+export { LintIssue, LintResult, parseLintOutput, runPlpgsqlCheck } from "./plpgsql_check.ts";

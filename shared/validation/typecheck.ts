@@ -32,6 +32,8 @@ import { z } from "zod";
 import type { ParserPlugin } from "@babel/parser";
 import { type Finding, finding } from "./finding.ts";
 import { DENO_CHILD_ENV, denoChildEnv } from "../config/child_env.ts";
+// The import map ships with every deploy (config.toml's import_map): a module, not a file read.
+import denoConfig from "../../deno.json" with { type: "json" };
 
 /** One edge function source file. */
 export const FunctionFile = z.object({
@@ -545,17 +547,14 @@ export async function importEscapes(
  * const map = await typecheckImportMap(); // { zod: "npm:zod@4.6.7", hono: "npm:hono@…", … }
  * ```
  */
-export async function typecheckImportMap(): Promise<Record<string, string>> {
-  const config = JSON.parse(
-    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
-  ) as { imports?: Record<string, unknown> };
+export function typecheckImportMap(): Promise<Record<string, string>> {
   const map: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config.imports ?? {})) {
+  for (const [key, value] of Object.entries(denoConfig.imports as Record<string, unknown>)) {
     if (typeof value === "string" && value.startsWith("npm:") && isPackageSpecifier(value)) {
       map[key] = value;
     }
   }
-  return map;
+  return Promise.resolve(map);
 }
 
 function badNames(files: readonly FunctionFile[]): Finding[] {

@@ -39,6 +39,7 @@ import {
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
+import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
 import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -322,6 +323,8 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     lap("apply baseline");
     const before = stop ? undefined : await baselineCatalog(shadow, session, baseline);
     lap("catalog before");
+    // plpgsql_check after the baseline, so only what the files introduce (or break) is reported.
+    const plpgsqlBefore = stop ? undefined : await runPlpgsqlCheck(session);
     // Rollback is checked for the trailing run of files that all have a down migration: the
     // schema before the first of them is what undoing them all must give back.
     let firstWithDown = files.length;
@@ -365,6 +368,16 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
         if (!old.has(hit.key)) findings.push(place(hit, index));
       }
       lap("lints");
+      const plpgsqlAfter = await runPlpgsqlCheck(session);
+      findings.push(
+        ...(plpgsqlAfter.available
+          ? plpgsqlCheckFindings(plpgsqlAfter.results, {
+            files,
+            before: plpgsqlBefore?.available ? plpgsqlBefore.results : [],
+          })
+          : plpgsqlCheckSkipped(files, plpgsqlAfter.reason)),
+      );
+      lap("plpgsql_check");
       if (options.probes ?? true) {
         const touched = tablesTouched(diffSnapshots(snapshotOf(before), snapshotOf(after)));
         const candidates = probeCandidates(after, exposed);

@@ -12,16 +12,24 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # Deno lives in .local/tools, not in the project's node_modules: `deno task` would otherwise resolve
 # `deno` to the npm package's JavaScript shim instead of the binary.
+# Deno and the Supabase CLI live in .local/tools. They are installed by ONE npm command: without a
+# package.json, `npm install --prefix` prunes whatever the command does not name, so installing
+# either alone would remove the other.
 want_deno=$(node -p "require('./package.json').config.deno")
+want_supabase=$(node -p "require('./package.json').config.supabase")
 tools="$root/.local/tools"
 have_deno=""
 if [ -x "$tools/node_modules/.bin/deno" ]; then
   have_deno=$("$tools/node_modules/.bin/deno" --version 2>/dev/null | awk 'NR==1{print $2}') || true
 fi
-if [ "$have_deno" != "$want_deno" ]; then
-  say "installing Deno $want_deno from npm (package 'deno') into .local/tools"
+# Read from its package: `supabase --version` asks GitHub for the latest release.
+have_supabase=$(node -p "try { require('$tools/node_modules/supabase/package.json').version } catch { '' }")
+if [ "$have_deno" != "$want_deno" ] || [ "$have_supabase" != "$want_supabase" ] ||
+  [ ! -x "$tools/node_modules/.bin/supabase" ]; then
+  say "installing Deno $want_deno and the Supabase CLI $want_supabase from npm into .local/tools"
   mkdir -p "$tools"
-  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error "deno@$want_deno" >&2
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error \
+    "deno@$want_deno" "supabase@$want_supabase" >&2
 fi
 
 as_root() {
@@ -58,6 +66,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
   if [ ! -f "/usr/share/postgresql/$version/extension/pgtap.control" ]; then
     say "pgTAP not found: installing Debian's postgresql-$version-pgtap"
     apt_install "postgresql-$version-pgtap"
+  fi
+  if [ ! -f "/usr/share/postgresql/$version/extension/plpgsql_check.control" ]; then
+    say "plpgsql_check not found: installing Debian's postgresql-$version-plpgsql-check (supabase db lint, validator rule plpgsql_check)"
+    apt_install "postgresql-$version-plpgsql-check"
   fi
 fi
 

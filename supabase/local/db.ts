@@ -1,12 +1,12 @@
 /**
  * `deno task db start|stop|status|migrate`: manage the local PostgreSQL cluster on its own, like
- * `supabase db start` / `supabase stop`. `migrate` applies platform SQL and `migrations/`.
+ * `supabase db start` / `supabase stop`. `migrate` applies the platform SQL, then `migrations/` with
+ * the real CLI's `supabase db push --db-url` (see supabase_cli.ts).
  */
-import { fileURLToPath } from "node:url";
 import { connect } from "../../shared/db/mod.ts";
-import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.ts";
-import { applyPlatformSql } from "./platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 import { ensureCluster, localDatabaseUrl, stopCluster } from "./postgres_cluster.ts";
+import { pushProductMigrations } from "./supabase_cli.ts";
 
 const USAGE = "usage: deno task db start|stop|status|migrate";
 
@@ -14,15 +14,16 @@ async function migrate(url: string): Promise<void> {
   const sql = connect(url, { max: 1 });
   try {
     await applyPlatformSql(sql);
-    const dir = fileURLToPath(new URL("../../migrations", import.meta.url));
-    const report = await applyMigrations(sql, await readMigrationDir(dir));
-    for (const f of report.applied) console.log(`applied ${f}`);
-    console.log(
-      `${report.applied.length} applied, ${report.alreadyApplied.length} already applied`,
-    );
   } finally {
     await sql.end();
   }
+  const report = await pushProductMigrations(url);
+  for (const f of report.applied) console.log(`applied ${f}`);
+  console.log(
+    report.applied.length === 0
+      ? "up to date"
+      : `${report.applied.length} applied (supabase db push, ${report.durationMs} ms)`,
+  );
 }
 
 if (import.meta.main) {

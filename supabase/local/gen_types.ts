@@ -16,8 +16,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { connect, type Sql } from "../../shared/db/mod.ts";
-import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.ts";
-import { applyPlatformSql } from "./platform.ts";
+import { pushProductMigrations } from "./supabase_cli.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 import { ensureCluster } from "./postgres_cluster.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -570,7 +570,7 @@ export async function generateTypesFromMigrations(
     const sql = connect(url.toString(), { max: 1 });
     try {
       await applyPlatformSql(sql);
-      await applyMigrations(sql, await readMigrationDir(`${REPO_ROOT}migrations`));
+      await pushProductMigrations(url.toString());
       return await generateTypes(sql, schemas);
     } finally {
       await sql.end();

@@ -7,6 +7,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+// The file rather than shared/cli/mod.ts: the cluster needs where it listens, not the whole CLI.
+import { localDatabasePort, localDatabaseUrl } from "../../shared/cli/local_stack.ts";
 
 /** Where and how the local cluster lives. */
 export interface ClusterOptions {
@@ -38,17 +40,7 @@ export function localStateDir(): string {
 }
 
 /** The superuser URL of the local stack's database, honouring `DATABASE_URL`. */
-export function localDatabaseUrl(options: ClusterOptions = {}): string {
-  const override = Deno.env.get("DATABASE_URL");
-  if (override) return override;
-  const port = options.port ?? defaultPort();
-  const password = options.password ?? "postgres";
-  return `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
-}
-
-function defaultPort(): number {
-  return Number(Deno.env.get("BT_DB_PORT") ?? 54322);
-}
+export { localDatabaseUrl };
 
 /** Port of the shadow cluster (`$BT_SHADOW_DB_PORT` or 54329). */
 export function shadowClusterPort(): number {
@@ -109,7 +101,7 @@ export async function findPgBinDir(): Promise<string> {
  * file so concurrent callers (parallel test workers, two terminals) do not race `initdb`.
  */
 export async function ensureCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const port = options.port ?? defaultPort();
+  const port = options.port ?? localDatabasePort();
   const password = options.password ?? "postgres";
   const asRoot = Deno.uid() === 0;
   const dataDir = await resolveDataDir(options.dir, options.name ?? "postgres", port, asRoot);
@@ -163,7 +155,7 @@ export async function ensureCluster(options: ClusterOptions = {}): Promise<Clust
 
 /** Stops the cluster if it runs; a no-op otherwise. */
 export async function stopCluster(options: ClusterOptions = {}): Promise<boolean> {
-  const port = options.port ?? defaultPort();
+  const port = options.port ?? localDatabasePort();
   const dataDir = await resolveDataDir(
     options.dir,
     options.name ?? "postgres",

@@ -7,10 +7,9 @@
 import { fileURLToPath } from "node:url";
 import { apiKeys, LOCAL_JWT_SECRET } from "../../shared/auth/mod.ts";
 import { connect } from "../../shared/db/mod.ts";
-import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.ts";
 import { routeApi } from "./api_server.ts";
 import { createFunctionsGateway, type FunctionSpec } from "./functions_gateway.ts";
-import { applyPlatformSql } from "./platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 import {
   ensureCluster,
   ensureShadowCluster,
@@ -18,6 +17,7 @@ import {
   stopShadowCluster,
 } from "./postgres_cluster.ts";
 import { createRealtimeServer } from "./realtime/mod.ts";
+import { pushProductMigrations } from "./supabase_cli.ts";
 import { localWorkerSecret, startWorkerSchedule } from "./worker_schedule.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
 
@@ -87,11 +87,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sql = connect(dbUrl, { max: 1, applicationName: "backend-team migrate" });
     try {
       await applyPlatformSql(sql);
-      const report = await applyMigrations(sql, await readMigrationDir(`${REPO_ROOT}migrations`));
-      for (const f of report.applied) console.error(`[migrate] applied ${f}`);
     } finally {
       await sql.end();
     }
+    // The real CLI applies and records the migrations, as `supabase db push` does on deploy.
+    const report = await pushProductMigrations(dbUrl);
+    for (const f of report.applied) console.error(`[migrate] applied ${f}`);
   }
 
   const keys = await apiKeys(jwtSecret);

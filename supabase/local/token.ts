@@ -10,9 +10,13 @@
  * deno task token --role service_role
  * ```
  */
-import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.ts";
+// The file rather than shared/cli/mod.ts: this script needs the user rule, not the whole CLI.
+import { parseLocalUser, userIdForEmail } from "../../shared/cli/local_stack.ts";
+
+/** The stable user id of an email, shared with `bt --user` (see `shared/cli/local_stack.ts`). */
+export { userIdForEmail };
 
 /** What to mint. */
 export type TokenRequest =
@@ -35,28 +39,7 @@ export const USAGE = `usage: deno task token --user <uuid|email> [--expires <sec
   --expires   lifetime of a user token in seconds (default 3600)
   --role      authenticated (default), or anon / service_role to print that API key`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const ROLES = ["authenticated", "anon", "service_role"] as const;
-
-/**
- * A stable user id for an email: SHA-256 of the trimmed, lower-cased address, shaped as a v4 UUID
- * so it fits `auth.users.id` and `uuid` columns.
- *
- * @example
- * ```ts
- * userIdForEmail("Ada@Example.com") === userIdForEmail("ada@example.com"); // true
- * ```
- */
-export function userIdForEmail(email: string): string {
-  const bytes = createHash("sha256").update(email.trim().toLowerCase()).digest().subarray(0, 16);
-  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
-  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
-}
 
 /**
  * Parses the CLI's arguments, throwing {@link UsageError} for anything it does not understand.
@@ -96,13 +79,9 @@ export function parseTokenArgs(args: readonly string[]): TokenRequest {
   if (!Number.isSafeInteger(expiresIn) || expiresIn <= 0) {
     throw new UsageError("--expires must be a positive whole number of seconds");
   }
-  const user = values.user.trim();
-  if (UUID.test(user)) return { role, sub: user.toLowerCase(), expiresIn };
-  if (EMAIL.test(user)) {
-    const email = user.toLowerCase();
-    return { role, sub: userIdForEmail(email), email, expiresIn };
-  }
-  throw new UsageError(`--user must be a UUID or an email, got "${values.user}"`);
+  const user = parseLocalUser(values.user);
+  if (!user) throw new UsageError(`--user must be a UUID or an email, got "${values.user}"`);
+  return { role, ...user, expiresIn };
 }
 
 /** The token for a request: a fresh user token, or the stable API key of the role. */

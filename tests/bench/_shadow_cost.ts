@@ -13,7 +13,7 @@
  */
 import { connect } from "../../shared/db/mod.ts";
 import { createPostgresShadow } from "../../shared/shadow/mod.ts";
-import { applyPlatformSql } from "../../supabase/local/platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 import { withDatabase } from "../_support/db.ts";
 import { summarize, type Summary } from "./_stats.ts";
 

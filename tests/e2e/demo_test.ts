@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freshDatabase } from "../_support/db.ts";
 import { parseTap } from "../../shared/delivery/mod.ts";
-import { applyMigrations, readMigrationDir } from "../../shared/migrations/mod.ts";
+import { dbPush } from "../../supabase/local/supabase_cli.ts";
 import { OFFLINE_NOTICE } from "../../supabase/local/demo.ts";
-import { applyPlatformSql } from "../../supabase/local/platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 
 const DEMO = new URL("../../supabase/local/demo.ts", import.meta.url).pathname;
 
@@ -70,7 +70,7 @@ Deno.test(
 );
 
 /**
- * The demo's deliverable as a user would use it: its migrations applied with the migration runner
+ * The demo's deliverable as a user would use it: its migrations pushed with the real Supabase CLI
  * to a fresh database holding only what a Supabase project has give the expected tables, RLS and
  * indexes; its pgTAP tests pass there; its README carries every section of the deliverable.
  */
@@ -78,10 +78,7 @@ async function assertDeliverableHolds(target: string, files: string[]): Promise<
   await using fresh = await freshDatabase({ template: false });
   await applyPlatformSql(fresh.sql);
   await fresh.sql`create extension if not exists pgtap with schema extensions`;
-  const report = await applyMigrations(
-    fresh.sql,
-    await readMigrationDir(join(target, "supabase/migrations")),
-  );
+  const report = await dbPush(fresh.url, { workdir: target });
   assert.equal(report.applied.length, 3, report.applied.join(", "));
 
   const tables = await fresh.sql<{ relname: string; rls: boolean }[]>`

@@ -19,10 +19,10 @@ import {
   TRADE_JOURNAL_UNDERSTANDING,
   tradeJournalValidation,
 } from "../../shared/delivery/testdata/trade_journal.ts";
-import { applyMigrations, parseMigrationFileName } from "../../shared/migrations/mod.ts";
+import { pushMigrationFiles } from "../../supabase/local/supabase_cli.ts";
 import { DeliveryResult } from "../../shared/runs/mod.ts";
 import { createPostgresShadow } from "../../shared/shadow/mod.ts";
-import { applyPlatformSql } from "../../supabase/local/platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 import { adminUrl, freshDatabase, shadowAdminUrl, type TestDatabase } from "../_support/db.ts";
 
 /**
@@ -281,13 +281,8 @@ Deno.test("a delivered run is completed with its deliverable as rows, served as 
   await applyPlatformSql(target.sql);
   await target.sql`create extension if not exists pgtap with schema extensions`;
   const files = body.files as { path: string; content: string }[];
-  await applyMigrations(
-    target.sql,
-    files.filter((f) => f.path.startsWith("supabase/migrations/")).map((f) => {
-      const fileName = f.path.split("/").at(-1)!;
-      return { fileName, ...parseMigrationFileName(fileName), sql: f.content };
-    }),
-  );
+  // Pushed with the real Supabase CLI, as a user deploys it.
+  await pushMigrationFiles(target.url, files);
   const connection = await target.sql.reserve();
   try {
     for (const test of files.filter((f) => f.path.startsWith("supabase/tests/database/"))) {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { asCaller, connect, type Sql, type TransactionSql } from "../../shared/db/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
-import { applyPlatformSql } from "../../supabase/local/platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 
 /** A message as pgmq returns it; postgres.js reads `bigint` as a string. */
 interface MessageRow {

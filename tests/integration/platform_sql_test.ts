@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { asCaller } from "../../shared/db/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
-import { applyPlatformSql } from "../../supabase/local/platform.ts";
+import { applyPlatformSql } from "../../shared/platform/mod.ts";
 
 Deno.test("auth.uid() is the caller's sub as authenticated and null as anon", async () => {
   await using db = await freshDatabase();
