@@ -47,6 +47,9 @@ alter default privileges for role ${SHADOW_OWNER} in schema public
   grant all on functions to anon, authenticated, service_role;
 alter default privileges for role ${SHADOW_OWNER} in schema public
   grant all on sequences to anon, authenticated, service_role;
+-- Where the server listens is not the SQL's business (findings would echo it).
+revoke execute on function pg_catalog.inet_server_addr(), pg_catalog.inet_server_port(),
+  pg_catalog.inet_client_addr(), pg_catalog.inet_client_port() from public;
 -- plpgsql_check (what \`supabase db lint\` runs), in a schema of its own the SQL under test cannot
 -- add to; absent on PGlite and on servers without the package, where the rule says it did not run.
 do $$

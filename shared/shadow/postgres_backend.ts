@@ -98,6 +98,20 @@ function databaseUrl(adminUrl: string, database: string, user: string, password:
   return u.toString();
 }
 
+/** Replaces the shadow server's host and port in text with placeholders. */
+export function addressRedactor(adminUrl: string): (text: string) => string {
+  const u = new URL(adminUrl);
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const port = u.port || "5432";
+  const hosts = [...new Set([host, "127.0.0.1", "localhost"])].filter((h) => h.length > 0);
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(
+    `${hosts.map(escape).join("|")}|(?<![0-9])${escape(port)}(?![0-9])`,
+    "g",
+  );
+  return (text) => text.replace(pattern, (m) => m === port ? "<shadow-port>" : "<shadow-host>");
+}
+
 /**
  * Refuses a shadow server that is the product's server: compares `system_identifier`, which
  * two names for one server (host aliases, ports forwarded, another database) share.
@@ -261,7 +275,10 @@ class PostgresShadow implements ShadowDatabase {
   #lastSweep = Date.now();
   #closed = false;
 
+  readonly #redact: (text: string) => string;
+
   constructor(admin: Sql, options: PostgresShadowOptions, template: string) {
+    this.#redact = addressRedactor(options.adminUrl);
     this.#admin = admin;
     this.#options = options;
     this.#template = template;
@@ -335,6 +352,7 @@ class PostgresShadow implements ShadowDatabase {
         await pool.end({ timeout: 2 }).catch(() => {});
         this.#drop(database, role);
       },
+      this.#redact,
     );
     try {
       await session.start(timeoutMs, this.#options.lockTimeoutMs ?? 2000);
@@ -428,16 +446,24 @@ class PostgresSession implements ShadowSession {
   readonly #admin: Sql;
   readonly #timeoutMs: number;
   readonly #dispose: () => Promise<void>;
+  readonly #redact: (text: string) => string;
   #pid = 0;
   #open = true;
   #openedAt = 0;
   #stopped: Error | undefined;
 
-  constructor(sql: ReservedSql, admin: Sql, timeoutMs: number, dispose: () => Promise<void>) {
+  constructor(
+    sql: ReservedSql,
+    admin: Sql,
+    timeoutMs: number,
+    dispose: () => Promise<void>,
+    redact: (text: string) => string,
+  ) {
     this.#sql = sql;
     this.#admin = admin;
     this.#timeoutMs = timeoutMs;
     this.#dispose = dispose;
+    this.#redact = redact;
   }
 
   async start(statementTimeoutMs: number, lockTimeoutMs: number): Promise<void> {
@@ -513,7 +539,16 @@ class PostgresSession implements ShadowSession {
         await this.close();
         throw new ShadowClosedError("the shadow connection was lost");
       }
-      throw e instanceof ShadowSqlError ? e : new ShadowSqlError(facts);
+      if (e instanceof ShadowSqlError) throw e;
+      // SQL can read the server's address (`current_setting('port')`, `listen_addresses`) into
+      // an error message; findings never carry it.
+      throw new ShadowSqlError({
+        ...facts,
+        message: this.#redact(facts.message),
+        detail: facts.detail && this.#redact(facts.detail),
+        hint: facts.hint && this.#redact(facts.hint),
+        where: facts.where && this.#redact(facts.where),
+      });
     } finally {
       clearTimeout(timer);
     }

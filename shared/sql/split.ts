@@ -21,10 +21,16 @@ export function splitStatements(script: string): Statement[] {
   let start = 0;
   let i = 0;
   const n = script.length;
+  // Lines are counted incrementally (offsets only grow): linear in the script, however many
+  // statements it holds.
+  let line = 1;
+  let counted = 0;
   const flush = (end: number) => {
     const offset = skipTrivia(script, start, end);
     const text = script.slice(offset, end).trim();
-    if (text !== "") out.push({ text, offset, line: lineAt(script, offset) });
+    if (text === "") return;
+    for (; counted < offset; counted++) if (script.charCodeAt(counted) === 10) line++;
+    out.push({ text, offset, line });
   };
   while (i < n) {
     const c = script[i];

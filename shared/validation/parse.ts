@@ -12,7 +12,7 @@
  * ```
  */
 import { PgParser } from "@supabase/pg-parser";
-import { lineAt, splitStatements } from "../sql/split.ts";
+import { splitStatements } from "../sql/split.ts";
 import { nodeType, type PgNode, type PgNodeType } from "../pg_ast/mod.ts";
 
 /** A named SQL script. */
@@ -57,24 +57,69 @@ export function pgParser(): PgParser<17> {
   return shared;
 }
 
-/** Character offset of a UTF-8 byte offset in `text` (whose bytes are `bytes`). */
-function charOffset(bytes: Uint8Array, byteOffset: number): number {
-  return new TextDecoder().decode(bytes.subarray(0, Math.max(0, byteOffset))).length;
+/**
+ * Byte offsets to character offsets and character offsets to lines, each in O(log n) after one
+ * pass over the text: a file of many statements must not cost the square of their number (a body
+ * padded with `select 1;` would otherwise stall the process before any limit applies).
+ */
+class TextPositions {
+  readonly #text: string;
+  readonly #lineStarts: number[] = [0];
+  // Character offset of each UTF-8 byte offset; absent when the text is ASCII (they are equal).
+  readonly #charOfByte: Uint32Array | undefined;
+
+  constructor(text: string) {
+    this.#text = text;
+    for (let i = 0; i < text.length; i++) {
+      if (text.charCodeAt(i) === 10) this.#lineStarts.push(i + 1);
+    }
+    const bytes = new TextEncoder().encode(text);
+    if (bytes.length === text.length) return;
+    this.#charOfByte = new Uint32Array(bytes.length + 1);
+    let b = 0;
+    for (let c = 0; c < text.length; c++) {
+      const code = text.codePointAt(c)!;
+      const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      for (let k = 0; k < size; k++) this.#charOfByte[b + k] = c;
+      b += size;
+      if (code >= 0x10000) c++; // a surrogate pair is two UTF-16 units
+    }
+    this.#charOfByte[b] = text.length;
+  }
+
+  /** Character offset of a UTF-8 byte offset. */
+  charOffset(byteOffset: number): number {
+    const at = Math.max(0, byteOffset);
+    if (!this.#charOfByte) return Math.min(at, this.#text.length);
+    return this.#charOfByte[Math.min(at, this.#charOfByte.length - 1)];
+  }
+
+  /** 1-based line of a character offset. */
+  lineAt(offset: number): number {
+    let lo = 0;
+    let hi = this.#lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#lineStarts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
 }
 
 /** Parses a file into statements with their lines, or reports where it stops parsing. */
 export async function parseSqlFile(file: SqlFile): Promise<ParsedFile> {
   const result = await pgParser().parse(file.sql);
-  const bytes = new TextEncoder().encode(file.sql);
+  const at = new TextPositions(file.sql);
   if (result.error) {
-    const offset = charOffset(bytes, result.error.position);
+    const offset = at.charOffset(result.error.position);
     const holding = splitStatements(file.sql).filter((s) => s.offset <= offset).at(-1);
     return {
       ...file,
       statements: [],
       syntaxError: {
         message: result.error.message,
-        line: lineAt(file.sql, offset),
+        line: at.lineAt(offset),
         statement: holding?.text ?? file.sql.trim().slice(0, 500),
       },
     };
@@ -83,9 +128,8 @@ export async function parseSqlFile(file: SqlFile): Promise<ParsedFile> {
   for (const raw of result.tree.stmts ?? []) {
     if (!raw.stmt) continue;
     const startByte = raw.stmt_location ?? 0;
-    const endByte = raw.stmt_len ? startByte + raw.stmt_len : bytes.length;
-    const start = charOffset(bytes, startByte);
-    const end = charOffset(bytes, endByte);
+    const start = at.charOffset(startByte);
+    const end = raw.stmt_len ? at.charOffset(startByte + raw.stmt_len) : file.sql.length;
     // The raw span starts right after the previous semicolon: skip comments and blanks.
     const [piece] = splitStatements(file.sql.slice(start, end));
     const text = piece?.text ?? file.sql.slice(start, end).trim();
@@ -94,7 +138,7 @@ export async function parseSqlFile(file: SqlFile): Promise<ParsedFile> {
       index: statements.length,
       text,
       offset,
-      line: lineAt(file.sql, offset),
+      line: at.lineAt(offset),
       type: nodeType(raw.stmt),
       node: raw.stmt,
     });

@@ -53,6 +53,7 @@ import {
   ShadowTimeoutError,
   sharedShadow,
 } from "../shadow/mod.ts";
+import { splitStatements } from "../sql/split.ts";
 
 /** What {@link validateMigrations} checks. */
 export interface ValidateOptions {
@@ -265,6 +266,36 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     mark = now;
   };
 
+  const limits = { ...validationLimits(), ...options.limits };
+  const deadline = Date.now() + limits.totalMs;
+  const texts = [
+    ...(options.baseline ?? []).map((f) => f.sql),
+    ...options.files.flatMap((f) => [f.sql, f.down ?? ""]),
+  ];
+  const bytes = texts.reduce((n, t) => n + new TextEncoder().encode(t).length, 0);
+  // Refused before parsing: parsing is work too (one synchronous WASM call per file), so the
+  // statements are counted first with the linear splitter.
+  const rough = bytes > limits.maxSqlBytes
+    ? 0
+    : texts.reduce((n, t) => n + (t ? splitStatements(t).length : 0), 0);
+  if (bytes > limits.maxSqlBytes || rough > limits.maxStatements) {
+    return {
+      ok: false,
+      findings: [
+        finding(
+          "resource_limit",
+          bytes > limits.maxSqlBytes
+            ? `the request holds ${bytes} bytes of SQL; a validation may hold at most ` +
+              `${limits.maxSqlBytes}; nothing was run`
+            : `the request holds ${rough} statements; a validation may hold at most ` +
+              `${limits.maxStatements}; nothing was run`,
+          {},
+        ),
+        ...await typecheck,
+      ],
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
   const baseline = await Promise.all((options.baseline ?? []).map((f) => parseSqlFile(f)));
   const files = await Promise.all(options.files.map((f) => parseSqlFile(f)));
   const downs = new Map<string, ParsedFile>();
@@ -283,16 +314,13 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     }
   }
 
-  const limits = { ...validationLimits(), ...options.limits };
   const all = [...baseline, ...files, ...downs.values()];
   const statements = all.reduce((n, f) => n + f.statements.length, 0);
-  const bytes = all.reduce((n, f) => n + new TextEncoder().encode(f.sql).length, 0);
-  if (statements > limits.maxStatements || bytes > limits.maxSqlBytes) {
+  if (statements > limits.maxStatements) {
     findings.push(finding(
       "resource_limit",
-      `the request holds ${statements} statements and ${bytes} bytes of SQL; a validation may ` +
-        `hold at most ${limits.maxStatements} statements and ${limits.maxSqlBytes} bytes; ` +
-        "nothing was run",
+      `the request holds ${statements} statements; a validation may hold at most ` +
+        `${limits.maxStatements}; nothing was run`,
       {},
     ));
     findings.push(...await typecheck);
@@ -306,7 +334,7 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
   lap("parse");
   const session = boundedSession(
     await shadow.open({ extensions: extensionsNeeded(all) }),
-    Date.now() + limits.totalMs,
+    deadline,
     limits.totalMs,
   );
   lap("open");
