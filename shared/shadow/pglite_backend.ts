@@ -4,8 +4,10 @@
  * restored from a snapshot bootstrapped once with the platform SQL (cached on disk by content
  * hash, so a new process skips `initdb`). Instances live in child processes that keep the next
  * instance restored while idle, and a statement outliving its timeout kills its process (PGlite
- * has no working `statement_timeout`). Where subprocesses are unavailable (Supabase Edge Runtime)
- * `inProcess` runs PGlite here instead: same checks, but a runaway statement cannot be stopped.
+ * has no working `statement_timeout`). Where subprocesses are unavailable (Supabase Edge Runtime,
+ * or `--deny-run` as in the local host's hosted-limits mode) `inProcess` runs PGlite here instead:
+ * same checks, but a runaway statement cannot be stopped, and where the cache folder cannot be
+ * written (a read-only deploy) the snapshot stays in memory.
  *
  * @example
  * ```ts
@@ -57,6 +59,8 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 /** Where a PGlite snapshot lives, and what bootstrapping it noted. */
 interface Snapshot {
   path: string;
+  /** The snapshot, when the cache folder could not be written (in-process only). */
+  inMemory?: Blob;
   notes: string[];
 }
 
@@ -64,15 +68,30 @@ function defaultCacheDir(): string {
   return Deno.env.get("BT_SHADOW_CACHE_DIR") ?? join(tmpdir(), "backend-team-shadow");
 }
 
-/** Whether this runtime can start subprocesses (not on Supabase Edge Runtime). */
+/**
+ * Whether this runtime can start subprocesses: `Deno.Command` exists (Supabase's Edge Runtime
+ * has none) and the `run` permission is granted (not under `--deny-run`, which the local
+ * functions host adds in hosted-limits mode). An `EdgeRuntime` global alone says nothing: the
+ * local functions host defines one under plain Deno.
+ *
+ * @example
+ * ```ts
+ * const shadow = await createPgliteShadow({ inProcess: !canSpawnProcesses() });
+ * ```
+ */
 export function canSpawnProcesses(): boolean {
   try {
     return typeof Deno.Command === "function" &&
-      !("EdgeRuntime" in globalThis) &&
       Deno.permissions.querySync({ name: "run" }).state === "granted";
   } catch {
     return false;
   }
+}
+
+/** Whether `e` says this runtime may not do something (start a process, write a folder). */
+function isNotAllowed(e: unknown): boolean {
+  return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied ||
+    e instanceof Deno.errors.NotSupported || (e as { code?: unknown })?.code === "EROFS";
 }
 
 /**
@@ -92,26 +111,33 @@ async function ensureSnapshot(cacheDir: string, inProcess: boolean): Promise<Sna
   } catch {
     // not cached yet
   }
-  await Deno.mkdir(cacheDir, { recursive: true });
-  let notes: string[];
   if (inProcess) {
     const built = await bootstrapPgliteSnapshot(
       await loadPgliteAssets(),
       scripts,
       (sql) => splitStatements(sql).map((s) => s.text),
     );
-    const tmp = `${path}.${Deno.pid}.tmp`;
-    await Deno.writeFile(tmp, new Uint8Array(await built.snapshot.arrayBuffer()));
-    await Deno.rename(tmp, path);
-    notes = built.notes;
-  } else {
-    const child = await PgliteProcess.spawn({ distDir: pgliteDistDir(), writeDirs: [cacheDir] });
     try {
-      const result = await child.request({ op: "bootstrap", scripts, outPath: path }, 300_000);
-      notes = (result as { notes: string[] }).notes;
-    } finally {
-      await child.stop();
+      await Deno.mkdir(cacheDir, { recursive: true });
+      const tmp = `${path}.${Deno.pid}.tmp`;
+      await Deno.writeFile(tmp, new Uint8Array(await built.snapshot.arrayBuffer()));
+      await Deno.rename(tmp, path);
+      await Deno.writeTextFile(notesPath, JSON.stringify(built.notes));
+    } catch (e) {
+      // Nowhere to cache it: this process keeps it, and the next one bootstraps again.
+      if (!isNotAllowed(e)) throw e;
+      return { path, inMemory: built.snapshot, notes: built.notes };
     }
+    return { path, notes: built.notes };
+  }
+  await Deno.mkdir(cacheDir, { recursive: true });
+  const child = await PgliteProcess.spawn({ distDir: pgliteDistDir(), writeDirs: [cacheDir] });
+  let notes: string[];
+  try {
+    const result = await child.request({ op: "bootstrap", scripts, outPath: path }, 300_000);
+    notes = (result as { notes: string[] }).notes;
+  } finally {
+    await child.stop();
   }
   await Deno.writeTextFile(notesPath, JSON.stringify(notes));
   return { path, notes };
@@ -121,11 +147,19 @@ async function ensureSnapshot(cacheDir: string, inProcess: boolean): Promise<Sna
 export async function createPgliteShadow(
   options: PgliteShadowOptions = {},
 ): Promise<ShadowDatabase> {
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
   const inProcess = options.inProcess ?? !canSpawnProcesses();
-  const snapshot = await ensureSnapshot(options.cacheDir ?? defaultCacheDir(), inProcess);
   const timeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
-  if (inProcess) return await InProcessShadow.create(snapshot);
-  return await ProcessPoolShadow.create(snapshot, options.poolSize ?? 2, timeoutMs);
+  if (!inProcess) {
+    try {
+      const snapshot = await ensureSnapshot(cacheDir, false);
+      return await ProcessPoolShadow.create(snapshot, options.poolSize ?? 2, timeoutMs);
+    } catch (e) {
+      // Asked for subprocesses (or assumed them) where the runtime refuses them: run here.
+      if (options.inProcess === false || !isNotAllowed(e)) throw e;
+    }
+  }
+  return await InProcessShadow.create(await ensureSnapshot(cacheDir, true));
 }
 
 /** A pool of child processes, each serving one session at a time. */
@@ -322,7 +356,7 @@ class InProcessShadow implements ShadowDatabase {
 
   static async create(snapshot: Snapshot): Promise<InProcessShadow> {
     const assets = await loadPgliteAssets();
-    const blob = new Blob([await Deno.readFile(snapshot.path)]);
+    const blob = snapshot.inMemory ?? new Blob([await Deno.readFile(snapshot.path)]);
     const shadow = new InProcessShadow(assets, blob, snapshot.notes);
     shadow.#spare = restorePglite(assets, blob);
     return shadow;

@@ -231,6 +231,12 @@ export const RULES = {
     source: "backend-team",
     summary: "an edge function does not type-check (deno check)",
   },
+  typecheck_not_run: {
+    level: "info",
+    source: "backend-team",
+    summary: "`deno check` could not run here (no subprocesses: Supabase Edge Runtime or " +
+      "--deny-run); the sources' imports were checked, their types were not",
+  },
 } as const satisfies Record<string, RuleInfo>;
 
 /** A rule name. */

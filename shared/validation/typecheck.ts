@@ -22,6 +22,10 @@
  *    paths of the server are redacted from every message, and source lines are quoted from the
  *    submission itself, never from Deno's output.
  *
+ * Where this process may not start subprocesses (Supabase Edge Runtime, `--deny-run` as in the
+ * local host's hosted-limits mode) step 1 still runs, and step 2 is replaced by one
+ * `typecheck_not_run` info finding per submission saying what was not checked and where it can be.
+ *
  * @example
  * ```ts
  * const findings = await typecheckFunctions([{ name: "hello/index.ts", source }]);
@@ -32,6 +36,7 @@ import { z } from "zod";
 import type { ParserPlugin } from "@babel/parser";
 import { type Finding, finding } from "./finding.ts";
 import { DENO_CHILD_ENV, denoChildEnv } from "../config/child_env.ts";
+import { canSpawnProcesses } from "../shadow/mod.ts";
 // The import map ships with every deploy (config.toml's import_map): a module, not a file read.
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -598,6 +603,7 @@ export async function typecheckFunctions(
   const importMap = await typecheckImportMap();
   const escapes = await importEscapes(files, importMap);
   if (escapes.length > 0) return escapes;
+  if (!canSpawnProcesses()) return [typecheckNotRun(files)];
 
   const dir = await Deno.makeTempDir({ prefix: "bt_typecheck_" });
   // The submission lives in its own folder, so no file of it can stand in for the config or the
@@ -622,14 +628,23 @@ export async function typecheckFunctions(
       await Deno.writeTextFile(path, f.source);
       paths.push(path);
     }
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["check", "--quiet", "--no-lock", "--config", join(dir, "deno.json"), ...paths],
-      cwd: dir,
-      env: typecheckChildEnv((name) => Deno.env.get(name)),
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(Deno.execPath(), {
+        args: ["check", "--quiet", "--no-lock", "--config", join(dir, "deno.json"), ...paths],
+        cwd: dir,
+        env: typecheckChildEnv((name) => Deno.env.get(name)),
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (e) {
+      // The runtime refused the process after all (a sandbox canSpawnProcesses could not see).
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        return [typecheckNotRun(files)];
+      }
+      throw e;
+    }
     const limit = options.timeoutMs ?? 120_000;
     let killed = false;
     const timer = setTimeout(() => {
@@ -649,6 +664,30 @@ export async function typecheckFunctions(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The finding for sources whose types could not be checked because `deno check` cannot run in
+ * this process: what was checked, what was not, and where to get the rest. Pure.
+ *
+ * @example
+ * ```ts
+ * typecheckNotRun([{ name: "hello/index.ts", source }]).rule; // "typecheck_not_run"
+ * ```
+ */
+export function typecheckNotRun(files: readonly FunctionFile[]): Finding {
+  const names = files.map((f) => f.name);
+  const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, +${names.length - 5}` : "");
+  return finding(
+    "typecheck_not_run",
+    `the edge function sources (${shown}) were not type-checked: \`deno check\` runs as a ` +
+      "subprocess, and this runtime allows none (Supabase Edge Runtime, or --deny-run in " +
+      "hosted-limits mode); their imports were checked. To type-check them, validate where " +
+      "subprocesses run: POST /functions/v1/validate with `functions` on the local stack " +
+      "(`deno task dev`, without BT_HOSTED_LIMITS), or `deno check` on the delivered files with " +
+      "the project's deno.json. A shadow database (SHADOW_DATABASE_URL) does not change this",
+    { file: files.length === 1 ? files[0].name : null },
+  );
 }
 
 /**

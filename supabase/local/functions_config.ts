@@ -29,6 +29,27 @@ export interface FunctionSpec {
   enabled: boolean;
   /** Absolute path of the function's `deno.json` / import map, when the config names one. */
   importMap?: string;
+  /**
+   * Files deployed with the function besides its module graph (`static_files`), as absolute
+   * paths or glob patterns (`*`, `**`), resolved like `entrypoint`.
+   */
+  staticFiles?: string[];
+  /**
+   * Runs the function's process with only these permissions instead of `-A` (the bundle test):
+   * it may read `read` (its bundle and Deno's cache) and write `write`, reach the network and
+   * its environment, and nothing else. Never read from `config.toml`.
+   */
+  sandbox?: FunctionSandbox;
+}
+
+/** What a sandboxed function process may touch (see {@link FunctionSpec.sandbox}). */
+export interface FunctionSandbox {
+  /** Folders and files it may read. */
+  read: string[];
+  /** Folders it may write (e.g. a scratch folder standing in for the platform's `/tmp`). */
+  write?: string[];
+  /** Its working directory (default the first of `read`). */
+  cwd?: string;
 }
 
 // The CLI's slug rule for function names (folder names that do not match are not functions).
@@ -101,6 +122,9 @@ export function parseFunctionsConfig(
     verifyJwt: table.verify_jwt,
     enabled: table.enabled,
     ...(table.import_map ? { importMap: resolveFrom(options.configDir, table.import_map) } : {}),
+    ...(table.static_files?.length
+      ? { staticFiles: table.static_files.map((f) => resolveFrom(options.configDir, f)) }
+      : {}),
   }));
 }
 

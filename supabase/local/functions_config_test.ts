@@ -86,3 +86,14 @@ Deno.test("the product's config.toml declares the orchestrator with verify_jwt o
   assert.equal(orchestrator.verifyJwt, true);
   assert.match(orchestrator.entrypoint, /\/functions\/orchestrator\/index\.ts$/);
 });
+
+Deno.test("static_files resolve from the config's folder, as the CLI bundles them", () => {
+  const [spec] = parseFunctionsConfig(
+    `[functions.site]\nstatic_files = ["./functions/site/*.html", "/abs/data.json"]\n`,
+    { configDir: "/repo/supabase" },
+  );
+  assert.deepEqual(spec.staticFiles, [
+    "/repo/supabase/functions/site/*.html",
+    "/abs/data.json",
+  ]);
+});

@@ -6,6 +6,12 @@
  * died. The function sees the path from `/<name>` on, the platform's env variables, and its output
  * appears on the gateway's stderr prefixed with `[fn:<name>]`.
  *
+ * In hosted-limits mode (`BT_HOSTED_LIMITS=1` in its env or the process's, or the `hostedLimits`
+ * option) functions run as they would on Supabase's platform as far as one machine can tell (see
+ * ./hosted_limits.ts): `--deny-run`, the V8 heap capped at 256 MB, no Web Workers, CPU per request
+ * over 2 s and RSS over 256 MiB logged as misses, requests idle for 150 s cut with 504.
+ * {@link FunctionsGateway.usage} gives each function's peak RSS and CPU figures in every mode.
+ *
  * @example
  * ```ts
  * const gateway = createFunctionsGateway({ configPath: "supabase/config.toml", jwtSecret, env });
@@ -19,9 +25,18 @@ import { fileURLToPath } from "node:url";
 import { bearerToken, verifyToken } from "../../shared/auth/mod.ts";
 import { FunctionEnv, loadConfig } from "../../shared/config/mod.ts";
 import { type FunctionSpec, loadFunctionsConfig } from "./functions_config.ts";
-import { READY_MARKER_ENV } from "./function_host.ts";
+import { type HostReport, READY_MARKER_ENV, REFUSE_WORKERS_ENV } from "./function_host.ts";
+import {
+  type FunctionUsage,
+  hostedLimitFlags,
+  type HostedLimits,
+  hostedLimitsFromEnv,
+  isHeapOutOfMemory,
+  readProcessMemory,
+  UsageLedger,
+} from "./hosted_limits.ts";
 
-export type { FunctionSpec };
+export type { FunctionSpec, FunctionUsage, HostedLimits };
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HOST_MODULE = fileURLToPath(new URL("./function_host.ts", import.meta.url));
@@ -98,6 +113,13 @@ export interface FunctionsGatewayOptions {
   stopTimeoutMs?: number;
   /** Where function output lines go, already prefixed (default: the gateway's stderr). */
   log?: (line: string) => void;
+  /**
+   * Hosted-limits mode: `true` for Supabase's limits, an object for others (tests), `false` for
+   * off. Default: on when `BT_HOSTED_LIMITS` (in `env`, else this process's) is `1`.
+   */
+  hostedLimits?: boolean | HostedLimits;
+  /** How often each function's memory is sampled, in ms (default 1000). */
+  memorySampleMs?: number;
 }
 
 /** A running gateway. */
@@ -112,6 +134,13 @@ export interface FunctionsGateway {
   restart(name: string): Promise<void>;
   /** The functions this gateway knows, enabled or not. */
   readonly functions: readonly FunctionSpec[];
+  /** The limits applied, when in hosted-limits mode. */
+  readonly hostedLimits: HostedLimits | undefined;
+  /**
+   * What each function that has run used so far: peak RSS, CPU per request and the misses
+   * against the hosted limits (counted in every mode), by name.
+   */
+  usage(): FunctionUsage[];
 }
 
 /** Thrown when a function process cannot be started; the gateway answers 503 BOOT_ERROR. */
@@ -135,6 +164,8 @@ export function createFunctionsGateway(options: FunctionsGatewayOptions): Functi
   const byName = new Map(specs.map((s) => [s.name, s]));
   const env = { ...inheritedEnv(), JWT_SECRET: options.jwtSecret, ...options.env };
   const log = options.log ?? ((line: string) => console.error(line));
+  const limits = hostedLimitsOf(options);
+  const ledger = new UsageLedger(limits);
   const slots = new Map<string, Slot>();
   let closed = false;
 
@@ -146,6 +177,9 @@ export function createFunctionsGateway(options: FunctionsGatewayOptions): Functi
         bootTimeoutMs: options.bootTimeoutMs ?? 60_000,
         stopTimeoutMs: options.stopTimeoutMs ?? 3_000,
         log,
+        limits,
+        ledger,
+        memorySampleMs: options.memorySampleMs ?? 1000,
       }),
     };
     slot.starting.then((w) => slot.process = w, () => slot.failed = true);
@@ -170,6 +204,11 @@ export function createFunctionsGateway(options: FunctionsGatewayOptions): Functi
 
   return {
     functions: specs,
+    hostedLimits: limits,
+
+    usage() {
+      return ledger.snapshot();
+    },
 
     async fetch(req: Request): Promise<Response> {
       const url = new URL(req.url);
@@ -191,7 +230,13 @@ export function createFunctionsGateway(options: FunctionsGatewayOptions): Functi
         log(`[fn:${spec.name}] ${e instanceof Error ? e.message : String(e)}`);
         return relayError(503, "BOOT_ERROR", "Worker failed to boot (please check logs)");
       }
-      return await forward(req, url, route.path, worker);
+      return await forward(req, url, route.path, worker, limits?.idleTimeoutMs, () => {
+        ledger.idleTimeout(spec.name);
+        worker.log(
+          `hosted limit missed: ${req.method} ${route.path} idle for ${limits!.idleTimeoutMs} ms ` +
+            "without a response, cut with 504 (the platform's idle timeout)",
+        );
+      });
     },
 
     async close() {
@@ -211,6 +256,14 @@ export function createFunctionsGateway(options: FunctionsGatewayOptions): Functi
       if (!closed) await processFor(spec);
     },
   };
+}
+
+function hostedLimitsOf(options: FunctionsGatewayOptions): HostedLimits | undefined {
+  const setting = options.hostedLimits;
+  if (setting === false) return undefined;
+  if (setting === true) return hostedLimitsFromEnv("1");
+  if (setting) return { ...setting };
+  return hostedLimitsFromEnv(options.env.BT_HOSTED_LIMITS ?? Deno.env.get("BT_HOSTED_LIMITS"));
 }
 
 interface Slot {
@@ -245,11 +298,18 @@ function relayError(status: number, code: number | string, message: string): Res
   return Response.json({ code, message }, { status });
 }
 
+/**
+ * Sends the request on to the function's process and streams its answer back. With
+ * `idleTimeoutMs`, a request that waits that long for its response, or for the next chunk of its
+ * body, is cut: 504 before the response, an aborted body after it (`onIdle` is told either way).
+ */
 async function forward(
   req: Request,
   url: URL,
   path: string,
   worker: FunctionProcess,
+  idleTimeoutMs?: number,
+  onIdle?: () => void,
 ): Promise<Response> {
   const headers = new Headers();
   for (const [k, v] of req.headers) if (!UNFORWARDED_HEADERS.has(k)) headers.append(k, v);
@@ -258,6 +318,10 @@ async function forward(
   if (!headers.has("x-forwarded-proto")) {
     headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
   }
+  // Aborted only when the idle timeout cuts the request.
+  const idle = idleTimeoutMs === undefined ? undefined : new AbortController();
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  if (idle) idleTimer = setTimeout(() => idle.abort(), idleTimeoutMs);
   let upstream: Response;
   try {
     upstream = await fetch(`http://127.0.0.1:${worker.port}${path}${url.search}`, {
@@ -267,17 +331,65 @@ async function forward(
       redirect: "manual",
       // No `signal: req.signal`: Deno aborts it once a response is sent, which would cut streamed
       // bodies; a client hanging up cancels the returned body, and that cancels the upstream one.
+      signal: idle?.signal,
     });
   } catch (e) {
+    if (idle?.signal.aborted) {
+      onIdle?.();
+      return relayError(504, "IDLE_TIMEOUT", "Request idle timeout");
+    }
     worker.log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
     return relayError(502, "WORKER_ERROR", "Function exited before responding (please check logs)");
+  } finally {
+    clearTimeout(idleTimer);
   }
   const out = new Headers();
   for (const [k, v] of upstream.headers) if (!UNFORWARDED_HEADERS.has(k)) out.append(k, v);
-  return new Response(upstream.body, {
+  const body = upstream.body && idle
+    ? idleCutBody(upstream.body, idleTimeoutMs!, idle, () => onIdle?.())
+    : upstream.body;
+  return new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,
     headers: out,
+  });
+}
+
+/** `body`, errored (and its upstream aborted) when no chunk comes for `timeoutMs`. */
+function idleCutBody(
+  body: ReadableStream<Uint8Array>,
+  timeoutMs: number,
+  upstream: AbortController,
+  onIdle: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<"idle">((resolve) => {
+        timer = setTimeout(() => resolve("idle"), timeoutMs);
+      });
+      try {
+        const next = await Promise.race([reader.read(), idle]);
+        if (next === "idle") {
+          onIdle();
+          upstream.abort();
+          reader.cancel().catch(() => {});
+          controller.error(new Error(`no response data for ${timeoutMs} ms (idle timeout)`));
+        } else if (next.done) {
+          controller.close();
+        } else {
+          controller.enqueue(next.value);
+        }
+      } catch (e) {
+        controller.error(e);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
   });
 }
 
@@ -296,6 +408,9 @@ interface ProcessOptions {
   bootTimeoutMs: number;
   stopTimeoutMs: number;
   log: (line: string) => void;
+  limits: HostedLimits | undefined;
+  ledger: UsageLedger;
+  memorySampleMs: number;
 }
 
 /** One function subprocess that has announced its port. */
@@ -313,31 +428,96 @@ interface FunctionProcess {
 async function startProcess(spec: FunctionSpec, options: ProcessOptions): Promise<FunctionProcess> {
   const marker = `__function_host_ready_${crypto.randomUUID()}`;
   const log = (line: string) => options.log(`[fn:${spec.name}] ${line}`);
+  const { limits, ledger } = options;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...configArgs(spec, options.denoConfig), HOST_MODULE, spec.entrypoint],
-    cwd: REPO_ROOT,
+    args: [
+      "run",
+      ...permissionArgs(spec),
+      ...(limits ? hostedLimitFlags(limits) : []),
+      ...configArgs(spec, options.denoConfig),
+      HOST_MODULE,
+      spec.entrypoint,
+    ],
+    cwd: spec.sandbox ? spec.sandbox.cwd ?? spec.sandbox.read[0] ?? REPO_ROOT : REPO_ROOT,
     clearEnv: true,
-    env: { ...options.env, [READY_MARKER_ENV]: marker, NO_COLOR: "1" },
+    env: {
+      ...options.env,
+      [READY_MARKER_ENV]: marker,
+      ...(limits ? { [REFUSE_WORKERS_ENV]: "1" } : {}),
+      NO_COLOR: "1",
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-
+  ledger.processStarted(spec.name);
   const ready = Promise.withResolvers<number>();
   let exited = false;
   let stopping = false;
+  let heapOutOfMemory = false;
+
+  // Peak RSS: the kernel keeps the high-water mark, so sampling it now and then misses nothing
+  // but the last moments of a process that dies.
+  let overMemory = false;
+  const sampleMemory = async () => {
+    const memory = await readProcessMemory(child.pid);
+    if (!memory || exited) return;
+    if (ledger.memory(spec.name, memory.peakRssBytes, overMemory)) {
+      overMemory = true;
+      if (limits) {
+        log(
+          `hosted limit missed: peak RSS ${mib(memory.peakRssBytes)} MiB is over the ` +
+            `${limits.memoryMiB} MiB a hosted function gets`,
+        );
+      }
+    }
+  };
+  const sampler = setInterval(() => void sampleMemory(), options.memorySampleMs);
+  Deno.unrefTimer(sampler);
+
+  const onReport = (r: HostReport) => {
+    switch (r.kind) {
+      case "listening":
+        ready.resolve(r.port);
+        return;
+      case "request":
+        if (ledger.request(spec.name, r) && limits) {
+          log(
+            `hosted limit missed: ${r.method} ${r.path} used ${Math.round(r.cpuMs)} ms of CPU ` +
+              `(limit ${limits.cpuMsPerRequest} ms per request; the platform would stop it ` +
+              "with 546 CPUTime)",
+          );
+        }
+        void sampleMemory();
+        return;
+      case "worker_refused":
+        ledger.workerRefused(spec.name);
+        log(`hosted limit: a Web Worker was refused (none on the platform): ${r.stack}`);
+        return;
+    }
+  };
+
   const pumps = Promise.all([
     forwardLines(child.stdout, (line) => {
       // Searched anywhere in the line: output the function wrote without a newline may precede it.
       const at = line.indexOf(`${marker} `);
       if (at < 0) return log(line);
       if (at > 0) log(line.slice(0, at));
-      ready.resolve(Number(line.slice(at + marker.length + 1)));
+      const report = parseReport(line.slice(at + marker.length + 1));
+      if (report) onReport(report);
+      else log(`unreadable report from the function host: ${line.slice(at + marker.length + 1)}`);
     }),
-    forwardLines(child.stderr, log),
+    forwardLines(child.stderr, (line) => {
+      if (!heapOutOfMemory && isHeapOutOfMemory(line)) {
+        heapOutOfMemory = true;
+        ledger.heapOutOfMemory(spec.name);
+      }
+      log(line);
+    }),
   ]).catch((e) => log(`output lost: ${e instanceof Error ? e.message : String(e)}`));
   const status = child.status.then((status) => {
     exited = true;
+    clearInterval(sampler);
     if (!stopping) {
       log(`exited with code ${status.code}${status.signal ? ` (${status.signal})` : ""}`);
     }
@@ -366,6 +546,7 @@ async function startProcess(spec: FunctionSpec, options: ProcessOptions): Promis
     log,
     async stop(signal: Deno.Signal) {
       stopping = true;
+      if (!exited) await sampleMemory();
       if (!exited) {
         signalChild(child, signal);
         let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -389,6 +570,32 @@ async function startProcess(spec: FunctionSpec, options: ProcessOptions): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+function parseReport(text: string): HostReport | undefined {
+  try {
+    const report = JSON.parse(text) as HostReport;
+    return typeof report?.kind === "string" ? report : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
+}
+
+// `-A`, or for a sandboxed function (the bundle test) only what it is given.
+function permissionArgs(spec: FunctionSpec): string[] {
+  if (!spec.sandbox) return ["-A"];
+  const { read, write = [] } = spec.sandbox;
+  return [
+    "--no-prompt",
+    ...(read.length ? [`--allow-read=${read.join(",")}`] : []),
+    ...(write.length ? [`--allow-write=${write.join(",")}`] : []),
+    "--allow-net",
+    "--allow-env",
+  ];
 }
 
 // A function's own deno.json (as the CLI prefers) or import map, else the given default.

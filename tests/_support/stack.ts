@@ -4,6 +4,11 @@
  * Realtime, the safety-net schedule) and the scripted LLM on loopback, plus users with tokens and
  * supabase-js clients. Everything is torn down by `await using`.
  *
+ * Functions run in the gateway's hosted-limits mode (`--deny-run`, 256 MB heap, no Web Workers,
+ * CPU per request and peak RSS checked against Supabase's limits), so end-to-end tests exercise
+ * what runs hosted; `BT_HOSTED_LIMITS=0` turns it off. Each function's usage is printed when the
+ * product stops (`BT_USAGE_REPORT=0` to keep quiet).
+ *
  * @example
  * ```ts
  * await using app = await startProduct({ scenarioFiles: [TRADE_JOURNAL] });
@@ -16,6 +21,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { mintUserToken } from "../../shared/auth/mod.ts";
 import type { Run, Task } from "../../shared/runs/mod.ts";
 import { type LocalStack, startLocalStack } from "../../supabase/local/stack.ts";
+import { formatUsage, HOSTED_LIMITS } from "../../supabase/local/hosted_limits.ts";
 import { freshDatabase, type TestDatabase } from "./db.ts";
 import {
   type Responder,
@@ -79,6 +85,7 @@ export async function startProduct(options: ProductOptions = {}): Promise<Produc
         OPENAI_MAX_RETRIES: "2",
         OPENAI_TIMEOUT_MS: "5000",
         BT_RETRY_BASE_SECONDS: "0",
+        BT_HOSTED_LIMITS: Deno.env.get("BT_HOSTED_LIMITS") ?? "1",
         ...options.env,
       },
     });
@@ -150,8 +157,18 @@ export async function startProduct(options: ProductOptions = {}): Promise<Produc
     async [Symbol.asyncDispose]() {
       for (const client of clients) await client.removeAllChannels();
       await stack.stop();
+      reportUsage(stack);
       await llm.close();
       await db.close();
     },
   };
+}
+
+// What each function used, for the test log: the hosted limits' figures of this product's run.
+function reportUsage(stack: LocalStack): void {
+  const usage = stack.functions.usage();
+  if (Deno.env.get("BT_USAGE_REPORT") === "0" || usage.length === 0) return;
+  const limits = stack.functions.hostedLimits ?? HOSTED_LIMITS;
+  const mode = stack.functions.hostedLimits ? "hosted-limits mode" : "default mode";
+  console.error(`[usage] functions in ${mode}:\n${formatUsage(usage, limits)}`);
 }

@@ -10,6 +10,7 @@ import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.
 import {
   createFunctionsGateway,
   type FunctionsGateway,
+  type FunctionsGatewayOptions,
 } from "../../supabase/local/functions_gateway.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/functions/", import.meta.url));
@@ -290,5 +291,150 @@ Deno.test("closing the gateway tells functions why, as the runtime's beforeunloa
     const after = await fetch(`${stack.url}/functions/v1/echo-public`);
     assert.equal(after.status, 503);
     await after.body?.cancel();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hosted-limits mode: the `limits` fixture does what the platform limits.
+
+const LIMITS_FN = `${FIXTURES}limits/index.ts`;
+
+/** Runs `fn` against a gateway serving only the `limits` fixture, in the given mode. */
+async function withLimitsGateway(
+  hostedLimits: FunctionsGatewayOptions["hostedLimits"],
+  fn: (stack: Stack, call: (path: string) => Promise<Response>) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const keys = await apiKeys(SECRET);
+  const logs: string[] = [];
+  const abort = new AbortController();
+  let gateway: FunctionsGateway | undefined;
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: abort.signal, onListen() {} },
+    (req) => gateway!.fetch(req),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    gateway = createFunctionsGateway({
+      functions: [{ name: "limits", entrypoint: LIMITS_FN, verifyJwt: false, enabled: true }],
+      jwtSecret: SECRET,
+      env: {
+        SUPABASE_URL: url,
+        SUPABASE_ANON_KEY: keys.anon,
+        SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+        SUPABASE_DB_URL: "postgresql://postgres:postgres@127.0.0.1:1/unused",
+        ...env,
+      },
+      hostedLimits,
+      memorySampleMs: 100,
+      log: (line) => logs.push(line),
+    });
+    await fn(
+      { url, anonKey: keys.anon, gateway, logs },
+      (path) => fetch(`${url}/functions/v1/limits${path}`),
+    );
+  } finally {
+    await gateway?.close();
+    abort.abort();
+    await server.finished;
+  }
+}
+
+const SMALL_LIMITS = { memoryMiB: 256, cpuMsPerRequest: 150, idleTimeoutMs: 400 };
+
+Deno.test("hosted-limits mode denies subprocesses and Web Workers, which the default mode allows", async () => {
+  await withLimitsGateway(true, async (stack, call) => {
+    assert.deepEqual(stack.gateway.hostedLimits, {
+      memoryMiB: 256,
+      cpuMsPerRequest: 2000,
+      idleTimeoutMs: 150_000,
+    });
+    assert.deepEqual(await (await call("/permissions")).json(), { run: "denied" });
+    const run = await (await call("/run")).json();
+    assert.equal(run.ran, false);
+    assert.match(run.error, /NotCapable|PermissionDenied/);
+    const worker = await (await call("/worker")).json();
+    assert.equal(worker.started, false);
+    assert.match(worker.error, /Web Workers are not available/);
+    await eventually(
+      "the refused Worker is counted and logged",
+      () => stack.gateway.usage()[0]?.workersRefused === 1,
+    );
+    assert.ok(stack.logs.some((l) => l.startsWith("[fn:limits] hosted limit: a Web Worker")));
+  });
+  await withLimitsGateway(false, async (stack, call) => {
+    assert.equal(stack.gateway.hostedLimits, undefined);
+    assert.deepEqual(await (await call("/permissions")).json(), { run: "granted" });
+    assert.deepEqual(await (await call("/run")).json(), { ran: true });
+    assert.deepEqual(await (await call("/worker")).json(), { started: true });
+  });
+});
+
+Deno.test("BT_HOSTED_LIMITS=1 in the functions' env turns hosted-limits mode on", async () => {
+  await withLimitsGateway(undefined, async (stack, call) => {
+    assert.equal(stack.gateway.hostedLimits?.cpuMsPerRequest, 2000);
+    assert.deepEqual(await (await call("/permissions")).json(), { run: "denied" });
+  }, { BT_HOSTED_LIMITS: "1" });
+});
+
+Deno.test("CPU per request is measured, background work included, and a request over the limit is logged as a miss", async () => {
+  await withLimitsGateway({ ...SMALL_LIMITS, idleTimeoutMs: 60_000 }, async (stack, call) => {
+    await (await call("/burn?ms=10")).body?.cancel();
+    await (await call("/burn?ms=300")).body?.cancel();
+    const bg = await call("/background-burn?ms=300");
+    assert.equal(bg.status, 202);
+    await bg.body?.cancel();
+    await eventually("three requests are reported", () => stack.gateway.usage()[0]?.requests === 3);
+    const [usage] = stack.gateway.usage();
+    assert.equal(usage.name, "limits");
+    assert.equal(usage.processes, 1);
+    assert.equal(usage.cpuOverLimit, 2, JSON.stringify(usage));
+    assert.ok(usage.maxCpuMs >= 300 && usage.maxCpuMs < 2000, JSON.stringify(usage));
+    assert.ok(usage.totalCpuMs >= 610, JSON.stringify(usage));
+    assert.ok(usage.peakRssBytes > 10 * 1024 * 1024, JSON.stringify(usage));
+    const misses = stack.logs.filter((l) => l.includes("hosted limit missed"));
+    assert.equal(misses.length, 2, misses.join("\n"));
+    assert.match(misses[0], /GET \/limits\/burn used \d+ ms of CPU \(limit 150 ms/);
+    assert.match(misses[1], /GET \/limits\/background-burn used \d+ ms of CPU/);
+  });
+});
+
+Deno.test("a request idle past the idle timeout is cut with 504, before or during its response", async () => {
+  await withLimitsGateway(SMALL_LIMITS, async (stack, call) => {
+    const hung = await call("/hang?ms=3000");
+    assert.equal(hung.status, 504);
+    assert.deepEqual(await hung.json(), { code: "IDLE_TIMEOUT", message: "Request idle timeout" });
+
+    const stalled = await call("/stall?ms=3000");
+    assert.equal(stalled.status, 200);
+    const reader = stalled.body!.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal((await reader.read()).value, "first\n");
+    await assert.rejects(() => reader.read());
+
+    // A response in time is untouched.
+    assert.equal(await (await call("/hang?ms=50")).text(), "late");
+    assert.equal(stack.gateway.usage()[0].idleTimeouts, 2);
+  });
+});
+
+Deno.test("a function filling its heap dies at the V8 heap cap, and the death is counted", async () => {
+  await withLimitsGateway({ ...SMALL_LIMITS, memoryMiB: 64, idleTimeoutMs: 60_000 }, async (
+    stack,
+    call,
+  ) => {
+    const res = await call("/fill-heap");
+    assert.equal(res.status, 502);
+    await res.body?.cancel();
+    await eventually(
+      "the heap death is counted",
+      () => stack.gateway.usage()[0]?.heapOutOfMemory === 1,
+    );
+    await eventually(
+      "the dead process is noticed",
+      () => stack.logs.some((l) => l.startsWith("[fn:limits] exited with code")),
+    );
+    // The next request gets a fresh process.
+    assert.deepEqual(await (await call("/permissions")).json(), { run: "denied" });
+    assert.equal(stack.gateway.usage()[0].processes, 2);
   });
 });
