@@ -40,7 +40,7 @@ import { DEFAULT_AUDIENCE } from "../auth/mod.ts";
 import type { Sql } from "../db/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import type { ShadowBackend, ShadowDatabase } from "../shadow/mod.ts";
-import { sharedShadow } from "../shadow/mod.ts";
+import { canSpawnProcesses, sharedShadow } from "../shadow/mod.ts";
 import { ValidateRequest } from "./request.ts";
 import { validateMigrations } from "./validate.ts";
 
@@ -73,6 +73,12 @@ export interface ValidateAppDeps {
   defaultShadow?: ShadowBackend;
   /** Whether a PostgreSQL shadow is configured (`SHADOW_DATABASE_URL`). */
   postgresAvailable?: boolean;
+  /**
+   * Whether PGlite runs in child processes here (default: whether this runtime may start them).
+   * In-process PGlite cannot stop a statement or cap its memory: where a PostgreSQL shadow is
+   * configured it is used instead, and asking for PGlite explicitly is refused.
+   */
+  pgliteBounded?: boolean;
   logError?: ErrorLogger;
 }
 
@@ -97,7 +103,17 @@ export function createValidateApp(deps: ValidateAppDeps) {
       const parsed = ValidateRequest.safeParse(await c.req.json());
       if (!parsed.success) throw validationError(parsed.error, "body");
       const request = parsed.data;
-      const backend = request.shadow ?? deps.defaultShadow ?? "pglite";
+      const bounded = deps.pgliteBounded ?? canSpawnProcesses();
+      const fallback = !bounded && deps.postgresAvailable ? "postgres" : "pglite";
+      const backend = request.shadow ?? deps.defaultShadow ?? fallback;
+      if (backend === "pglite" && !bounded && deps.postgresAvailable) {
+        throw new AppError("validation_failed", "the request is not valid", [{
+          location: "body",
+          path: ["shadow"],
+          message: "PGlite can only run inside this function here (no subprocesses), where a " +
+            "statement cannot be stopped nor its memory capped; use the postgres shadow",
+        }]);
+      }
       if (backend === "postgres" && !deps.postgresAvailable) {
         throw new AppError("validation_failed", "the request is not valid", [{
           location: "body",
