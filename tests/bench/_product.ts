@@ -50,6 +50,8 @@ export interface BenchProduct extends AsyncDisposable {
   workerSecret: string;
   /** Lines the stack and its functions logged that report a failure. */
   errorLines: string[];
+  /** Hosted-limit misses the functions host logged (CPU over 2 s per request, memory over cap). */
+  hostedLimitMisses: string[];
   newUser(): Promise<{ id: string; token: string }>;
   /** `POST /runs`; throws on anything but 202. */
   submit(token: string, request: string): Promise<Timed<RunView>>;
@@ -87,6 +89,8 @@ export async function startBenchProduct(plans: readonly BenchPlan[]): Promise<Be
       BT_RATE_LIMIT_PER_MINUTE: "1000000",
       BT_RATE_LIMIT_BURST: "1000000",
       BT_MAX_RUNS_IN_FLIGHT: "100000",
+      // Measured as deployed: 256 MB heap cap, no subprocesses, CPU per request recorded.
+      BT_HOSTED_LIMITS: "1",
     },
     stdin: "null",
     stdout: "piped",
@@ -94,9 +98,15 @@ export async function startBenchProduct(plans: readonly BenchPlan[]): Promise<Be
   }).spawn();
 
   const errorLines: string[] = [];
+  const hostedLimitMisses: string[] = [];
   const recent: string[] = [];
   const keep = (line: string) => {
     recent.push(line);
+    if (
+      /hosted limit missed|over the hosted memory/i.test(line) && hostedLimitMisses.length < 200
+    ) {
+      hostedLimitMisses.push(line);
+    }
     if (recent.length > 200) recent.shift();
     if (/\[worker |wake .* failed|uncaught|panic|exited with code/i.test(line)) {
       if (errorLines.length < 200) errorLines.push(line);
@@ -148,6 +158,7 @@ export async function startBenchProduct(plans: readonly BenchPlan[]): Promise<Be
     functionsUrl,
     workerSecret: await localWorkerSecret(jwtSecret),
     errorLines,
+    hostedLimitMisses,
     async newUser() {
       const id = crypto.randomUUID();
       await db.sql`insert into auth.users (id, email) values (${id}, ${`${id}@bench.test`})`;

@@ -263,6 +263,7 @@ try {
     sqlFunctionsUnderDocsLoad: sqlFunctionsUnderLoad,
     shadowSetupCost: shadowCost,
     benchProcessMemory: await ownMemory(),
+    hostedLimitMisses: [...product.hostedLimitMisses],
   };
 } finally {
   log("stopping the product");
@@ -433,6 +434,14 @@ const rows: Row[] = [
     result: `${
       Math.max(...fullLoad.memory.functions.map((f) => f.peakRssMb))
     } MiB / ${fullLoad.memory.functionsPeakTotalMb} MiB`,
+    target: "largest ≤ 256 MiB (hosted cap)",
+    pass: Math.max(...fullLoad.memory.functions.map((f) => f.peakRssMb)) <= 256,
+  },
+  {
+    measure: "hosted-limit misses (hosted-limits mode: CPU > 2 s per request, RSS > 256 MiB)",
+    result: `${(results as { hostedLimitMisses: string[] }).hostedLimitMisses.length}`,
+    target: "0",
+    pass: (results as { hostedLimitMisses: string[] }).hostedLimitMisses.length === 0,
   },
 ];
 if (validator) {
