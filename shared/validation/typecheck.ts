@@ -595,7 +595,13 @@ function badNames(files: readonly FunctionFile[]): Finding[] {
  */
 export async function typecheckFunctions(
   files: readonly FunctionFile[],
-  options: { timeoutMs?: number } = {},
+  options: {
+    timeoutMs?: number;
+    /** Where its temporary folder goes (default the system's). */
+    tempDir?: string;
+    /** Deno's cache for the child (default `DENO_DIR` of this process). */
+    denoDir?: string;
+  } = {},
 ): Promise<Finding[]> {
   if (files.length === 0) return [];
   const invalid = badNames(files);
@@ -605,7 +611,7 @@ export async function typecheckFunctions(
   if (escapes.length > 0) return escapes;
   if (!canSpawnProcesses()) return [typecheckNotRun(files)];
 
-  const dir = await Deno.makeTempDir({ prefix: "bt_typecheck_" });
+  const dir = await Deno.makeTempDir({ prefix: "bt_typecheck_", dir: options.tempDir });
   // The submission lives in its own folder, so no file of it can stand in for the config or the
   // runtime declaration.
   const root = join(dir, SUBMISSION_DIR);
@@ -633,7 +639,9 @@ export async function typecheckFunctions(
       child = new Deno.Command(Deno.execPath(), {
         args: ["check", "--quiet", "--no-lock", "--config", join(dir, "deno.json"), ...paths],
         cwd: dir,
-        env: typecheckChildEnv((name) => Deno.env.get(name)),
+        env: typecheckChildEnv((name) =>
+          name === "DENO_DIR" && options.denoDir ? options.denoDir : Deno.env.get(name)
+        ),
         clearEnv: true,
         stdout: "piped",
         stderr: "piped",

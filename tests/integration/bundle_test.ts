@@ -98,7 +98,8 @@ Deno.test("from their deploy bundles alone, under the hosted limits, the product
     assert.equal(notRun[0].level, "info");
     assert.match(notRun[0].message, /not type-checked.*--deny-run/);
 
-    // validate, on PGlite in its own process (no subprocess allowed), validates a migration.
+    // validate, without subprocesses, proves on the shadow server (SHADOW_DATABASE_URL) and
+    // refuses to run untrusted SQL in an in-process PGlite it could not stop.
     const validate = (body: unknown) =>
       fetch(`${app.stack.functionsUrl}/validate`, {
         method: "POST",
@@ -109,8 +110,13 @@ Deno.test("from their deploy bundles alone, under the hosted limits, the product
         },
         body: JSON.stringify(body),
       });
-    const clean = await validate({
+    const refused = await validate({
       shadow: "pglite",
+      files: [{ name: "001_x.sql", sql: "select 1" }],
+    });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /cannot be stopped/);
+    const clean = await validate({
       files: [{
         name: "001_notes.sql",
         sql: "create table public.notes (id bigint generated always as identity primary key, " +
@@ -121,7 +127,6 @@ Deno.test("from their deploy bundles alone, under the hosted limits, the product
     assert.equal(clean.status, 200, JSON.stringify(cleanReport));
     assert.equal(cleanReport.ok, true, JSON.stringify(cleanReport.findings));
     const broken = await validate({
-      shadow: "pglite",
       files: [{ name: "001_open.sql", sql: "create table public.open (id bigint primary key);" }],
       functions: [{ name: "hello/index.ts", source: "Deno.serve(() => new Response('hi'));\n" }],
     });
@@ -142,6 +147,29 @@ Deno.test("from their deploy bundles alone, under the hosted limits, the product
       serverReport.findings.some((f) => f.rule === "rls_disabled_in_public"),
       JSON.stringify(serverReport.findings),
     );
+
+    // The MCP endpoint answers a coding agent's tools/list from its bundle.
+    const mcp = await fetch(`${app.stack.functionsUrl}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${alice.token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-03-26",
+          capabilities: {},
+          clientInfo: { name: "bundle-test", version: "1" },
+        },
+      }),
+    });
+    const mcpText = await mcp.text();
+    assert.equal(mcp.status, 200, mcpText);
+    assert.match(mcpText, /backend-team|serverInfo/);
 
     const usage = gateway.usage();
     console.error(

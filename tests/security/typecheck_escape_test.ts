@@ -35,27 +35,24 @@ async function hostSecrets(): Promise<string[]> {
 const SECRETS = await hostSecrets();
 
 /**
- * Type-checks `files` with TMPDIR pointed at an empty folder: `deno check` runs only in a
- * temporary folder of its own, so one left behind or created there means it ran.
+ * Type-checks `files` with its temporary folders made under an empty, watched folder: `deno check`
+ * runs only in a temporary folder of its own, so one created there means it ran. (Not by setting
+ * TMPDIR: the environment is shared by every test module running in parallel.)
  */
 async function check(
   files: FunctionFile[],
 ): Promise<{ findings: Finding[]; ranDenoCheck: boolean }> {
   const tmp = await Deno.makeTempDir({ prefix: "bt_watch_" });
-  const previous = Deno.env.get("TMPDIR");
   const created: string[] = [];
   const watcher = Deno.watchFs(tmp);
   const watching = (async () => {
     for await (const event of watcher) created.push(...event.paths);
   })();
-  Deno.env.set("TMPDIR", tmp);
   try {
-    const findings = await typecheckFunctions(files);
+    const findings = await typecheckFunctions(files, { tempDir: tmp });
     await new Promise((resolve) => setTimeout(resolve, 50));
     return { findings, ranDenoCheck: created.length > 0 };
   } finally {
-    if (previous === undefined) Deno.env.delete("TMPDIR");
-    else Deno.env.set("TMPDIR", previous);
     watcher.close();
     await watching;
     await Deno.remove(tmp, { recursive: true });
@@ -221,17 +218,16 @@ Deno.test("a type error in a submitted file is still reported at its line", asyn
 Deno.test("a delivered function's npm package downloads into an empty Deno cache", async () => {
   // The child gets this machine's certificates and proxies; without them it cannot download.
   const cache = await Deno.makeTempDir({ prefix: "bt_deno_dir_" });
-  const previous = Deno.env.get("DENO_DIR");
-  Deno.env.set("DENO_DIR", cache);
   try {
-    const findings = await typecheckFunctions(fn(
-      `import { parse } from "npm:smol-toml@1.9.1";\nexport const v: unknown = parse("a = 1");\n`,
-      "toml/index.ts",
-    ));
+    const findings = await typecheckFunctions(
+      fn(
+        `import { parse } from "npm:smol-toml@1.9.1";\nexport const v: unknown = parse("a = 1");\n`,
+        "toml/index.ts",
+      ),
+      { denoDir: cache },
+    );
     assert.deepEqual(findings, []);
   } finally {
-    if (previous === undefined) Deno.env.delete("DENO_DIR");
-    else Deno.env.set("DENO_DIR", previous);
     await Deno.remove(cache, { recursive: true });
   }
 });
