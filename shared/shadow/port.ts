@@ -68,6 +68,13 @@ export interface ShadowSession {
     params?: unknown[],
     options?: RunOptions & { keep?: boolean },
   ): Promise<StatementResult>;
+  /**
+   * A connection URL of this session's own database and login role, for code the validation
+   * runs beside the SQL (a delivered edge function, a shadow Realtime server), allowing up to
+   * `connections` connections of that role in all. Absent where the backend has no server to
+   * connect to (PGlite).
+   */
+  connectionUrl?(connections?: number): Promise<string>;
   /** Whether the session can still be used (false after a timeout or a crash). */
   readonly alive: boolean;
   /** Closes the connection and drops the database. Idempotent. */

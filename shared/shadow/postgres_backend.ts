@@ -345,6 +345,7 @@ class PostgresShadow implements ShadowDatabase {
     const session: PostgresSession = new PostgresSession(
       conn,
       this.#admin,
+      { url: databaseUrl(this.#options.adminUrl, database, role, password), role },
       timeoutMs,
       async () => {
         this.#live.delete(database);
@@ -452,18 +453,33 @@ class PostgresSession implements ShadowSession {
   #openedAt = 0;
   #stopped: Error | undefined;
 
+  readonly #login: { url: string; role: string };
+
   constructor(
     sql: ReservedSql,
     admin: Sql,
+    login: { url: string; role: string },
     timeoutMs: number,
     dispose: () => Promise<void>,
     redact: (text: string) => string,
   ) {
     this.#sql = sql;
     this.#admin = admin;
+    this.#login = login;
     this.#timeoutMs = timeoutMs;
     this.#dispose = dispose;
     this.#redact = redact;
+  }
+
+  /**
+   * This database's URL as its own login role; the role's connection limit is raised to
+   * `connections` (at most 16) by the admin connection, the only one that may change it.
+   */
+  async connectionUrl(connections = 2): Promise<string> {
+    if (!this.#open) throw new ShadowClosedError();
+    const limit = Math.min(16, Math.max(2, Math.floor(connections)));
+    await this.#admin.unsafe(`alter role ${this.#login.role} connection limit ${limit}`);
+    return this.#login.url;
   }
 
   async start(statementTimeoutMs: number, lockTimeoutMs: number): Promise<void> {

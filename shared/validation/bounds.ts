@@ -127,6 +127,7 @@ export function boundedSession(
       params?: unknown[],
       options?: RunOptions & { keep?: boolean },
     ) => bounded(options, (o) => session.queryAs(identity, sql, params, { ...options, ...o })),
+    ...(session.connectionUrl ? { connectionUrl: (n?: number) => session.connectionUrl!(n) } : {}),
     close: () => session.close(),
     [Symbol.asyncDispose]: () => session.close(),
   };

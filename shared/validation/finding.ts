@@ -231,6 +231,55 @@ export const RULES = {
     source: "backend-team",
     summary: "an edge function does not type-check (deno check)",
   },
+  rls_public_read_on_owned_table: {
+    level: "warn",
+    source: "backend-team",
+    summary: "a select policy is true for every caller and every row on a table whose rows " +
+      "belong to users (an owner column): anyone the policy names reads every user's rows; " +
+      "accept it when the table is public by design",
+  },
+  index_no_improvement: {
+    level: "warn",
+    source: "backend-team",
+    summary: "EXPLAIN (ANALYZE, BUFFERS) on synthetic rows at a realistic scale shows the index " +
+      "does not make its query cheaper (time and buffers compared with the index dropped)",
+  },
+  index_benefit_measured: {
+    level: "info",
+    source: "backend-team",
+    summary: "EXPLAIN (ANALYZE, BUFFERS) on synthetic rows shows the index makes its query " +
+      "cheaper; the message carries both plans, times and buffers",
+  },
+  index_benefit_not_measured: {
+    level: "info",
+    source: "backend-team",
+    summary: "the index's benefit could not be measured (rows could not be synthesized, the " +
+      "query failed, or the time budget was spent); says why",
+  },
+  n_plus_one: {
+    level: "warn",
+    source: "backend-team",
+    summary: "an edge function queries inside a loop over another query's rows (one round " +
+      "trip per row); fetch them in one query (join, `in (...)`, an embedded select)",
+  },
+  realtime_isolation_leak: {
+    level: "error",
+    source: "backend-team",
+    summary: "another user or anon joined a user's private Realtime channel, or received what " +
+      "was sent on it (joined with the real client against a shadow Realtime)",
+  },
+  realtime_owner_access: {
+    level: "warn",
+    source: "backend-team",
+    summary: "the owner of a private Realtime channel could not join it or did not receive " +
+      "what was sent on it",
+  },
+  realtime_probe_not_run: {
+    level: "info",
+    source: "backend-team",
+    summary: "delivered channels were not joined: no shadow Realtime here (no channel probe " +
+      "given, or a shadow without a server to connect to, e.g. PGlite)",
+  },
   typecheck_not_run: {
     level: "info",
     source: "backend-team",

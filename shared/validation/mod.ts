@@ -35,6 +35,20 @@ export {
 } from "./request.ts";
 export { Finding, finding, Level, RuleName, RULES, type RuleSource } from "./finding.ts";
 export { QueryCheck } from "./explain.ts";
+export {
+  DEFAULT_BENCH_ROWS,
+  type IndexBenchmark,
+  measureIndexBenefit,
+  type PlanRun,
+} from "./index_benefit.ts";
+export { nPlusOneFindings } from "./n_plus_one.ts";
+export {
+  ChannelCase,
+  type ChannelProbe,
+  type Joiner,
+  type JoinOutcome,
+  probeChannels,
+} from "./channel_probe.ts";
 export { FunctionFile } from "./typecheck.ts";
 export { formatReport } from "./report.ts";
 export {

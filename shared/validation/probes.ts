@@ -492,15 +492,57 @@ async function probeTable(p: TableProbe): Promise<Finding[]> {
       { ...p.locate([`table:${name}`]), object: name },
     ));
   }
-  // Reads a caller-independent select policy allows are by design, not a leak.
+  // Reads a caller-independent select policy allows are by design, not a leak — but a policy
+  // that is true for every row of a table users own is a choice the user must see and accept.
+  const publicReaders: string[] = [];
+  const publicPolicies = new Set<string>();
   for (const { who, role } of readLeaks) {
     const byDesign: string[] = [];
     for (const x of policies.filter((x) => appliesTo(x, role, "select"))) {
-      if (await independentOfCaller(x, owner)) byDesign.push(x.name);
+      if (!await independentOfCaller(x, owner)) continue;
+      byDesign.push(x.name);
+      if (await alwaysTrue(x)) {
+        publicPolicies.add(x.name);
+        if (!publicReaders.includes(who)) publicReaders.push(who);
+      }
     }
     if (byDesign.length === 0) {
       report("rls_isolation_leak", "select", `${who} can read user A's rows in ${name}`);
     }
   }
+  if (publicPolicies.size > 0) {
+    const named = [...publicPolicies];
+    const at = p.locate([...named.map((n) => `policy:${name}.${n}`), `table:${name}`]);
+    out.push(finding(
+      "rls_public_read_on_owned_table",
+      `select ${named.length > 1 ? "policies" : "policy"} ${
+        named.map((n) => `"${n}"`).join(", ")
+      } on ${name} ${named.length > 1 ? "are" : "is"} true for everyone, so ` +
+        `${publicReaders.join(" and ")} can read every row, user A's included, although the ` +
+        `table's rows belong to users (owner column ${owner}); if the table is public by ` +
+        "design accept this warning, else compare the owner column with (select auth.uid())",
+      { ...at, object: name },
+    ));
+  }
   return out;
+}
+
+/**
+ * Whether a policy's expression is true for every row whatever the caller: it reads no column,
+ * calls nothing and sub-selects nothing (`using (true)`, `using (1 = 1)`). `using (published)`
+ * is a per-row decision and is not reported.
+ */
+async function alwaysTrue(p: CatalogPolicy): Promise<boolean> {
+  const text = p.using ?? p.withCheck;
+  if (!text) return true;
+  const expr = await parseExpression(text);
+  if (!expr) return false;
+  let dependent = false;
+  walk(expr, ({ node }) => {
+    if (
+      asNode(node, "ColumnRef") || asNode(node, "FuncCall") || asNode(node, "SubLink") ||
+      asNode(node, "ParamRef")
+    ) dependent = true;
+  });
+  return !dependent;
 }

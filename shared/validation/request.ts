@@ -15,6 +15,13 @@ import { FunctionFile } from "./typecheck.ts";
 
 const MAX_SQL = 512 * 1024;
 
+const PlanRun = z.object({
+  executionMs: z.number(),
+  buffers: z.number(),
+  plan: z.string(),
+  usesIndex: z.boolean(),
+});
+
 /** A migration to validate, with its rollback (`down`) when there is one. */
 export const MigrationInput = z.object({
   /** File name as it should appear in findings, e.g. `20250101000000_trades.sql`. */
@@ -58,6 +65,19 @@ export const ValidationReport = z.object({
   ok: z.boolean(),
   findings: z.array(Finding),
   durationMs: z.number().nonnegative(),
+  /** Before/after `EXPLAIN (ANALYZE, BUFFERS)` of each index on synthetic rows, when measured. */
+  benchmarks: z.array(z.object({
+    query: z.string(),
+    index: z.string(),
+    sql: z.string(),
+    rows: z.record(z.string(), z.number()),
+    before: PlanRun,
+    after: PlanRun,
+    improved: z.boolean(),
+    ms: z.number(),
+  })).optional(),
+  /** Time spent making synthetic rows for the benchmarks, in ms. */
+  benchmarkFillMs: z.number().optional(),
 }).meta({ id: "ValidationReport" });
 export type ValidationReport = z.infer<typeof ValidationReport>;
 

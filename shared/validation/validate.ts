@@ -20,6 +20,9 @@ import { asNode, relationName } from "../pg_ast/mod.ts";
 import { indexStatements, statementAnchors, type StatementIndex } from "./attribution.ts";
 import { type Catalog, CHECK_TIMEOUT_MS, readCatalog } from "./catalog.ts";
 import { checkQueryPlans, type QueryCheck } from "./explain.ts";
+import { type IndexBenchmark, measureIndexBenefit } from "./index_benefit.ts";
+import { nPlusOneFindings } from "./n_plus_one.ts";
+import { type ChannelCase, type ChannelProbe, probeChannels } from "./channel_probe.ts";
 import { type Finding, finding } from "./finding.ts";
 import { lintCatalog, type LintHit } from "./lints.ts";
 import { lineOfPosition, type ParsedFile, parseSqlFile } from "./parse.ts";
@@ -75,6 +78,16 @@ export interface ValidateOptions {
   trace?: (phase: string, ms: number) => void;
   /** Total limits of this validation (default: from the environment, see `bounds.ts`). */
   limits?: Partial<ValidationLimits>;
+  /**
+   * Measure each query's index with `EXPLAIN (ANALYZE, BUFFERS)` on synthetic rows, with and
+   * without it (default on; `rows` per queried table, default `BT_INDEX_BENCH_ROWS` or 50 000;
+   * `budgetMs` at most, default half the validation's total time).
+   */
+  benchmark?: boolean | { rows?: number; budgetMs?: number };
+  /** Private Realtime channels to join as owner, another user and anon. */
+  channels?: readonly ChannelCase[];
+  /** Joins channels on a shadow Realtime (provided by the local stack and tests). */
+  channelProbe?: ChannelProbe;
 }
 
 /** Why applying stopped. */
@@ -267,6 +280,8 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
   };
 
   const limits = { ...validationLimits(), ...options.limits };
+  let benchmarks: IndexBenchmark[] | undefined;
+  let benchmarkFillMs: number | undefined;
   const deadline = Date.now() + limits.totalMs;
   const texts = [
     ...(options.baseline ?? []).map((f) => f.sql),
@@ -413,9 +428,40 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
         findings.push(...await probeIsolation(session, after, targets, (a) => index.locate(a)));
         lap("probes");
       }
+      if (options.channels?.length) {
+        findings.push(...await probeChannels(session, options.channels, options.channelProbe));
+        lap("channels");
+      }
       if (options.queries?.length) {
-        findings.push(...await checkQueryPlans(session, options.queries));
+        const plans = await checkQueryPlans(session, options.queries);
+        findings.push(...plans);
         lap("explain");
+        const failed = new Set(plans.map((f) => f.statement));
+        const usable = options.queries.filter((q) => !failed.has(q.sql));
+        if (options.benchmark !== false && usable.length > 0) {
+          const asked = typeof options.benchmark === "object" ? options.benchmark : {};
+          // Leave time for the rollback check after it.
+          const budgetMs = Math.min(
+            asked.budgetMs ?? limits.totalMs / 2,
+            deadline - Date.now() - Math.min(5_000, limits.totalMs / 5),
+          );
+          if (budgetMs < 1_000) {
+            findings.push(finding(
+              "index_benefit_not_measured",
+              "the indexes' benefit was not measured: too little of the validation's time was left",
+              {},
+            ));
+          } else {
+            const measured = await measureIndexBenefit(session, after, usable, {
+              rows: asked.rows,
+              budgetMs,
+            });
+            findings.push(...measured.findings);
+            benchmarks = measured.benchmarks;
+            benchmarkFillMs = measured.fillMs;
+          }
+          lap("index benefit");
+        }
       }
       if (beforeRollback) {
         findings.push(
@@ -444,6 +490,7 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
   }
   findings.push(...await typecheck);
   lap("typecheck");
+  findings.push(...await nPlusOneFindings(options.functions ?? []));
   const order = new Map(
     [...baseline, ...files, ...downs.values()].map((f, i) => [f.name, i] as const),
   );
@@ -455,6 +502,7 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     ok: !findings.some((f) => f.level === "error"),
     findings,
     durationMs: Math.round(performance.now() - started),
+    ...(benchmarks ? { benchmarks, benchmarkFillMs } : {}),
   };
 }
 
