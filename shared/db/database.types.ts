@@ -66,6 +66,66 @@ export type Database = {
           },
         ];
       };
+      recovery_decisions: {
+        Row: {
+          class: string;
+          created_at: string;
+          detail: Json;
+          from_task: string | null;
+          id: string;
+          owner_id: string;
+          reason: string;
+          run_id: string;
+          strategy: string;
+          task_id: string | null;
+          to_agent: string | null;
+          to_task: string | null;
+        };
+        Insert: {
+          class: string;
+          created_at?: string;
+          detail?: Json;
+          from_task?: string | null;
+          id?: string;
+          owner_id: string;
+          reason: string;
+          run_id: string;
+          strategy: string;
+          task_id?: string | null;
+          to_agent?: string | null;
+          to_task?: string | null;
+        };
+        Update: {
+          class?: string;
+          created_at?: string;
+          detail?: Json;
+          from_task?: string | null;
+          id?: string;
+          owner_id?: string;
+          reason?: string;
+          run_id?: string;
+          strategy?: string;
+          task_id?: string | null;
+          to_agent?: string | null;
+          to_task?: string | null;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "recovery_decisions_run_id_fkey";
+            columns: ["run_id"];
+            isOneToOne: false;
+            referencedRelation: "runs";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "recovery_decisions_task_id_fkey";
+            columns: ["task_id"];
+            isOneToOne: false;
+            referencedRelation: "tasks";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       request_limits: {
         Row: {
           max_runs_in_flight: number;
@@ -357,6 +417,14 @@ export type Database = {
       [_ in never]: never;
     };
     Functions: {
+      accept_output: {
+        Args: {
+          p_task: Database["backend_team"]["Tables"]["tasks"]["Row"];
+          p_result: Json;
+          p_error: Json;
+        };
+        Returns: undefined;
+      };
       admit_request: {
         Args: {
           p_owner: string;
@@ -473,6 +541,14 @@ export type Database = {
         Args: { p_run_id: string };
         Returns: string[];
       };
+      escalate_task: {
+        Args: {
+          p_task: Database["backend_team"]["Tables"]["tasks"]["Row"];
+          p_clarification: Json;
+          p_patch?: Json;
+        };
+        Returns: undefined;
+      };
       fail_attempt: {
         Args: {
           p_task_id: string;
@@ -566,12 +642,35 @@ export type Database = {
         };
         Returns: undefined;
       };
+      record_recovery_decision: {
+        Args: {
+          p_task: Database["backend_team"]["Tables"]["tasks"]["Row"];
+          p_decision: Json;
+          p_to_task: string;
+        };
+        Returns: undefined;
+      };
       record_usage: {
         Args: { p_run_id: string; p_prompt_tokens: number; p_completion_tokens: number };
         Returns: {
           over_budget: boolean;
           used: number;
           token_budget: number;
+        }[];
+      };
+      recover_attempt: {
+        Args: {
+          p_task_id: string;
+          p_attempt: number;
+          p_result: Json;
+          p_decision: Json;
+          p_amendment?: Json;
+          p_clarification?: Json;
+        };
+        Returns: {
+          applied: boolean;
+          outcome: string;
+          wake: string[];
         }[];
       };
       reject_attempt: {
@@ -635,6 +734,10 @@ export type Database = {
           understanding: Json | null;
           updated_at: string;
         };
+      };
+      task_is_done: {
+        Args: { p_status: string; p_error: Json };
+        Returns: boolean;
       };
       task_transition_allowed: {
         Args: { from_status: string; to_status: string };

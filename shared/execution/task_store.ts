@@ -69,6 +69,13 @@ export interface TaskWork {
     request: string;
     context: { schema_sql?: string; conventions?: string; stack?: string };
     clarification: { answers?: Record<string, unknown> | null; task_key?: string } | null;
+    /** The user's options; `agent_models` is set when they chose another model for an agent. */
+    options?: { agent_models?: Record<string, string> } | null;
+    /** The run's plan (recovery amends it). */
+    plan?: unknown;
+    token_budget?: number;
+    /** Tokens used so far (prompt + completion). */
+    used_tokens?: number;
   };
   dependencies: DependencyOutput[];
   acceptedMigrations: AcceptedMigration[];
@@ -87,7 +94,9 @@ export async function loadTaskWork(sql: Sql, taskId: string): Promise<TaskWork> 
     select id, run_id, key, agent, title, input, expected_output, depends_on, attempt, validation, error
       from backend_team.tasks where id = ${taskId}`;
   const [run] = await sql<TaskWork["run"][]>`
-    select request, context, clarification from backend_team.runs where id = ${task.run_id}`;
+    select request, context, clarification, options, plan, token_budget::float8 as token_budget,
+           (prompt_tokens + completion_tokens)::float8 as used_tokens
+      from backend_team.runs where id = ${task.run_id}`;
   const dependencies = await sql<DependencyOutput[]>`
     select key, agent, output from backend_team.tasks
      where run_id = ${task.run_id} and key = any(${task.depends_on}::text[]) and status = 'succeeded'
@@ -137,6 +146,8 @@ export interface AttemptResult {
   validation?: unknown;
   error?: { code: string; message: string };
   retryable?: boolean;
+  /** A failed attempt's recovery: the decision and, when escalating, the questions to ask. */
+  recovery?: { decision: unknown; clarification?: unknown };
 }
 
 /** Accepts the attempt; returns whether it applied and whom to wake. */
@@ -182,5 +193,63 @@ export async function failAttempt(
       ${taskId}::uuid, ${attempt}::integer, ${sql.json(result as never)}::jsonb,
       ${message.read_ct}::integer, ${options.maxDeliveries}::integer,
       ${options.retryDelaySeconds}::integer)`;
+  return row;
+}
+
+/** What recovery has done for a task so far, and for its run. */
+export interface RecoveryHistory {
+  /** Invalid attempts since the task was last escalated (answers reset the count). */
+  invalidAttempts: number;
+  /** Classes the task was rerouted for. */
+  reroutes: string[];
+  /** Tasks recovery added to the run. */
+  recoveryTasks: number;
+  /** Tokens used so far by the run, and its budget (read after this attempt's usage). */
+  used: number;
+  budget: number;
+}
+
+/** Reads the task's recovery history (see {@link RecoveryHistory}). */
+export async function loadRecoveryHistory(sql: Sql, taskId: string): Promise<RecoveryHistory> {
+  const [row] = await sql<
+    { invalid: number; reroutes: string[]; recovery_tasks: number; used: number; budget: number }[]
+  >`
+    select
+      (select count(*)::int from backend_team.task_attempts a
+        where a.task_id = t.id and a.status = 'invalid'
+          and a.started_at > coalesce(t.finished_at, '-infinity'::timestamptz)) as invalid,
+      array(select d.class from backend_team.recovery_decisions d
+             where d.task_id = t.id and d.strategy = 'reroute') as reroutes,
+      (select count(*)::int from backend_team.recovery_decisions d
+        where d.run_id = t.run_id and d.strategy = 'reroute') as recovery_tasks,
+      (r.prompt_tokens + r.completion_tokens)::float8 as used,
+      r.token_budget::float8 as budget
+      from backend_team.tasks t join backend_team.runs r on r.id = t.run_id
+     where t.id = ${taskId}`;
+  return {
+    invalidAttempts: row.invalid,
+    reroutes: row.reroutes,
+    recoveryTasks: row.recovery_tasks,
+    used: row.used,
+    budget: row.budget,
+  };
+}
+
+/** Applies a recovery decision after a failed validation (`backend_team.recover_attempt`). */
+export async function recoverAttempt(
+  sql: Sql,
+  taskId: string,
+  attempt: number,
+  result: AttemptResult,
+  decision: unknown,
+  amendment: unknown | null,
+  clarification: unknown | null,
+): Promise<{ applied: boolean; outcome: string | null; wake: WorkerName[] }> {
+  const [row] = await sql<{ applied: boolean; outcome: string | null; wake: WorkerName[] }[]>`
+    select * from backend_team.recover_attempt(
+      ${taskId}::uuid, ${attempt}::integer, ${sql.json(result as never)}::jsonb,
+      ${sql.json(decision as never)}::jsonb,
+      ${amendment === null ? null : sql.json(amendment as never)}::jsonb,
+      ${clarification === null ? null : sql.json(clarification as never)}::jsonb)`;
   return row;
 }

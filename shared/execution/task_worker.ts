@@ -2,9 +2,10 @@
  * The agent worker's handler for one task message: start the attempt (a stale or duplicate
  * delivery stops here), build the task's context package, ask the agent's model for its output
  * schema, turn the output into artifacts, validate them on a shadow database on top of what the
- * run already accepted, and finish the attempt — accepted (dependents released), rejected with the
- * findings (the agent retries, then the user is asked), or failed (retried with backoff, then the
- * run fails). Every finish is conditional on the attempt, so a late or duplicate worker is a no-op.
+ * run already accepted, and finish the attempt — accepted (dependents released), or, when it
+ * failed, as shared/recovery decides: retried with the findings, rerouted to a specialist as a new
+ * task in the plan, redelivered with backoff after an LLM failure, or escalated to the user with
+ * typed questions (see recovery_step.ts). Every finish is conditional on the attempt, so a late or duplicate worker is a no-op.
  * A failure is stored — and shown to the run's owner — as the safe code and message of
  * `publicError`; the raw error (driver text, hosts, stacks) goes to the log with the run and task.
  *
@@ -28,10 +29,11 @@ import {
   completeAttempt,
   failAttempt,
   loadTaskWork,
-  rejectAttempt,
+  recoverAttempt,
   startAttempt,
   type TaskWork,
 } from "./task_store.ts";
+import { recoveryAfterError, recoveryAfterValidation } from "./recovery_step.ts";
 
 /** A file an agent's output turns into. */
 export interface ArtifactDraft {
@@ -96,8 +98,9 @@ export interface TaskWorkerDeps {
 }
 
 /**
- * Codes of failures worth retrying (the model or its endpoint misbehaved, a database or the
- * network failed); errors nobody anticipated are retried too.
+ * Codes of failures worth redelivering (the model or its endpoint misbehaved, a database or the
+ * network failed); errors nobody anticipated are redelivered too. What happens when deliveries run
+ * out is shared/recovery's decision (an escalation to the user).
  */
 const RETRYABLE = new Set<string>([
   "llm_unavailable",
@@ -141,6 +144,8 @@ export async function handleTaskMessage(
       agent,
       phase: work.previous?.status === "invalid" ? "retry" : "execute",
       runId: work.task.run_id,
+      // The user chose another model for this agent when a recovery question asked.
+      model: work.run.options?.agent_models?.[agent],
       signal: lease.signal,
     });
     llmMs = performance.now() - llmStart;
@@ -173,14 +178,30 @@ export async function handleTaskMessage(
       if (done.applied) deps.wake(done.wake);
       return;
     }
-    const rejected = await rejectAttempt(sql, taskId, attempt, {
-      ...result,
-      error: {
-        code: "validation_failed",
-        message: `${validation.errors} validation error(s) in the output`,
+    // Recovery decides: retry the agent, reroute to a specialist, or ask the user.
+    const step = await recoveryAfterValidation(
+      sql,
+      work,
+      validation.findings as { rule?: string; level?: string }[],
+      usage,
+      deps.maxValidationRetries ?? 2,
+    );
+    const recovered = await recoverAttempt(
+      sql,
+      taskId,
+      attempt,
+      {
+        ...result,
+        error: {
+          code: "validation_failed",
+          message: `${validation.errors} validation error(s) in the output`,
+        },
       },
-    }, deps.maxValidationRetries ?? 2);
-    if (rejected.applied) deps.wake(rejected.wake);
+      step.decision,
+      step.amendment,
+      step.clarification,
+    );
+    if (recovered.applied) deps.wake(recovered.wake);
   } catch (e) {
     if (lease.signal.aborted) return; // the lease is gone: whoever holds the message now decides
     if (isAppError(e, "budget_exceeded")) return; // the run was failed when it went over budget
@@ -189,6 +210,14 @@ export async function handleTaskMessage(
       `[worker ${agent}] run ${work.task.run_id} task ${work.task.key} (${taskId}) attempt ` +
         `${attempt} failed, shown as ${error.code}:`,
       e,
+    );
+    const retryable = RETRYABLE.has(error.code) || !isAppError(e);
+    const step = await recoveryAfterError(
+      sql,
+      work,
+      error.code,
+      retryable && message.read_ct < maxDeliveries,
+      usage,
     );
     await failAttempt(
       sql,
@@ -200,7 +229,10 @@ export async function handleTaskMessage(
         duration_ms: Math.round(performance.now() - t0),
         llm_ms: Math.round(llmMs),
         error,
-        retryable: RETRYABLE.has(error.code) || !isAppError(e),
+        retryable,
+        recovery: step.clarification
+          ? { decision: step.decision, clarification: step.clarification }
+          : undefined,
       },
       message,
       {

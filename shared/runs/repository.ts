@@ -14,6 +14,7 @@
 import { asCaller, type Claims, type Sql, type TransactionSql } from "../db/mod.ts";
 import { AppError } from "../errors/mod.ts";
 import { answerIssues } from "./answers.ts";
+import { recoveryAnswerIssues, RecoveryDecisionRecord } from "../recovery/mod.ts";
 import { Artifact, type Deliverable, DELIVERABLE_FOLDER } from "./artifact.ts";
 import { RunEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./pagination.ts";
@@ -83,7 +84,16 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
       select ${tx(TASK_COLUMNS)} from backend_team.tasks
       where run_id = ${id}
       order by created_at, length(key), key`;
-    return { run: parseRow(Run, row), tasks: tasks.map((t) => parseRow(Task, t)) };
+    const decisions = await tx`
+      select id, class, strategy, from_task, to_task, to_agent, reason, created_at
+        from backend_team.recovery_decisions
+       where run_id = ${id}
+       order by created_at, id`;
+    return {
+      run: parseRow(Run, row),
+      tasks: tasks.map((t) => parseRow(Task, t)),
+      recovery: decisions.map((d) => parseRow(RecoveryDecisionRecord, d)),
+    };
   });
 }
 
@@ -147,6 +157,10 @@ export function answerClarification(
     const asked = Clarification.safeParse(current.clarification);
     if (current.status === "awaiting_clarification" && asked.success) {
       const issues = answerIssues(asked.data.questions ?? [], answers);
+      // A recovery question's answers must also make sense together (a budget above what is used).
+      if (asked.data.kind === "recovery") {
+        issues.push(...recoveryAnswerIssues(asked.data as { budget?: { used?: number } }, answers));
+      }
       if (issues.length > 0) {
         throw new AppError("validation_failed", "the answers do not fit the questions", issues);
       }

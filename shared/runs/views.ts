@@ -13,13 +13,20 @@ import { Run, RunSummary } from "./run.ts";
 import { Task } from "./task.ts";
 import { RunEvent } from "./event.ts";
 import { Count } from "./scalars.ts";
+import { RecoveryDecisionRecord } from "../recovery/mod.ts";
 
 /** A single run (answer to create, cancel and answer). */
 export const RunEnvelope = z.object({ run: Run }).meta({ id: "RunEnvelope" });
 export type RunEnvelope = z.infer<typeof RunEnvelope>;
 
-/** A run with its tasks in plan order. */
-export const RunDetail = z.object({ run: Run, tasks: z.array(Task) }).meta({ id: "RunDetail" });
+/** A run with its tasks in plan order and what recovery decided along the way. */
+export const RunDetail = z.object({
+  run: Run,
+  tasks: z.array(Task),
+  recovery: z.array(RecoveryDecisionRecord).meta({
+    description: "Each recovery decision in order: failure class, strategy, from and to task, why.",
+  }),
+}).meta({ id: "RunDetail" });
 export type RunDetail = z.infer<typeof RunDetail>;
 
 /** A page of runs, newest first. */

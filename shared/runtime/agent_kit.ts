@@ -70,15 +70,19 @@ function agentName(agent: string): AgentName {
   return agent as AgentName;
 }
 
+const RECOVERY_ANSWER_IDS = new Set(["action", "token_budget", "model"]);
+
 // What the user said when this task was escalated to them.
 function guidance(work: TaskWork): string[] {
   const clarification = work.run.clarification;
   if (clarification?.task_key !== work.task.key || !clarification.answers) return [];
-  return Object.values(clarification.answers).map((answer) =>
-    `The user's guidance after the last validation failure: ${
-      typeof answer === "string" ? answer : JSON.stringify(answer)
-    }`
-  );
+  // A recovery question's action, budget and model are applied by the state machine, not advice.
+  return Object.entries(clarification.answers).filter(([id]) => !RECOVERY_ANSWER_IDS.has(id))
+    .map(([, answer]) => answer).map((answer) =>
+      `The user's guidance after the last validation failure: ${
+        typeof answer === "string" ? answer : JSON.stringify(answer)
+      }`
+    );
 }
 
 interface FindingLike {

@@ -463,7 +463,9 @@ Deno.test(
 );
 
 /** The db-architect's answer with one table left without row level security. */
-async function answerWithoutRls() {
+// db-architect's answer with an index on a column that does not exist: a schema error in its own
+// SQL, which recovery sends back to db-architect (an RLS hole would go to security instead).
+async function answerThatCannotApply() {
   const good = await dbArchitectAnswer();
   const [migration] = good.artifacts.migrations;
   return {
@@ -471,9 +473,8 @@ async function answerWithoutRls() {
     artifacts: {
       migrations: [{
         ...migration,
-        up_sql: `${migration.up_sql}\ncreate table public.journal_notes (\n` +
-          "  id bigint generated always as identity primary key,\n  body text not null\n);\n",
-        down_sql: `drop table if exists public.journal_notes;\n${migration.down_sql}`,
+        up_sql:
+          `${migration.up_sql}\ncreate index positions_ticker_idx on public.positions (ticker);\n`,
       }],
     },
   };
@@ -484,7 +485,7 @@ Deno.test(
   opts,
   async () => {
     const agents = await tradeJournalAgentScenario();
-    const bad = await answerWithoutRls();
+    const bad = await answerThatCannotApply();
     const good = await dbArchitectAnswer();
     const rules = agents.rules.map((rule) =>
       rule.match?.agent === "db-architect"
@@ -511,7 +512,8 @@ Deno.test(
       assert.equal(submitted.code, 3, explain(submitted));
       const id = runIdOf(submitted.stdout);
       assert.match(submitted.stdout, /T1 \(db-architect\)/);
-      assert.match(submitted.stdout, /guidance: /);
+      assert.match(submitted.stdout, /guidance \(optional\): /);
+      assert.match(submitted.stdout, /action \(optional\): /);
       assert.equal(
         [...submitted.stdout.matchAll(/^#\d+ T1 db-architect validation failed/gm)].length,
         3,

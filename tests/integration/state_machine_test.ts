@@ -35,14 +35,16 @@ const RUN_EDGES: Record<RunStatus, readonly RunStatus[]> = {
 
 /**
  * The intended task edges. `running → running` and `validating → running`: a message redelivered
- * after its worker died starts the next attempt.
+ * after its worker died starts the next attempt. Recovery (migrations/…_recovery.sql) adds
+ * `running|retrying → escalated` (the model stayed unavailable: the user decides) and
+ * `validating → pending` (the task waits for the debugger's diagnosis).
  */
 const TASK_EDGES: Record<TaskStatus, readonly TaskStatus[]> = {
   pending: ["queued", "failed", "cancelled"],
   queued: ["running", "failed", "cancelled"],
-  running: ["running", "validating", "succeeded", "retrying", "failed", "cancelled"],
-  validating: ["running", "succeeded", "retrying", "escalated", "failed", "cancelled"],
-  retrying: ["queued", "running", "failed", "cancelled"],
+  running: ["running", "validating", "succeeded", "retrying", "failed", "escalated", "cancelled"],
+  validating: ["running", "pending", "succeeded", "retrying", "escalated", "failed", "cancelled"],
+  retrying: ["queued", "running", "failed", "escalated", "cancelled"],
   escalated: ["queued", "failed", "cancelled"],
   succeeded: [],
   failed: [],
