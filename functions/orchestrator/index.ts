@@ -7,9 +7,12 @@
 import { createOrchestratorApp, loadOrchestratorConfig } from "../../shared/api/mod.ts";
 import { connect } from "../../shared/db/mod.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
+import { llmConfigProblem } from "../../shared/llm/mod.ts";
 
 const config = loadOrchestratorConfig();
 const sql = connect(config.dbUrl, { applicationName: "orchestrator" });
+const llmNotConfigured = llmConfigProblem();
+if (llmNotConfigured) console.warn(`[orchestrator] ${llmNotConfigured}`);
 const wake = createWaker({ functionsUrl: config.functionsUrl, secret: config.workerSecret });
 const app = createOrchestratorApp({
   sql,
@@ -20,6 +23,8 @@ const app = createOrchestratorApp({
   publicUrl: config.supabaseUrl,
   onRunSubmitted: () => wake(["orchestrator"]),
   onRunAnswered: () => wake(["orchestrator"]),
+  // The workers share the project's secrets: without a model, say so at POST /runs.
+  llmNotConfigured,
 });
 
 Deno.serve(app.fetch);

@@ -85,6 +85,12 @@ export interface OrchestratorDeps {
   waitUntil?: (work: Promise<unknown>) => void;
   /** Where server errors are logged (default: `console.error`). */
   logError?: ErrorLogger;
+  /**
+   * Set when the functions have no language model configured (see `llmConfigProblem`): `POST
+   * /runs` then fails fast with 503 `llm_not_configured` and this text, instead of accepting a run
+   * no worker can advance.
+   */
+  llmNotConfigured?: string;
 }
 
 interface EdgeRuntimeGlobal {
@@ -134,6 +140,9 @@ export function createOrchestratorApp(deps: OrchestratorDeps) {
   };
 
   app.openapi(routes.createRun, async (c) => {
+    if (deps.llmNotConfigured) {
+      throw new AppError("llm_not_configured", deps.llmNotConfigured);
+    }
     const run = await submitRun(deps.sql, c.get("claims"), c.req.valid("json")).catch((e) => {
       throw runsInFlightError(e);
     });

@@ -33,6 +33,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Invalid input (`validation_failed`, `invalid_json`), including a path id that is not " +
     "a UUID; `details` lists each issue as { location, path, message }.",
   401: "No valid signed-in user's token (`unauthorized`).",
+  403: "The token is valid but its user does not exist in this project (`user_not_found`): " +
+    "deleted, or not yet signed up.",
   404: "No such run for this user (`not_found`); another user's run is also a 404.",
   406: "None of the media types in `Accept` is offered (`not_acceptable`).",
   409: "The run is not in a state that allows this (`illegal_transition`, `conflict`).",
@@ -42,6 +44,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     "(`too_many_runs_in_flight`) or a budget (`budget_exceeded`). `Retry-After` says how many " +
     "seconds to wait when the wait is known.",
   500: "Server error (`internal`); details are only in the server log.",
+  503: "No language model is configured (`llm_not_configured`: the message names the variables " +
+    "to set), or a service this one depends on is unavailable.",
 };
 
 function errors(...statuses: number[]) {
@@ -80,7 +84,7 @@ export function orchestratorRoutes(bodyMiddleware: {
       },
       responses: {
         202: json(RunEnvelope, "The run was accepted."),
-        ...errors(400, 401, 413, 415, 429, 500),
+        ...errors(400, 401, 403, 413, 415, 429, 500, 503),
       },
     }),
     listRuns: createRoute({

@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   validation_failed: 400,
   invalid_json: 400,
   unauthorized: 401,
+  user_not_found: 403,
   not_found: 404,
   method_not_allowed: 405,
   not_acceptable: 406,
@@ -27,6 +28,7 @@ export const ERROR_CODES = {
   upstream_unavailable: 503,
   infrastructure_error: 503,
   llm_unavailable: 503,
+  llm_not_configured: 503,
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

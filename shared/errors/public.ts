@@ -36,8 +36,15 @@ export const INTERNAL_ERROR: Readonly<PublicError> = Object.freeze({
 
 const INFRASTRUCTURE_MESSAGE = "a database or network error in the service interrupted this work";
 
-/** 5xx codes whose messages describe a model's answer, not the service: they stand as written. */
-const MODEL_CODES = new Set<ErrorCode>(["llm_invalid_output", "plan_invalid"]);
+/**
+ * 5xx codes whose messages describe a model's answer, not the service, or tell the operator which
+ * variables to set (`llm_not_configured`, written without values): they stand as written.
+ */
+const MODEL_CODES = new Set<ErrorCode>([
+  "llm_invalid_output",
+  "plan_invalid",
+  "llm_not_configured",
+]);
 
 /** Fixed messages of the codes whose own messages are written for operators. */
 const FIXED_MESSAGES: Partial<Record<ErrorCode, string>> = {

@@ -120,7 +120,10 @@ export function errorResponse(
 ): Response {
   const app = asAppError(e);
   const status = app?.status ?? 500;
-  if (status >= 500) log(e, { method: c.req.method, path: c.req.path });
+  // A missing model is a state the function announced at start-up, not a failure to trace.
+  if (status >= 500 && app?.code !== "llm_not_configured") {
+    log(e, { method: c.req.method, path: c.req.path });
+  }
   // Whatever failed on the server side (a driver, the database, a bug) is the log's to tell.
   const body = status < 500 && app
     ? app.toJSON()

@@ -70,8 +70,12 @@ export function checkAnswer<S extends z.ZodType>(
   try {
     json = JSON.parse(text);
   } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    return reject("malformed_json", `the answer is not valid JSON (${reason})`, said);
+    const embedded = embeddedJson(text);
+    if (embedded === undefined) {
+      const reason = e instanceof Error ? e.message : String(e);
+      return reject("malformed_json", `the answer is not valid JSON (${reason})`, said);
+    }
+    json = embedded;
   }
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
@@ -133,6 +137,29 @@ function formatPath(path: readonly PropertyKey[]): string {
 function withoutCodeFence(text: string): string {
   const fenced = /^```[a-zA-Z]*\n([\s\S]*?)\n?```$/.exec(text);
   return fenced ? fenced[1].trim() : text;
+}
+
+/**
+ * JSON inside prose, as models without a JSON mode answer ("Here is the plan:\n```json …```" or
+ * "Sure! {…}"): a fenced block anywhere, else the span from the first `{` to the last `}`. Only
+ * an object counts, and only when it parses whole; the schema still decides if it is an answer.
+ */
+function embeddedJson(text: string): unknown {
+  const fenced = /```[a-zA-Z]*[ \t]*\n([\s\S]*?)\n?```/.exec(text);
+  const candidates = [fenced?.[1]];
+  const start = text.indexOf("{");
+  const end = text.lastIndexOf("}");
+  if (start >= 0 && end > start) candidates.push(text.slice(start, end + 1));
+  for (const candidate of candidates) {
+    if (candidate === undefined) continue;
+    try {
+      const value: unknown = JSON.parse(candidate.trim());
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) return value;
+    } catch {
+      // Not this one.
+    }
+  }
+  return undefined;
 }
 
 function reject(kind: RejectionKind, problem: string, said: string): RejectedAnswer {

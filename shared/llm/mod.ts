@@ -13,7 +13,17 @@
  * ```
  */
 export type { ChatMessage, CompleteRequest, CompleteResult, LlmPort, TokenUsage } from "./port.ts";
-export { agentModelVariable, type LlmConfig, LlmEnv, loadLlmConfig, modelFor } from "./config.ts";
+export {
+  agentModelVariable,
+  type LlmConfig,
+  llmConfigProblem,
+  LlmEnv,
+  loadLlmConfig,
+  modelFor,
+  REQUIRED_LLM_VARIABLES,
+  type StructuredOutputMode,
+  timeoutFor,
+} from "./config.ts";
 export { InMemoryUsageRecorder, type UsageEntry, type UsageRecorder } from "./usage.ts";
 export {
   type AnswerCheck,
@@ -27,4 +37,17 @@ export {
 } from "./answer_check.ts";
 export { LLM_REQUEST_HEADERS } from "./headers.ts";
 export { type TransportFailure } from "./transport_errors.ts";
-export { createOpenAiLlm, DEFAULT_MAX_REASKS, type OpenAiLlmOptions } from "./openai_adapter.ts";
+export {
+  createOpenAiLlm,
+  DEFAULT_MAX_REASKS,
+  isResponseFormatRefusal,
+  type OpenAiLlmOptions,
+} from "./openai_adapter.ts";
+export {
+  costOf,
+  DEFAULT_PRICE_TABLE,
+  loadPriceTable,
+  ModelPrice,
+  priceOf,
+  type PriceTable,
+} from "./prices.ts";

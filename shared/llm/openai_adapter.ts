@@ -7,6 +7,14 @@
  * (`zodResponseFormat`) and the answer is always parsed locally too, because not every endpoint
  * enforces it.
  *
+ * Providers differ, so the way the schema is sent steps down when an endpoint refuses it (an HTTP
+ * 400/422 naming `response_format`, `json_schema` or `strict`): strict JSON schema, then the
+ * schema without `strict`, then JSON mode (`json_object`) with the schema in a system message,
+ * then no `response_format` at all (the schema in the prompt). The step that worked is remembered
+ * per model for the adapter's life, so only the first call pays for the refusal. Answers without
+ * `usage` are estimated (4 characters a token) and marked `estimated`. With `apiVersion` the client
+ * is the SDK's `AzureOpenAI` (the model names the deployment; `api-key` header, `api-version`).
+ *
  * @example
  * ```ts
  * const llm = createOpenAiLlm(loadLlmConfig(), { usage: recorder });
@@ -16,16 +24,17 @@
  * });
  * ```
  */
-import OpenAI from "openai";
+import OpenAI, { APIError, AzureOpenAI } from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import { AppError } from "../errors/mod.ts";
 import { checkAnswer, reaskMessages, type RejectedAnswer } from "./answer_check.ts";
-import { type LlmConfig, modelFor } from "./config.ts";
+import { type LlmConfig, modelFor, type StructuredOutputMode, timeoutFor } from "./config.ts";
 import { LLM_REQUEST_HEADERS } from "./headers.ts";
 import type { ChatMessage, CompleteRequest, CompleteResult, LlmPort, TokenUsage } from "./port.ts";
 import { transportError } from "./transport_errors.ts";
 import type { UsageRecorder } from "./usage.ts";
+import { costOf, DEFAULT_PRICE_TABLE, type PriceTable } from "./prices.ts";
 
 /** How the adapter behaves beyond the endpoint configuration. */
 export interface OpenAiLlmOptions {
@@ -35,6 +44,8 @@ export interface OpenAiLlmOptions {
   maxReasks?: number;
   /** Follow-up text after an invalid answer; placeholders `{{problem}}`, `{{schema_name}}`. */
   reaskTemplate?: string;
+  /** Prices answers in money (default: the built-in table; `loadPriceTable()` adds the env's). */
+  prices?: PriceTable;
 }
 
 /** Default number of re-asks after an invalid answer. */
@@ -47,17 +58,41 @@ export function createOpenAiLlm(config: LlmConfig, options: OpenAiLlmOptions): L
 
 type ResponseFormat = ReturnType<typeof zodResponseFormat>;
 
+/** The ways to send a schema, most to least constrained; a refusal steps one down. */
+const FORMAT_STEPS = ["json_schema", "json_schema_loose", "json_object", "prompt"] as const;
+type FormatStep = (typeof FORMAT_STEPS)[number];
+
+const STEP_OF_MODE: Record<StructuredOutputMode, FormatStep> = {
+  json_schema: "json_schema",
+  json_object: "json_object",
+  prompt: "prompt",
+};
+
+/** Whether `e` is an endpoint refusing the response format (not the request as a whole). */
+export function isResponseFormatRefusal(e: unknown): boolean {
+  if (!(e instanceof APIError)) return false;
+  if (e.status !== 400 && e.status !== 422 && e.status !== 501) return false;
+  const body = e.error as { message?: unknown; param?: unknown } | undefined;
+  const text = [e.message, body?.message, body?.param].filter((x) => typeof x === "string").join(
+    " ",
+  );
+  return /response_format|json_schema|json_object|structured output|strict/i.test(text);
+}
+
 class OpenAiLlm implements LlmPort {
   readonly #config: LlmConfig;
   readonly #client: OpenAI;
   readonly #usage: UsageRecorder;
   readonly #maxReasks: number;
   readonly #reaskTemplate: string | undefined;
+  readonly #prices: PriceTable;
   readonly #formats = new WeakMap<z.ZodType, Map<string, ResponseFormat>>();
+  /** The format step each model accepted (absent: not tried yet, start strict). */
+  readonly #stepOfModel = new Map<string, FormatStep>();
 
   constructor(config: LlmConfig, options: OpenAiLlmOptions) {
     this.#config = config;
-    this.#client = new OpenAI({
+    const common = {
       apiKey: config.apiKey,
       baseURL: config.baseURL,
       timeout: config.timeoutMs,
@@ -65,10 +100,14 @@ class OpenAiLlm implements LlmPort {
       // Configuration comes from loadLlmConfig only, not from variables the SDK would read itself.
       organization: null,
       project: null,
-    });
+    };
+    this.#client = config.apiVersion
+      ? new AzureOpenAI({ ...common, apiVersion: config.apiVersion })
+      : new OpenAI(common);
     this.#usage = options.usage;
     this.#maxReasks = options.maxReasks ?? DEFAULT_MAX_REASKS;
     this.#reaskTemplate = options.reaskTemplate;
+    this.#prices = options.prices ?? DEFAULT_PRICE_TABLE;
   }
 
   async complete<S extends z.ZodType>(
@@ -79,19 +118,28 @@ class OpenAiLlm implements LlmPort {
     const conversation: ChatMessage[] = [...request.messages];
     const total: TokenUsage = { prompt_tokens: 0, completion_tokens: 0 };
     const rejections: RejectedAnswer[] = [];
+    let costUsd: number | null = 0;
 
     for (let reask = 0;; reask++) {
       const completion = await this.#ask(request, model, conversation, responseFormat, reask);
       const answeredBy = completion.model || model;
-      const usage = reportedUsage(completion, conversation);
+      const { estimated, ...usage } = reportedUsage(completion, conversation);
       total.prompt_tokens += usage.prompt_tokens;
       total.completion_tokens += usage.completion_tokens;
+      if (estimated) total.estimated = true;
+      // The model the endpoint names first (a dated snapshot), else the one asked for.
+      const cost = costOf(this.#prices, answeredBy, usage) ?? costOf(this.#prices, model, usage);
+      costUsd = cost === null || costUsd === null
+        ? null
+        : Math.round((costUsd + cost) * 1_000_000) / 1_000_000;
       await this.#usage.record({
+        cost_usd: cost,
         runId: request.runId,
         agent: request.agent,
         phase: request.phase,
         model: answeredBy,
         ...usage,
+        ...(estimated ? { estimated } : {}),
         reask,
       });
 
@@ -108,6 +156,7 @@ class OpenAiLlm implements LlmPort {
           reasks: reask,
           attempts: reask + 1,
           model: answeredBy,
+          cost_usd: costUsd,
         };
       }
       rejections.push(check);
@@ -141,23 +190,42 @@ class OpenAiLlm implements LlmPort {
     if (request.agent) headers[LLM_REQUEST_HEADERS.agent] = request.agent;
     if (request.phase) headers[LLM_REQUEST_HEADERS.phase] = request.phase;
     if (request.runId) headers[LLM_REQUEST_HEADERS.runId] = request.runId;
-    try {
-      return await this.#client.chat.completions.create(
-        {
+    const timeout = timeoutFor(this.#config, request.agent);
+    const pinned = this.#config.structuredOutput;
+    let step: FormatStep = pinned
+      ? STEP_OF_MODE[pinned]
+      : this.#stepOfModel.get(model) ?? FORMAT_STEPS[0];
+    for (;;) {
+      try {
+        const completion = await this.#client.chat.completions.create(
+          {
+            model,
+            messages: step === "json_schema" || step === "json_schema_loose"
+              ? messages
+              : withSchemaInstruction(messages, responseFormat),
+            ...formatOf(step, responseFormat),
+            ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+          },
+          { headers, signal: request.signal, timeout },
+        );
+        if (!pinned) this.#stepOfModel.set(model, step);
+        return completion;
+      } catch (e) {
+        const next = FORMAT_STEPS[FORMAT_STEPS.indexOf(step) + 1];
+        if (!pinned && next && isResponseFormatRefusal(e)) {
+          console.warn(
+            `[llm] ${model} refused response_format (${step}); falling back to ${next}`,
+          );
+          step = next;
+          continue;
+        }
+        throw transportError(e, {
+          baseURL: this.#config.baseURL,
           model,
-          messages,
-          response_format: responseFormat,
-          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-        },
-        { headers, signal: request.signal },
-      );
-    } catch (e) {
-      throw transportError(e, {
-        baseURL: this.#config.baseURL,
-        model,
-        timeoutMs: this.#config.timeoutMs,
-        maxRetries: this.#config.maxRetries,
-      });
+          timeoutMs: timeout,
+          maxRetries: this.#config.maxRetries,
+        });
+      }
     }
   }
 
@@ -187,12 +255,48 @@ class OpenAiLlm implements LlmPort {
   }
 }
 
+/** The `response_format` field of a step (nothing for `prompt`). */
+function formatOf(
+  step: FormatStep,
+  format: ResponseFormat,
+): { response_format?: OpenAI.Chat.Completions.ChatCompletionCreateParams["response_format"] } {
+  switch (step) {
+    case "json_schema":
+      return { response_format: format };
+    case "json_schema_loose": {
+      const { strict: _strict, ...schema } = format.json_schema;
+      return { response_format: { type: "json_schema", json_schema: schema } };
+    }
+    case "json_object":
+      return { response_format: { type: "json_object" } };
+    case "prompt":
+      return {};
+  }
+}
+
+/**
+ * The conversation with the schema stated in a system message, for endpoints that cannot take it
+ * as `response_format` (JSON mode also requires the word "JSON" in the messages).
+ */
+function withSchemaInstruction(
+  messages: readonly ChatMessage[],
+  format: ResponseFormat,
+): ChatMessage[] {
+  const instruction: ChatMessage = {
+    role: "system",
+    content: `Answer with only a JSON object (no prose, no code fence) named ` +
+      `\`${format.json_schema.name}\` that matches this JSON schema:\n` +
+      JSON.stringify(format.json_schema.schema),
+  };
+  return [...messages, instruction];
+}
+
 /** The endpoint's token counts; when it sends none, an estimate (4 characters per token). */
 function reportedUsage(
   completion: OpenAI.Chat.Completions.ChatCompletion,
   conversation: readonly ChatMessage[],
 ): TokenUsage {
-  if (completion.usage) {
+  if (completion.usage && typeof completion.usage.prompt_tokens === "number") {
     return {
       prompt_tokens: completion.usage.prompt_tokens,
       completion_tokens: completion.usage.completion_tokens,
@@ -204,5 +308,6 @@ function reportedUsage(
   return {
     prompt_tokens: Math.ceil(promptChars / 4),
     completion_tokens: Math.ceil(answerChars / 4),
+    estimated: true,
   };
 }

@@ -16,6 +16,8 @@ export interface ChatMessage {
 export interface TokenUsage {
   prompt_tokens: number;
   completion_tokens: number;
+  /** True when the endpoint reported no usage for an answer and it was estimated. */
+  estimated?: boolean;
 }
 
 /** What to ask. `agent`, `phase` and `runId` label the call for usage, budgets and test scripts. */
@@ -50,6 +52,8 @@ export interface CompleteResult<T> {
   attempts: number;
   /** The model that answered, as the endpoint names it (else the model asked). */
   model: string;
+  /** What every answer of this call cost in US dollars; `null` when the model has no price. */
+  cost_usd?: number | null;
 }
 
 /** The LLM port. */

@@ -21,6 +21,10 @@ export interface UsageEntry {
   model: string;
   prompt_tokens: number;
   completion_tokens: number;
+  /** True when the endpoint sent no `usage` and the counts are an estimate (4 characters a token). */
+  estimated?: boolean;
+  /** What the answer cost in US dollars (the price table's), `null` when the model has no price. */
+  cost_usd?: number | null;
   /** 0 for the first answer of a call, 1 and 2 for re-asks. */
   reask: number;
 }
@@ -35,15 +39,30 @@ export class InMemoryUsageRecorder implements UsageRecorder {
   /** Everything recorded, in order. */
   readonly entries: UsageEntry[] = [];
   readonly #budgetTokens: number | undefined;
+  readonly #budgetUsd: number | undefined;
 
-  /** `budgetTokens`: prompt + completion tokens a run may spend before it is stopped. */
-  constructor(options: { budgetTokens?: number } = {}) {
+  /**
+   * `budgetTokens`: prompt + completion tokens a run may spend before it is stopped; `budgetUsd`:
+   * the same in US dollars (answers of unpriced models count 0).
+   */
+  constructor(options: { budgetTokens?: number; budgetUsd?: number } = {}) {
     this.#budgetTokens = options.budgetTokens;
+    this.#budgetUsd = options.budgetUsd;
   }
 
-  /** Records the entry, then throws `budget_exceeded` when its run is now over budget. */
+  /** Records the entry, then throws `budget_exceeded` when its run is now over a budget. */
   record(entry: UsageEntry): void {
     this.entries.push(entry);
+    if (this.#budgetUsd !== undefined) {
+      const cost = this.totalCostUsd(entry.runId);
+      if (cost > this.#budgetUsd) {
+        throw new AppError(
+          "budget_exceeded",
+          `run ${entry.runId ?? "(none)"} cost $${cost}, over its budget of $${this.#budgetUsd}`,
+          { runId: entry.runId ?? null, cost_usd: cost, cost_budget_usd: this.#budgetUsd },
+        );
+      }
+    }
     if (this.#budgetTokens === undefined) return;
     const spent = this.totalTokens(entry.runId);
     if (spent > this.#budgetTokens) {
@@ -55,6 +74,14 @@ export class InMemoryUsageRecorder implements UsageRecorder {
         { runId: entry.runId ?? null, spent, budget: this.#budgetTokens },
       );
     }
+  }
+
+  /** US dollars recorded for `runId` (unpriced answers count 0), rounded to micro-dollars. */
+  totalCostUsd(runId?: string): number {
+    const micro = this.entries
+      .filter((e) => e.runId === runId)
+      .reduce((sum, e) => sum + Math.round((e.cost_usd ?? 0) * 1_000_000), 0);
+    return micro / 1_000_000;
   }
 
   /** Prompt + completion tokens recorded for `runId` (all entries without a run when undefined). */

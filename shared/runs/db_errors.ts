@@ -45,6 +45,18 @@ export function fromDatabaseError(e: unknown): unknown {
       return new AppError("validation_failed", e.message, undefined, opts);
     case "BT429":
       return new AppError("budget_exceeded", e.message, detailJson(e.detail), opts);
+    case "23503":
+      // The only foreign keys a caller's insert can miss are the owners' (auth.users): a valid
+      // token for a user that does not exist (deleted, or never created in Auth).
+      if (/owner/.test(String((e as { constraint_name?: unknown }).constraint_name ?? ""))) {
+        return new AppError(
+          "user_not_found",
+          "the token's user does not exist in this project (deleted, or not yet signed up)",
+          undefined,
+          opts,
+        );
+      }
+      break;
     case "23505":
       return new AppError("conflict", "already exists", undefined, opts);
     case "23502":

@@ -13,14 +13,17 @@ import type { AgentName } from "../plan/schema.ts";
 import { pgmqQueue } from "../queue/mod.ts";
 import { QueueWorker } from "../worker/mod.ts";
 import { createAgentKit } from "./agent_kit.ts";
-import { serveWorker, workerFoundations } from "./foundations.ts";
+import { serveUnconfiguredWorker, serveWorker, workerFoundations } from "./foundations.ts";
 import { createShadowValidator } from "./shadow_validator.ts";
 import { refuseSharedShadowServer } from "../shadow/mod.ts";
 
 /** Serves the worker of one agent; refuses to start on a shadow server that is the product's. */
 export async function serveAgentWorker(agent: AgentName): Promise<void> {
   await refuseSharedShadowServer();
-  const { config, sql, llm, wake } = workerFoundations(agent);
+  const { config, sql, llm, wake, llmNotConfigured } = workerFoundations(agent);
+  // Tasks exist only after a configured orchestrator worker planned them; without a model this
+  // worker leaves them queued instead of failing each for a setting.
+  if (llmNotConfigured) return serveUnconfiguredWorker(agent, config, llmNotConfigured);
   const kit = createAgentKit();
   const validator = createShadowValidator();
   const chaosFile = config.chaosExitAfterLlmFile;

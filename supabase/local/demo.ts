@@ -2,12 +2,14 @@
  * `npm run demo` / `deno task demo`: the product end to end on one machine. It starts the local
  * stack (on port 54321, or a free port when that one is taken), and an LLM: the scripted one with
  * the seed example's answers when `OPENAI_API_KEY` is not set (the offline demo), else the real
- * model at `OPENAI_BASE_URL` / `OPENAI_MODEL`. It creates a demo user, submits the seed request,
- * follows the run live with the CLI's own follower, writes the deliverable as a Supabase project
- * folder, says where, and stops everything it started.
+ * model at `OPENAI_BASE_URL` / `OPENAI_MODEL`. It creates a demo user, submits the seed request
+ * (or the user's own, `--request`, which needs a model: offline only the recorded trade-journal
+ * example can run), follows the run live with the CLI's own follower, writes the deliverable as a
+ * Supabase project folder, says where, and stops everything it started.
  *
  * ```sh
  * npm run demo
+ * npm run demo -- --request "A todo API with per-user lists" --out ./todo
  * deno task demo --out /tmp/journal --port 0
  * ```
  */
@@ -38,34 +40,47 @@ export const DEMO_USER = "demo@backend-team.local";
 /** What the offline demo prints when it uses the scripted LLM. */
 export const OFFLINE_NOTICE = "No OPENAI_API_KEY: using the scripted LLM (offline demo)";
 
+/** Why the offline demo cannot run another request. */
+export const OFFLINE_REQUEST_REFUSAL =
+  "without OPENAI_API_KEY the demo replays the recorded trade-journal example only; set " +
+  "OPENAI_API_KEY (and OPENAI_BASE_URL, OPENAI_MODEL for another endpoint) to run your own request";
+
 const DEFAULT_PORT = 54321;
 const DEFAULT_MODEL = "gpt-4.1-mini";
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
-const USAGE = `usage: deno task demo [--out DIR] [--port N]
+const USAGE = `usage: deno task demo [--request TEXT] [--out DIR] [--port N]
+       npm run demo -- --request "A todo API with per-user lists"
 
-  --out    where to write the deliverable (default ./out/trade-journal)
-  --port   API port of the local stack (default ${DEFAULT_PORT}, or a free one if it is taken;
-           0 picks a free one)
+  --request  your own request (needs a model: OPENAI_API_KEY); default the seed example
+             "${SEED_REQUEST}"
+  --out      where to write the deliverable (default ./out/trade-journal, or ./out/demo for
+             your own request)
+  --port     API port of the local stack (default ${DEFAULT_PORT}, or a free one if it is taken;
+             0 picks a free one)
 
-Without OPENAI_API_KEY the demo runs offline against a scripted LLM. With it, it uses
-OPENAI_MODEL (default ${DEFAULT_MODEL}) at OPENAI_BASE_URL (default ${DEFAULT_BASE_URL}).`;
+Without OPENAI_API_KEY the demo runs offline against a scripted LLM that replays the recorded
+trade-journal example (only that request). With it, it uses OPENAI_MODEL (default
+${DEFAULT_MODEL}) at OPENAI_BASE_URL (default ${DEFAULT_BASE_URL}).`;
 
 /** Demo options. */
 export interface DemoOptions {
   out: string;
+  /** The request to submit (default {@link SEED_REQUEST}). */
+  request?: string;
   /** API port; `undefined` means 54321 or a free one. */
   port?: number;
 }
 
 /** Parses the demo's arguments; throws `UsageError`. */
 export function parseDemoArgs(args: readonly string[]): DemoOptions | "help" {
-  let values: { out?: string; port?: string; help?: boolean };
+  let values: { out?: string; port?: string; help?: boolean; request?: string };
   try {
     ({ values } = parseArgs({
       args: [...args],
       options: {
         out: { type: "string", short: "o" },
+        request: { type: "string", short: "r" },
         port: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -86,7 +101,15 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions | "help" {
   if (values.out !== undefined && values.out.trim() === "") {
     throw new UsageError("--out must not be empty");
   }
-  return { out: values.out ?? "out/trade-journal", port };
+  if (values.request !== undefined && values.request.trim() === "") {
+    throw new UsageError("--request must not be empty");
+  }
+  const own = values.request !== undefined && values.request.trim() !== SEED_REQUEST;
+  return {
+    out: values.out ?? (own ? "out/demo" : "out/trade-journal"),
+    port,
+    ...(own ? { request: values.request!.trim() } : {}),
+  };
 }
 
 /** Runs the demo; returns the exit status (the CLI's: 0 ok, 1 failed, 3 waiting for answers). */
@@ -107,7 +130,12 @@ export async function runDemo(options: DemoOptions): Promise<ExitCode> {
     stopAll().finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
+  const request = options.request ?? SEED_REQUEST;
   try {
+    if (request !== SEED_REQUEST && !io.env.OPENAI_API_KEY) {
+      io.err(`error: ${OFFLINE_REQUEST_REFUSAL}`);
+      return EXIT.usage;
+    }
     const env = await llmEnvironment(io, started);
     io.out("Starting the local stack (PostgreSQL, edge functions, Realtime)…");
     started.stack = await startStack(options.port, env, io.out);
@@ -122,8 +150,8 @@ export async function runDemo(options: DemoOptions): Promise<ExitCode> {
     io.out(`Signed in as ${DEMO_USER} (user ${user.id})`);
     const api = createRunsApi({ url: stack.apiUrl, anonKey: stack.anonKey, token: user.token });
 
-    io.out(`\nRequest: "${SEED_REQUEST}"`);
-    const run = await api.submit({ request: SEED_REQUEST });
+    io.out(`\nRequest: "${request}"`);
+    const run = await api.submit({ request });
     io.out(`Submitted run ${run.id}; following it live over Realtime:\n`);
     const result = await followRun({ api, runId: run.id, io, out: options.out });
     if (result.written) {
@@ -147,6 +175,10 @@ async function llmEnvironment(
   const key = io.env.OPENAI_API_KEY;
   if (!key) {
     io.out(OFFLINE_NOTICE);
+    io.out(
+      "It replays the recorded trade-journal example; to run your own request, set " +
+        'OPENAI_API_KEY and use: npm run demo -- --request "…"',
+    );
     started.llm = await startScriptedLlm({
       scenarios: [await tradeJournalAgentScenario()],
       scenarioFiles: [new URL("../../tests/fixtures/llm/trade_journal_plan.json", import.meta.url)],

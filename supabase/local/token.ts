@@ -4,6 +4,12 @@
  * email gives the same user id every time, so the same person owns the same rows across restarts.
  * `--role anon|service_role` prints the stack's stable API key instead.
  *
+ * A user token is only good for a user that exists: on Supabase, Auth creates users at sign-up;
+ * here the helper inserts the user into the local `auth.users` (as `bt --user` does), so the token
+ * it prints can submit runs at once. When the local database is not reachable it says so on
+ * standard error and still prints the token (the API answers 403 `user_not_found` until the user
+ * exists).
+ *
  * ```sh
  * deno task token --user you@example.com
  * deno task token --user 6f1c…-uuid --expires 600
@@ -13,7 +19,9 @@
 import { parseArgs } from "node:util";
 import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.ts";
 // The file rather than shared/cli/mod.ts: this script needs the user rule, not the whole CLI.
-import { parseLocalUser, userIdForEmail } from "../../shared/cli/local_stack.ts";
+import { localDatabaseUrl, parseLocalUser, userIdForEmail } from "../../shared/cli/local_stack.ts";
+import { ensureLocalUser } from "../../shared/cli/local_user.ts";
+import { connect } from "../../shared/db/mod.ts";
 
 /** The stable user id of an email, shared with `bt --user` (see `shared/cli/local_stack.ts`). */
 export { userIdForEmail };
@@ -101,9 +109,37 @@ function isRole(role: string): role is (typeof ROLES)[number] {
   return (ROLES as readonly string[]).includes(role);
 }
 
+/**
+ * Inserts the token's user into the local `auth.users` (nothing when it is there). Returns why it
+ * could not, or `undefined` when the user exists.
+ */
+export async function ensureTokenUser(
+  request: Extract<TokenRequest, { role: "authenticated" }>,
+  dbUrl: string = localDatabaseUrl(),
+): Promise<string | undefined> {
+  const sql = connect(dbUrl, { max: 1, applicationName: "backend-team token" });
+  try {
+    await ensureLocalUser(sql, { id: request.sub, email: request.email });
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
 if (import.meta.main) {
   try {
     const request = parseTokenArgs(Deno.args);
+    if (request.role === "authenticated") {
+      const problem = await ensureTokenUser(request);
+      if (problem) {
+        console.error(
+          `note: the user was not created in the local auth.users (${problem}); start the stack ` +
+            "(npm run dev) and run this again, or the API answers 403 user_not_found",
+        );
+      }
+    }
     console.log(await tokenFor(request, Deno.env.get("JWT_SECRET") || LOCAL_JWT_SECRET));
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;

@@ -133,8 +133,11 @@ Deno.test("a valid answer comes back parsed, labelled, and its tokens are record
     model: "scripted-model",
     prompt_tokens: promptTokens,
     completion_tokens: result.usage.completion_tokens,
+    // Priced by the built-in table's "scripted" entry ($1 / $2 per million tokens).
+    cost_usd: (promptTokens * 1 + result.usage.completion_tokens * 2) / 1_000_000,
     reask: 0,
   }]);
+  assert.equal(result.cost_usd, h.usage.entries[0].cost_usd);
 });
 
 Deno.test("an agent with its own model variable is asked with that model, others with the default", async () => {

@@ -13,6 +13,7 @@
  * ```
  */
 export {
+  type ProviderQuirk,
   type RecordedRequest,
   type Responder,
   type ScriptedLlm,

@@ -23,6 +23,23 @@ import {
   type ScriptedAnswer,
 } from "./scenario.ts";
 
+/** A way real OpenAI-compatible providers differ from OpenAI's own API. */
+export type ProviderQuirk =
+  /** 400 for `response_format.type: "json_schema"` (JSON mode and plain prompts work). */
+  | "no_json_schema"
+  /** 400 for `json_schema.strict: true` (a schema without `strict` works). */
+  | "no_strict"
+  /** 400 for any `response_format`. */
+  | "no_response_format"
+  /** The content comes in a Markdown code fence. */
+  | "fenced"
+  /** The content comes after a sentence of prose. */
+  | "prefixed"
+  /** No `usage` in the answer. */
+  | "no_usage"
+  /** Only Azure's paths (`/openai/deployments/<d>/chat/completions`), `api-version` and `api-key`. */
+  | "azure";
+
 /** A chat completion request as the server received it. */
 export interface RecordedRequest {
   /** 1, 2, 3… in order of arrival. */
@@ -43,10 +60,13 @@ export interface RecordedRequest {
   schemaName?: string;
   /** The SDK's transport retry number for this request (`x-stainless-retry-count`), 0 if absent. */
   retryCount: number;
-  /** How it was answered: the rule's name, `responder`, or `unmatched`. */
+  /** How it was answered: the rule's name, `responder`, `quirk`, or `unmatched`. */
   answeredBy: string;
-  /** The kind of answer given, or `unmatched`. */
-  outcome: ScriptedAnswer["kind"] | "unmatched";
+  /** The kind of answer given, `unmatched`, or `format_refused` (a quirk refused the format). */
+  outcome: ScriptedAnswer["kind"] | "unmatched" | "format_refused";
+  /** Azure: the deployment in the path and the `api-version` query. */
+  deployment?: string;
+  apiVersion?: string;
 }
 
 /** Decides an answer in code; `undefined` lets the scenario rules answer. */
@@ -69,12 +89,16 @@ export interface ScriptedLlmOptions {
   latencyMs?: number;
   /** Ids listed by `GET /v1/models` (default `["scripted"]`). */
   models?: string[];
+  /** Behave like a provider that differs from OpenAI in these ways. */
+  quirks?: ProviderQuirk[];
 }
 
 /** A running scripted server. */
 export interface ScriptedLlm {
   /** Base URL ending in `/v1`, for `OPENAI_BASE_URL`. */
   url: string;
+  /** Azure-style base URL ending in `/openai` (with the `azure` quirk). */
+  azureUrl: string;
   port: number;
   /** Every chat completion request, in order of arrival. */
   readonly requests: RecordedRequest[];
@@ -95,9 +119,10 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
   const requests: RecordedRequest[] = [];
   const stopping = new AbortController();
   const models = options.models ?? ["scripted"];
+  const quirks = new Set(options.quirks ?? []);
   let seq = 0;
 
-  const answerChat = async (req: Request): Promise<Response> => {
+  const answerChat = async (req: Request, azure?: AzureCall): Promise<Response> => {
     let json: unknown;
     try {
       json = await req.json();
@@ -116,7 +141,16 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
       return errorResponse(400, "the scripted server does not stream", "invalid_request_error");
     }
     const recorded = record(++seq, req.headers, parsed.data);
+    if (azure) Object.assign(recorded, azure);
     requests.push(recorded);
+    const refusal = formatRefusal(quirks, parsed.data);
+    if (refusal) {
+      recorded.answeredBy = "quirk";
+      recorded.outcome = "format_refused";
+      return Response.json({
+        error: { message: refusal, type: "invalid_request_error", param: "response_format" },
+      }, { status: 400 });
+    }
 
     let answer = options.respond ? await options.respond(recorded) : undefined;
     if (answer) {
@@ -144,12 +178,25 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
       case "http_error":
         return scriptedErrorResponse(answer);
       default:
-        return Response.json(completionBody(answer, recorded, recorded.seq));
+        return Response.json(withQuirks(quirks, completionBody(answer, recorded, recorded.seq)));
     }
   };
 
   const handler = async (req: Request): Promise<Response> => {
-    const path = new URL(req.url).pathname.replace(/\/+$/, "");
+    const url = new URL(req.url);
+    const path = url.pathname.replace(/\/+$/, "");
+    const azurePath = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(path);
+    if (quirks.has("azure")) {
+      if (req.method !== "POST" || !azurePath) {
+        return errorResponse(404, `Azure serves deployments, not ${req.method} ${path}`, "404");
+      }
+      const apiVersion = url.searchParams.get("api-version");
+      if (!apiVersion) return errorResponse(404, "Resource not found (no api-version)", "404");
+      if (!req.headers.get("api-key")) {
+        return errorResponse(401, "Access denied due to missing api-key header", "401");
+      }
+      return await answerChat(req, { deployment: decodeURIComponent(azurePath[1]), apiVersion });
+    }
     if (req.method === "POST" && path === "/v1/chat/completions") return await answerChat(req);
     if (req.method === "GET" && path === "/v1/models") {
       return Response.json({
@@ -180,6 +227,7 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
   };
   return {
     url: `http://${hostname}:${port}/v1`,
+    azureUrl: `http://${hostname}:${port}/openai`,
     port,
     requests,
     reset() {
@@ -189,6 +237,40 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+interface AzureCall {
+  deployment: string;
+  apiVersion: string;
+}
+
+/** The error text a quirky provider answers a request's `response_format` with, if it does. */
+function formatRefusal(quirks: Set<ProviderQuirk>, body: ChatRequestBody): string | undefined {
+  const format = body.response_format;
+  if (!format) return undefined;
+  if (quirks.has("no_response_format")) return "response_format is not supported";
+  if (format.type === "json_schema" && quirks.has("no_json_schema")) {
+    return `response_format type "json_schema" is not supported by this model`;
+  }
+  if (format.json_schema?.strict === true && quirks.has("no_strict")) {
+    return "json_schema.strict is not supported";
+  }
+  return undefined;
+}
+
+/** The answer as a quirky provider would send it. */
+function withQuirks(
+  quirks: Set<ProviderQuirk>,
+  body: Record<string, unknown>,
+): Record<string, unknown> {
+  const choices = body.choices as { message: { content: string | null } }[];
+  const message = choices[0]?.message;
+  if (message?.content != null) {
+    if (quirks.has("fenced")) message.content = "```json\n" + message.content + "\n```";
+    if (quirks.has("prefixed")) message.content = "Sure! Here is the JSON:\n" + message.content;
+  }
+  if (quirks.has("no_usage")) delete body.usage;
+  return body;
 }
 
 function record(seq: number, headers: Headers, body: ChatRequestBody): RecordedRequest {
