@@ -4,8 +4,10 @@
  * one is given: a session of shared/shadow, the boundary all untrusted SQL runs behind — all
  * migrations from scratch, generated pgTAP tests, rollback), assemble the deliverable,
  * and — in one transaction that also archives the queue message — store its files and complete
- * the run with the sections index as its `result`. A failed integration fails the run with code
- * `integration_failed` and the findings instead. A redelivered message finds the run no longer
+ * the run with the sections index as its `result`. A failed integration is attributed to the tasks
+ * that cause it and recovered (those tasks redo their part, or the run asks its user when recovery
+ * is exhausted: shared/recovery); only a failure no delivered migration can explain (the project's
+ * own schema) fails the run with code `integration_failed`. A redelivered message finds the run no longer
  * delivering and only archives itself; a crash before the commit leaves everything to be redone.
  *
  * @example
@@ -22,6 +24,8 @@ import { assembleDeliverable } from "./assemble.ts";
 import { loadDelivery, lockRunStatus, storeDeliverableFiles } from "./delivery_store.ts";
 import { type IntegrationOutcome, validateIntegration } from "./integration.ts";
 import { orderMigrations } from "./migration_order.ts";
+import { attributeIntegrationFailure } from "../recovery/mod.ts";
+import { recoverIntegration } from "./recover_integration.ts";
 
 /** What {@link deliverRun} needs. */
 export interface DeliverDeps {
@@ -36,7 +40,10 @@ export interface DeliverDeps {
 
 /** How a delivery ended. */
 export interface DeliveryOutcome {
-  status: "completed" | "failed" | "skipped";
+  /** `recovering`: tasks redo their part; `escalated`: the run asks its user. */
+  status: "completed" | "failed" | "skipped" | "recovering" | "escalated";
+  /** Agents to wake (the tasks an integration failure sent back to work). */
+  wake?: string[];
   /** Files stored (completed runs). */
   files: number;
   integration: IntegrationReport | null;
@@ -74,6 +81,25 @@ export async function deliverRun(
 
   if (report && !report.ok) {
     const findings = integrationFindings(report);
+    const ordered = orderMigrations(input).map((m) => ({
+      path: m.path,
+      up: m.up,
+      task: m.task.key,
+      agent: m.task.agent,
+    }));
+    // Attributed to the tasks that cause it, the failure is recovered instead of failing the run.
+    const attributable = ordered.length > 0 &&
+      attributeIntegrationFailure(report, ordered).length > 0;
+    const recovered = attributable
+      ? await finishMessage(deps.sql, msgId, async (tx) => {
+        if ((await lockRunStatus(tx, run.id)) !== "delivering") return null;
+        return await recoverIntegration(tx, run.id, report, ordered);
+      })
+      : null;
+    if (recovered) {
+      return { ...done(recovered.outcome, 0, report), wake: recovered.wake };
+    }
+    if (attributable) return done("skipped", 0, report);
     const applied = await finishMessage(deps.sql, msgId, async (tx) => {
       if ((await lockRunStatus(tx, run.id)) !== "delivering") return false;
       await transitionRun(tx, run.id, "failed", {

@@ -43,7 +43,8 @@ export interface RunWorkerDeps {
   prompt: Prompt;
   wake: Waker;
   /** Phase 7: assembles and validates the deliverable, then completes the run. */
-  deliver(run: RunRecord, msgId: number): Promise<void>;
+  /** May name agents to wake (the tasks an integration failure sent back to work). */
+  deliver(run: RunRecord, msgId: number): Promise<void | string[]>;
   /** Deliveries of one message before its run is failed with `dead_lettered` (default 5). */
   maxDeliveries?: number;
 }
@@ -161,9 +162,11 @@ async function advance(
       if (agents.length > 0) deps.wake(agents);
       return true;
     }
-    case "delivering":
-      await deps.deliver(run, msgId);
+    case "delivering": {
+      const agents = await deps.deliver(run, msgId);
+      if (agents && agents.length > 0) deps.wake(agents as Parameters<Waker>[0]);
       return true;
+    }
     default:
       // Waiting for answers, or finished: nothing to do for this message.
       await finishMessage(sql, msgId, async () => {});

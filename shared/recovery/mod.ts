@@ -57,3 +57,11 @@ export {
 } from "./questions.ts";
 export { type FailingTask, rerouteTask, tablesCreatedBy } from "./reroute.ts";
 export { RecoveryDecisionRecord } from "./record.ts";
+export {
+  type AttributedMigration,
+  attributeIntegrationFailure,
+  changesTable,
+  type FailedIntegration,
+  type IntegrationCause,
+  testSubjects,
+} from "./attribute.ts";

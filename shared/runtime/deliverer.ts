@@ -21,12 +21,12 @@ import { sharedShadow } from "../shadow/mod.ts";
 export function createDeliverer(
   sql: Sql,
   env: Record<string, string | undefined> = Deno.env.toObject(),
-): (run: RunRecord, msgId: number) => Promise<void> {
+): (run: RunRecord, msgId: number) => Promise<string[]> {
   const postgresUrl = env.SHADOW_DATABASE_URL;
   // The same choice as the agents' validator: the shadow server named, else PGlite.
   const shadow = () =>
     postgresUrl ? sharedShadow("postgres", { postgresUrl }) : sharedShadow("pglite");
   return async (run, msgId) => {
-    await deliverRun({ sql, shadow }, run, msgId);
+    return (await deliverRun({ sql, shadow }, run, msgId)).wake ?? [];
   };
 }

@@ -280,6 +280,31 @@ export const RULES = {
     summary: "delivered channels were not joined: no shadow Realtime here (no channel probe " +
       "given, or a shadow without a server to connect to, e.g. PGlite)",
   },
+  function_boot_error: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered edge function did not start (it threw or exited while loading, or " +
+      "never listened) in a sandboxed subprocess against the shadow database",
+  },
+  function_error_unhandled: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered edge function answered a generated check (preflight, no token, " +
+      "malformed JSON) with a 5xx, no answer in time, or its process died",
+  },
+  function_contract_mismatch: {
+    level: "warn",
+    source: "backend-team",
+    summary: "a delivered edge function's answer breaks the HTTP contract: no CORS on the " +
+      "OPTIONS preflight, not 401 without a token, or malformed JSON not answered with a 4xx " +
+      "JSON error",
+  },
+  function_probe_not_run: {
+    level: "info",
+    source: "backend-team",
+    summary: "delivered edge functions were not started: no subprocesses here, or a shadow " +
+      "without a server they can connect to (PGlite)",
+  },
   typecheck_not_run: {
     level: "info",
     source: "backend-team",

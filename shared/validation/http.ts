@@ -41,6 +41,7 @@ import type { Sql } from "../db/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import type { ShadowBackend, ShadowDatabase } from "../shadow/mod.ts";
 import { canSpawnProcesses, sharedShadow } from "../shadow/mod.ts";
+import type { ChannelProbe } from "./channel_probe.ts";
 import { ValidateRequest } from "./request.ts";
 import { validateMigrations } from "./validate.ts";
 
@@ -79,6 +80,11 @@ export interface ValidateAppDeps {
    * configured it is used instead, and asking for PGlite explicitly is refused.
    */
   pgliteBounded?: boolean;
+  /**
+   * Joins the requested private channels on a shadow Realtime (the local stack and tests give
+   * one; without it channels are reported as not joined).
+   */
+  channelProbe?: ChannelProbe;
   logError?: ErrorLogger;
 }
 
@@ -127,6 +133,8 @@ export function createValidateApp(deps: ValidateAppDeps) {
         queries: request.queries,
         functions: request.functions,
         exposedSchemas: request.exposedSchemas,
+        channels: request.channels,
+        channelProbe: deps.channelProbe,
         shadow: await shadowOf(backend),
       });
       return c.json(report, 200);

@@ -50,6 +50,12 @@ export {
   probeChannels,
 } from "./channel_probe.ts";
 export { FunctionFile } from "./typecheck.ts";
+export {
+  functionEntries,
+  functionProbeNotRun,
+  type FunctionRunOptions,
+  runFunctionChecks,
+} from "./function_run.ts";
 export { formatReport } from "./report.ts";
 export {
   createValidateApp,

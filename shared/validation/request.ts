@@ -9,6 +9,7 @@
  * ```
  */
 import { z } from "zod";
+import { ChannelCase } from "./channel_probe.ts";
 import { QueryCheck } from "./explain.ts";
 import { Finding } from "./finding.ts";
 import { FunctionFile } from "./typecheck.ts";
@@ -53,6 +54,11 @@ export const ValidateRequest = z.object({
   /** Edge function sources to type-check. */
   functions: z.array(FunctionFile).max(50).refine(uniqueNames, "function names must be unique")
     .optional(),
+  /**
+   * Private Realtime channels to join as owner, another user and anon (where this server has a
+   * shadow Realtime; elsewhere an info finding says they were not joined).
+   */
+  channels: z.array(ChannelCase).max(10).optional(),
   /** Which shadow database runs the SQL (default pglite). */
   shadow: z.enum(["pglite", "postgres"]).optional(),
   /** Schemas the Data API exposes (default `["public"]`). */

@@ -41,6 +41,7 @@ import {
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
+import { runFunctionChecks } from "./function_run.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
 import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
@@ -88,6 +89,12 @@ export interface ValidateOptions {
   channels?: readonly ChannelCase[];
   /** Joins channels on a shadow Realtime (provided by the local stack and tests). */
   channelProbe?: ChannelProbe;
+  /**
+   * Start each delivered function (`<name>/index.ts`) in a sandboxed subprocess against this
+   * validation's shadow database and run the generated HTTP checks (default off; see
+   * `function_run.ts`). Where it cannot run, an info finding says so.
+   */
+  runFunctions?: boolean;
 }
 
 /** Why applying stopped. */
@@ -431,6 +438,18 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
       if (options.channels?.length) {
         findings.push(...await probeChannels(session, options.channels, options.channelProbe));
         lap("channels");
+      }
+      if (options.runFunctions && options.functions?.length) {
+        // Only what passed the import check is started; the subprocess is the boundary anyway.
+        const refused = (await typecheck).some((f) => f.rule === "import_not_allowed");
+        if (!refused) {
+          findings.push(
+            ...await runFunctionChecks(options.functions, {
+              databaseUrl: session.connectionUrl ? await session.connectionUrl(8) : undefined,
+            }),
+          );
+          lap("functions run");
+        }
       }
       if (options.queries?.length) {
         const plans = await checkQueryPlans(session, options.queries);

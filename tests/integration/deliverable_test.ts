@@ -302,7 +302,7 @@ Deno.test("a delivered run is completed with its deliverable as rows, served as 
   }
 });
 
-Deno.test("a policy that leaks rows fails the run with integration_failed, naming the failing test", async () => {
+Deno.test("a policy that leaks rows is attributed to its task, which is sent back with the failing test", async () => {
   await using db = await freshDatabase();
   const leak: Tamper = (sql) =>
     sql.replace(
@@ -317,17 +317,21 @@ Deno.test("a policy that leaks rows fails the run with integration_failed, namin
     { id: runId },
     msgId,
   );
-  assert.equal(outcome.status, "failed");
-  const [run] = await db.sql<{ status: string; error: { code: string; findings: string[] } }[]>`
-    select status, error from backend_team.runs where id = ${runId}`;
-  assert.equal(run.status, "failed");
-  assert.equal(run.error.code, "integration_failed");
+  assert.equal(outcome.status, "recovering");
+  assert.ok((outcome.wake ?? []).length > 0);
+  const [run] = await db.sql<{ status: string }[]>`
+    select status from backend_team.runs where id = ${runId}`;
+  assert.equal(run.status, "executing", "the run is not failed");
+  const decisions = await db.sql<{ class: string; strategy: string; reason: string }[]>`
+    select class, strategy, reason from backend_team.recovery_decisions where run_id = ${runId}`;
+  assert.ok(decisions.length > 0);
   assert.ok(
-    run.error.findings.some((f) =>
-      f.startsWith("supabase/tests/database/positions.test.sql: not ok") &&
-      f.includes("another user sees none of the owner's rows")
-    ),
-    run.error.findings.join("\n"),
+    decisions.every((d) => d.class === "integration" && d.strategy === "retry"),
+    JSON.stringify(decisions),
+  );
+  assert.ok(
+    decisions.some((d) => d.reason.includes("another user sees none of the owner's rows")),
+    JSON.stringify(decisions),
   );
   const [{ n }] = await db.sql<{ n: number }[]>`
     select count(*)::int as n from backend_team.artifacts where run_id = ${runId} and task_id is null`;
@@ -342,7 +346,7 @@ Deno.test("a policy that leaks rows fails the run with integration_failed, namin
   await res.body?.cancel();
 });
 
-Deno.test("a migration that does not apply from scratch fails the run and names the file and line", async () => {
+Deno.test("a migration that does not apply from scratch names the file and line, and its task is sent back", async () => {
   await using db = await freshDatabase();
   const broken: Tamper = (sql) =>
     sql.replace(
@@ -356,7 +360,7 @@ Deno.test("a migration that does not apply from scratch fails the run and names 
     { id: runId },
     msgId,
   );
-  assert.equal(outcome.status, "failed");
+  assert.equal(outcome.status, "recovering");
   const failedMigration = outcome.integration!.migrations.find((m) => !m.ok)!;
   assert.match(failedMigration.path, /_add_journal_query_indexes\.sql$/);
   assert.match(failedMigration.error!, /^line 2: column "executed" does not exist/);
@@ -396,7 +400,7 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-Deno.test("COPY … TO PROGRAM in context.schema_sql or a merged migration runs nothing at delivery and fails the run saying why", async () => {
+Deno.test("COPY … TO PROGRAM in context.schema_sql or a merged migration runs nothing at delivery: the run fails saying why, or the task is sent back", async () => {
   for (const where of ["schema_sql", "migration"] as const) {
     await using db = await freshDatabase();
     const marker = `/tmp/bt_pwned_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -417,6 +421,14 @@ Deno.test("COPY … TO PROGRAM in context.schema_sql or a merged migration runs 
         msgId,
       );
       assert.equal(await exists(marker), false, `${where}: no program ran`);
+      if (where === "migration") {
+        // A task's migration is that task's to fix: it is sent back, the run is not lost.
+        assert.equal(outcome.status, "recovering", where);
+        const [decision] = await db.sql<{ class: string; reason: string }[]>`
+          select class, reason from backend_team.recovery_decisions where run_id = ${runId}`;
+        assert.equal(decision.class, "integration");
+        continue;
+      }
       assert.equal(outcome.status, "failed", where);
       const [run] = await db.sql<
         { status: string; error: { code: string; findings: string[] } }[]

@@ -30,3 +30,4 @@ export {
   realtimeLimitsFromEnv,
   resolveRealtimeLimits,
 } from "./limits.ts";
+export { localChannelProbe } from "./channel_probe.ts";

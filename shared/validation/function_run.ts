@@ -1,0 +1,394 @@
+/**
+ * Delivered edge functions, started and called (issue 15): each function (`<name>/index.ts` of
+ * the submission) boots in its own Deno subprocess against the validation's shadow database, and
+ * generated HTTP checks run against it — it boots; an OPTIONS preflight answers with CORS headers;
+ * a call without a token gets 401; malformed JSON (sent with a valid user token) gets a 4xx with a
+ * JSON body. Findings: `function_boot_error`, `function_error_unhandled` (a 5xx, or the process
+ * died), `function_contract_mismatch` (an answer the house contract does not allow), and
+ * `function_probe_not_run` where this runtime starts no subprocesses.
+ *
+ * The code is hostile, so the subprocess is the boundary, not the import filter before it: a
+ * cleared environment holding only Deno's cache location and keys made for this probe (a random
+ * JWT secret, signed-for-nobody API keys, the shadow's own login URL); `--allow-read` of its
+ * temporary folder and the Deno cache only; `--allow-net` to its own loopback port, the shadow
+ * database's address and a stand-in Auth endpoint of this probe; no writes, subprocesses, FFI or
+ * system information; a V8 heap cap, and a kill after the time limit.
+ *
+ * @example
+ * ```ts
+ * const findings = await runFunctionChecks(files, { databaseUrl: await session.connectionUrl!(4) });
+ * ```
+ */
+import { join } from "node:path";
+import { apiKeys, mintUserToken, verifyToken } from "../auth/mod.ts";
+import { canSpawnProcesses } from "../shadow/mod.ts";
+import { type Finding, finding } from "./finding.ts";
+import {
+  type FunctionFile,
+  redactPaths,
+  typecheckChildEnv,
+  typecheckImportMap,
+} from "./typecheck.ts";
+
+/** Options for {@link runFunctionChecks}. */
+export interface FunctionRunOptions {
+  /** The shadow database as its own login role (`session.connectionUrl()`). */
+  databaseUrl?: string;
+  /** How long a function may take to listen (default 20 s, first downloads included). */
+  bootTimeoutMs?: number;
+  /** How long one HTTP check may take (default 5 s). */
+  requestTimeoutMs?: number;
+  /** Where the temporary folder goes (default the system's). */
+  tempDir?: string;
+  /** Deno's cache for the children (default `DENO_DIR`, else `~/.cache/deno`). */
+  denoDir?: string;
+}
+
+const SUBMISSION = "submission";
+const READY = "BT_FUNCTION_LISTENING";
+
+// Runs in the child before the function: every `Deno.serve` listens on the probe's port only.
+const BOOT = `
+const port = Number(Deno.args[0]);
+const serve = Deno.serve;
+Object.defineProperty(Deno, "serve", {
+  configurable: true,
+  writable: true,
+  value: (a, b) => {
+    const handler = typeof a === "function" ? a : (b ?? a.handler);
+    const options = typeof a === "function" ? {} : a;
+    return serve({ ...options, port, hostname: "127.0.0.1", onListen() {
+      console.log("${READY}");
+    } }, handler);
+  },
+});
+await import(Deno.args[1]);
+`;
+
+/** The functions of a submission: the folders with an `index.ts`, `_shared`-style ones excepted. */
+export function functionEntries(files: readonly FunctionFile[]): string[] {
+  return files
+    .map((f) => /^([A-Za-z0-9][A-Za-z0-9_-]*)\/index\.(ts|js|mjs|mts|tsx)$/.exec(f.name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => m[0])
+    .sort();
+}
+
+/** The info finding where functions cannot be started here. */
+export function functionProbeNotRun(entries: readonly string[], why: string): Finding {
+  return finding(
+    "function_probe_not_run",
+    `the edge functions (${entries.join(", ")}) were not started: ${why}; they were type-checked ` +
+      "and linted only. Validate on the local stack (`deno task dev`) with a PostgreSQL shadow " +
+      "to run them",
+    { file: entries.length === 1 ? entries[0] : null },
+  );
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function hostOf(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || "5432"}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A stand-in for Supabase Auth's `GET /auth/v1/user` (what `supabase.auth.getUser()` calls),
+ * answering for tokens of this probe's secret; everything else is a 503 JSON, not a hang.
+ */
+function serveAuthStandIn(secret: string) {
+  const abort = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: abort.signal, onListen() {} },
+    async (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/auth/v1/user") {
+        const token = req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
+        try {
+          const claims = await verifyToken(secret, token);
+          return Response.json({
+            id: claims.sub,
+            aud: "authenticated",
+            role: "authenticated",
+            email: claims.email,
+          });
+        } catch {
+          return Response.json({ code: 401, msg: "invalid JWT" }, { status: 401 });
+        }
+      }
+      return Response.json({ message: "not available while probing a function" }, {
+        status: 503,
+      });
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    async close() {
+      abort.abort();
+      await server.finished;
+    },
+  };
+}
+
+interface Started {
+  child: Deno.ChildProcess;
+  /** Resolves to null once listening, else to why it did not. */
+  ready: Promise<string | null>;
+  stderr: () => string;
+}
+
+function start(args: string[], env: Record<string, string>, cwd: string, bootMs: number): Started {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  const decoder = new TextDecoder();
+  (async () => {
+    for await (const chunk of child.stderr) {
+      if (err.length < 16_000) err += decoder.decode(chunk, { stream: true });
+    }
+  })().catch(() => {});
+  const ready = (async (): Promise<string | null> => {
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), bootMs);
+    try {
+      for await (const chunk of child.stdout) {
+        out += decoder.decode(chunk, { stream: true });
+        if (out.includes(READY)) {
+          // Keep draining, so a chatty function cannot block on a full pipe.
+          (async () => {
+            for await (const _ of child.stdout) { /* discard */ }
+          })().catch(() => {});
+          return null;
+        }
+        out = out.slice(-READY.length);
+      }
+      const status = await child.status;
+      return status.signal === "SIGKILL"
+        ? `it did not listen within ${bootMs / 1000} s`
+        : `it exited with code ${status.code} before listening`;
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return { child, ready, stderr: () => err };
+}
+
+async function call(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<{ status: number; headers: Headers; json: boolean } | { error: string }> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let json = false;
+    try {
+      JSON.parse(text);
+      json = (res.headers.get("content-type") ?? "").includes("json");
+    } catch { /* not JSON */ }
+    return { status: res.status, headers: res.headers, json };
+  } catch (e) {
+    return { error: e instanceof DOMException ? "no answer in time" : "the connection failed" };
+  }
+}
+
+/**
+ * Starts each function and runs the generated HTTP checks; a finding per problem. Returns one
+ * `function_probe_not_run` info finding where subprocesses are not allowed or no database URL
+ * is given.
+ */
+export async function runFunctionChecks(
+  files: readonly FunctionFile[],
+  options: FunctionRunOptions = {},
+): Promise<Finding[]> {
+  const entries = functionEntries(files);
+  if (entries.length === 0) return [];
+  if (!canSpawnProcesses()) {
+    return [functionProbeNotRun(entries, "this runtime starts no subprocesses")];
+  }
+  const dbHost = options.databaseUrl ? hostOf(options.databaseUrl) : null;
+  if (!options.databaseUrl || !dbHost) {
+    return [functionProbeNotRun(entries, "this shadow has no server they can connect to (PGlite)")];
+  }
+  const denoDir = options.denoDir ?? Deno.env.get("DENO_DIR") ??
+    join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
+  const bootMs = options.bootTimeoutMs ?? 20_000;
+  const requestMs = options.requestTimeoutMs ?? 5_000;
+  const dir = await Deno.makeTempDir({ prefix: "bt_function_run_", dir: options.tempDir });
+  const root = join(dir, SUBMISSION);
+  const secret = Array.from(
+    crypto.getRandomValues(new Uint8Array(32)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const keys = await apiKeys(secret);
+  const auth = serveAuthStandIn(secret);
+  const out: Finding[] = [];
+  try {
+    await Deno.writeTextFile(
+      join(dir, "deno.json"),
+      JSON.stringify({ imports: await typecheckImportMap(), nodeModulesDir: "none", lock: false }),
+    );
+    await Deno.writeTextFile(join(dir, "boot.js"), BOOT);
+    for (const f of files) {
+      const path = join(root, f.name);
+      await Deno.mkdir(join(path, ".."), { recursive: true });
+      await Deno.writeTextFile(path, f.source);
+    }
+    const config = join(dir, "deno.json");
+    // Downloads what the functions import, running none of it; the run itself is offline.
+    const cache = await new Deno.Command(Deno.execPath(), {
+      args: ["cache", "--quiet", "--config", config, ...entries.map((e) => join(root, e))],
+      cwd: dir,
+      env: typecheckChildEnv((name) => name === "DENO_DIR" ? denoDir : Deno.env.get(name)),
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    const owner = await mintUserToken(secret, { sub: crypto.randomUUID() });
+    for (const entry of entries) {
+      const where = { file: entry, line: null, object: entry.split("/")[0] };
+      const port = freePort();
+      const env = {
+        DENO_DIR: denoDir,
+        NO_COLOR: "1",
+        DENO_NO_UPDATE_CHECK: "1",
+        SUPABASE_URL: auth.url,
+        SUPABASE_ANON_KEY: keys.anon,
+        SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+        SUPABASE_DB_URL: options.databaseUrl,
+        SUPABASE_JWT_SECRET: secret,
+        JWT_SECRET: secret,
+      };
+      const args = [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        "--cached-only",
+        "--config",
+        config,
+        `--allow-read=${dir},${denoDir}`,
+        `--allow-net=127.0.0.1:${port},${dbHost},${auth.url.slice("http://".length)}`,
+        "--allow-env",
+        "--deny-write",
+        "--deny-run",
+        "--deny-ffi",
+        "--deny-sys",
+        "--v8-flags=--max-old-space-size=192",
+        join(dir, "boot.js"),
+        String(port),
+        `file://${join(root, entry)}`,
+      ];
+      const started = start(args, env, dir, bootMs);
+      try {
+        const notReady = await started.ready;
+        if (notReady) {
+          const text = redactPaths(started.stderr(), root, files).trim().split("\n").slice(0, 6)
+            .join("\n");
+          out.push(finding(
+            "function_boot_error",
+            `${entry} did not start: ${notReady}${
+              cache.success ? "" : " (its imports could " +
+                "not be downloaded)"
+            }${text ? `:\n${text}` : ""}`,
+            where,
+          ));
+          continue;
+        }
+        out.push(...await httpChecks(`http://127.0.0.1:${port}/`, entry, owner, requestMs, where));
+        const exited = await Promise.race([
+          started.child.status.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), 50)),
+        ]);
+        if (exited) {
+          out.push(finding(
+            "function_error_unhandled",
+            `${entry} exited while answering the checks`,
+            where,
+          ));
+        }
+      } finally {
+        try {
+          started.child.kill("SIGKILL");
+        } catch { /* already gone */ }
+        await started.child.status;
+      }
+    }
+  } finally {
+    await auth.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  return out;
+}
+
+async function httpChecks(
+  url: string,
+  entry: string,
+  token: string,
+  timeoutMs: number,
+  where: { file: string; line: null; object: string },
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const mismatch = (what: string) =>
+    out.push(finding("function_contract_mismatch", `${entry}: ${what}`, where));
+  const unhandled = (what: string) =>
+    out.push(finding("function_error_unhandled", `${entry}: ${what}`, where));
+
+  const preflight = await call(url, {
+    method: "OPTIONS",
+    headers: {
+      origin: "http://localhost:3000",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization, content-type, apikey, x-client-info",
+    },
+  }, timeoutMs);
+  if ("error" in preflight) unhandled(`the OPTIONS preflight got ${preflight.error}`);
+  else if (preflight.status >= 500) unhandled(`the OPTIONS preflight got ${preflight.status}`);
+  else if (preflight.status >= 300 || !preflight.headers.get("access-control-allow-origin")) {
+    mismatch(
+      `the OPTIONS preflight got ${preflight.status} without Access-Control-Allow-Origin: ` +
+        "browsers will refuse every call (answer OPTIONS with the CORS headers first)",
+    );
+  }
+
+  const anonymous = await call(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  }, timeoutMs);
+  if ("error" in anonymous) unhandled(`a call without a token got ${anonymous.error}`);
+  else if (anonymous.status >= 500) unhandled(`a call without a token got ${anonymous.status}`);
+  else if (anonymous.status !== 401) {
+    mismatch(`a call without a token got ${anonymous.status}, not 401`);
+  }
+
+  const malformed = await call(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: '{"not json',
+  }, timeoutMs);
+  if ("error" in malformed) unhandled(`malformed JSON got ${malformed.error}`);
+  else if (malformed.status >= 500) {
+    unhandled(`malformed JSON got ${malformed.status} (parse the body inside a try, answer 400)`);
+  } else if (malformed.status < 400 || !malformed.json) {
+    mismatch(
+      `malformed JSON got ${malformed.status}${malformed.json ? "" : " without a JSON body"}`,
+    );
+  }
+  return out;
+}

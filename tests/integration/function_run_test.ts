@@ -1,0 +1,158 @@
+/**
+ * Delivered edge functions started and called (issue 15): a corpus of functions, each run in the
+ * sandboxed subprocess against a PostgreSQL shadow session, with the findings each must and must
+ * not raise — a correct one is clean; one that crashes on bad JSON, one that forgets CORS, one that
+ * answers without a token and one that throws while loading are each caught. The sandbox itself is
+ * attacked too: a function that reads a server file, writes one, starts a process or calls out
+ * gets nothing.
+ */
+import assert from "node:assert/strict";
+import { createPgliteShadow, createPostgresShadow } from "../../shared/shadow/mod.ts";
+import {
+  type Finding,
+  runFunctionChecks,
+  validateMigrations,
+} from "../../shared/validation/mod.ts";
+import { shadowAdminUrl } from "../_support/db.ts";
+
+const HEADER = `
+import { verify } from "npm:hono@4.13.19/jwt";
+const cors = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type",
+};
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { ...cors, "content-type": "application/json" } });
+async function user(req: Request): Promise<string | null> {
+  const token = req.headers.get("authorization")?.replace(/^Bearer /, "");
+  if (!token) return null;
+  try {
+    const claims = await verify(token, Deno.env.get("SUPABASE_JWT_SECRET")!, "HS256");
+    return String(claims.sub);
+  } catch {
+    return null;
+  }
+}
+`;
+
+const GOOD = HEADER + `
+Deno.serve(async (req) => {
+  if (req.method === "OPTIONS") return new Response("ok", { headers: cors });
+  const uid = await user(req);
+  if (!uid) return json({ error: "unauthorized" }, 401);
+  let body: unknown;
+  try {
+    body = await req.json();
+  } catch {
+    return json({ error: "invalid_json" }, 400);
+  }
+  return json({ uid, body });
+});
+`;
+
+const CASES: { name: string; source: string; must: string[] }[] = [
+  { name: "good", source: GOOD, must: [] },
+  {
+    name: "crashes_on_bad_json",
+    source: GOOD.replace(
+      /let body[^]*?return json\(\{ error: "invalid_json" \}, 400\);\n {2}\}/,
+      "const body = await req.json();",
+    ),
+    must: ["function_error_unhandled"],
+  },
+  {
+    name: "forgets_cors",
+    source: GOOD.replace(
+      'if (req.method === "OPTIONS") return new Response("ok", { headers: cors });',
+      "",
+    ),
+    must: ["function_contract_mismatch"],
+  },
+  {
+    name: "no_auth",
+    source: GOOD.replace('if (!uid) return json({ error: "unauthorized" }, 401);', ""),
+    must: ["function_contract_mismatch"],
+  },
+  {
+    name: "throws_at_load",
+    source:
+      `throw new Error("SUPABASE_URL is required");\nDeno.serve(() => new Response("never"));`,
+    must: ["function_boot_error"],
+  },
+];
+
+const show = (f: Finding[]) =>
+  f.map((x) => `  ${x.level} ${x.rule} ${x.file} ${x.message}`).join("\n");
+
+Deno.test("delivered functions run in a sandbox and the generated HTTP checks catch each case", async (t) => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  const databaseUrl = await session.connectionUrl!(4);
+  for (const c of CASES) {
+    await t.step(`${c.name}: ${c.must.join(", ") || "clean"}`, async () => {
+      const started = performance.now();
+      const found = await runFunctionChecks([{ name: `${c.name}/index.ts`, source: c.source }], {
+        databaseUrl,
+      });
+      console.log(`${c.name}: ${Math.round(performance.now() - started)} ms`);
+      assert.deepEqual([...new Set(found.map((f) => f.rule))].sort(), c.must, show(found));
+      for (const f of found) assert.equal(f.file, `${c.name}/index.ts`);
+    });
+  }
+
+  await t.step(
+    "the sandbox gives a hostile function no file, process, write or network",
+    async () => {
+      const source = `
+const tries: Record<string, string> = {};
+const attempt = async (name: string, fn: () => unknown) => {
+  try { await fn(); tries[name] = "allowed"; } catch (e) { tries[name] = (e as Error).name; }
+};
+await attempt("read", () => Deno.readTextFile("/etc/hostname"));
+await attempt("write", () => Deno.writeTextFile("/tmp/bt_function_run_escape", "x"));
+await attempt("run", () => new Deno.Command("id").output());
+await attempt("net", () => fetch("http://1.1.1.1/"));
+await attempt("env", () => { if (Deno.env.get("PATH") || Deno.env.get("HOME")) throw new Error("leaked"); });
+Deno.serve((req) => {
+  if (req.method === "OPTIONS") return new Response("ok", { headers: { "Access-Control-Allow-Origin": "*" } });
+  const leaked = Object.entries(tries).filter(([, v]) => v === "allowed").map(([k]) => k);
+  return new Response(JSON.stringify({ leaked }), {
+    status: leaked.length ? 500 : 401, headers: { "content-type": "application/json" },
+  });
+});`;
+      const found = await runFunctionChecks([{ name: "hostile/index.ts", source }], {
+        databaseUrl,
+      });
+      // 401 everywhere (malformed JSON included, a 4xx JSON) unless something got through (500).
+      assert.ok(!found.some((f) => f.rule === "function_error_unhandled"), show(found));
+      assert.ok(!found.some((f) => f.rule === "function_boot_error"), show(found));
+      await assert.rejects(Deno.stat("/tmp/bt_function_run_escape"));
+    },
+  );
+});
+
+Deno.test("validateMigrations runs the functions on its own shadow when asked", async (t) => {
+  const files = [{ name: "notes.sql", sql: "create table public.notes (id bigint primary key);" }];
+  const functions = [
+    { name: "good/index.ts", source: GOOD },
+    { name: "crashes_on_bad_json/index.ts", source: CASES[1].source },
+  ];
+  await t.step("on PostgreSQL each function is started and checked", async () => {
+    await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+    const report = await validateMigrations({ shadow, files, functions, runFunctions: true });
+    const hits = report.findings.filter((f) => f.rule.startsWith("function_"));
+    assert.deepEqual(
+      hits.map((f) => [f.rule, f.file]),
+      [["function_error_unhandled", "crashes_on_bad_json/index.ts"]],
+      show(report.findings),
+    );
+    assert.ok(!report.ok);
+  });
+  await t.step("on PGlite an info finding says they were not started", async () => {
+    await using shadow = await createPgliteShadow({ poolSize: 1 });
+    const report = await validateMigrations({ shadow, files, functions, runFunctions: true });
+    const hits = report.findings.filter((f) => f.rule.startsWith("function_"));
+    assert.deepEqual(hits.map((f) => [f.rule, f.level]), [["function_probe_not_run", "info"]]);
+    assert.match(hits[0].message, /were not started: this shadow has no server/);
+  });
+});
