@@ -24,7 +24,7 @@ import { deliverableFileName, writeDeliverableFolder } from "./deliverable_write
 import { EXIT, type ExitCode } from "./exit_codes.ts";
 import { followRun } from "./follow_run.ts";
 import { localUser } from "./local_user.ts";
-import { formatCount } from "./progress_render.ts";
+import { formatCount, formatDollars } from "./progress_render.ts";
 import { reportError } from "./report_error.ts";
 import { USAGE } from "./usage.ts";
 import { validateRequestFor } from "./validate_request.ts";
@@ -190,12 +190,18 @@ function describeRun(detail: RunDetail): string {
     `  tokens: ${formatCount(run.prompt_tokens + run.completion_tokens)} of ${
       formatCount(run.token_budget)
     }`,
+    `  cost: ${formatDollars(run.cost_usd)}${
+      run.cost_budget_usd === null ? "" : ` of ${formatDollars(run.cost_budget_usd)}`
+    }`,
   ];
   if (run.complexity) {
     lines.push(`  complexity: ${run.complexity}, strategy: ${run.strategy ?? "-"}`);
   }
   for (const t of tasks) {
-    lines.push(`  ${t.key}  ${t.agent.padEnd(16)}  ${t.status.padEnd(10)}  attempt ${t.attempt}`);
+    lines.push(
+      `  ${t.key}  ${t.agent.padEnd(16)}  ${t.status.padEnd(10)}  attempt ${t.attempt}  ` +
+        formatDollars(t.cost_usd),
+    );
   }
   if (run.error) lines.push(`  error: ${run.error.code}: ${run.error.message}`);
   if (run.status === "awaiting_clarification") {

@@ -21,6 +21,7 @@ import { openFollowSession } from "./follow.ts";
 import { applyEvent, emptyProgress, type RunProgress, shouldStop } from "./progress.ts";
 import { createProgressDisplay } from "./progress_display.ts";
 import { formatError } from "./report_error.ts";
+import { formatDollars } from "./progress_render.ts";
 
 /** What {@link followRun} needs. */
 export interface FollowRunOptions {
@@ -151,7 +152,10 @@ async function deliver(
 ): Promise<WriteReport | undefined> {
   const { run } = await api.get(runId);
   const tokens = run.prompt_tokens + run.completion_tokens;
-  io.out(`run ${runId} completed (${tokens.toLocaleString("en-US")} tokens)`);
+  io.out(
+    `run ${runId} completed (${tokens.toLocaleString("en-US")} tokens, ` +
+      `${formatDollars(run.cost_usd)})`,
+  );
   if (!out) {
     io.out(`get the deliverable: deno task bt deliverable ${runId} --out DIR`);
     return undefined;

@@ -11,6 +11,7 @@
  * ```
  */
 import type { RunEventPayload } from "../events/mod.ts";
+import { formatUsd } from "../runs/mod.ts";
 import { type RunProgress, taskById, type TaskProgress, taskTokens } from "./progress.ts";
 
 /** Options of {@link renderFrame}. */
@@ -36,8 +37,9 @@ export function describeEvent(event: RunEventPayload, progress: RunProgress): st
     }
     case "task.attempt": {
       const duration = event.duration_ms == null ? "" : `, ${formatDuration(event.duration_ms)}`;
+      const cost = event.cost_usd === undefined ? "" : `, ${formatDollars(event.cost_usd)}`;
       return `${prefix} ${event.key} attempt ${event.attempt} ${event.status}: ` +
-        `${formatCount(event.prompt_tokens + event.completion_tokens)} tokens${duration}`;
+        `${formatCount(event.prompt_tokens + event.completion_tokens)} tokens${cost}${duration}`;
     }
     case "validation.report": {
       const task = taskById(progress, event.task_id);
@@ -90,6 +92,11 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor(safe / 60_000);
   const seconds = Math.floor((safe % 60_000) / 1000);
   return `${minutes}m${String(seconds).padStart(2, "0")}s`;
+}
+
+/** US dollars (`$0.00072`), or `cost unknown` when a model without a price answered. */
+export function formatDollars(usd: number | null): string {
+  return usd === null ? "cost unknown" : formatUsd(usd);
 }
 
 /** A count with thousands separators: `12,345`. */

@@ -195,6 +195,8 @@ export type Database = {
           completion_tokens: number;
           complexity: string | null;
           context: Json;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -218,6 +220,8 @@ export type Database = {
           completion_tokens?: number;
           complexity?: string | null;
           context?: Json;
+          cost_budget_usd?: never;
+          cost_usd?: number | null;
           created_at?: string;
           error?: Json | null;
           id?: string;
@@ -241,6 +245,8 @@ export type Database = {
           completion_tokens?: number;
           complexity?: string | null;
           context?: Json;
+          cost_budget_usd?: never;
+          cost_usd?: number | null;
           created_at?: string;
           error?: Json | null;
           id?: string;
@@ -266,6 +272,7 @@ export type Database = {
           completion_tokens: number;
           context_tokens: number | null;
           context_tokens_uncompressed: number | null;
+          cost_usd: number | null;
           duration_ms: number | null;
           error: Json | null;
           finished_at: string | null;
@@ -285,6 +292,7 @@ export type Database = {
           completion_tokens?: number;
           context_tokens?: number | null;
           context_tokens_uncompressed?: number | null;
+          cost_usd?: number | null;
           duration_ms?: number | null;
           error?: Json | null;
           finished_at?: string | null;
@@ -304,6 +312,7 @@ export type Database = {
           completion_tokens?: number;
           context_tokens?: number | null;
           context_tokens_uncompressed?: number | null;
+          cost_usd?: number | null;
           duration_ms?: number | null;
           error?: Json | null;
           finished_at?: string | null;
@@ -449,6 +458,8 @@ export type Database = {
           completion_tokens: number;
           complexity: string | null;
           context: Json;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -487,6 +498,8 @@ export type Database = {
           completion_tokens: number;
           complexity: string | null;
           context: Json;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -571,6 +584,8 @@ export type Database = {
           completion_tokens: number;
           complexity: string | null;
           context: Json;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -651,7 +666,12 @@ export type Database = {
         Returns: undefined;
       };
       record_usage: {
-        Args: { p_run_id: string; p_prompt_tokens: number; p_completion_tokens: number };
+        Args: { p_run_id: string; p_prompt_tokens: number; p_completion_tokens: number } | {
+          p_run_id: string;
+          p_prompt_tokens: number;
+          p_completion_tokens: number;
+          p_cost_usd: number;
+        };
         Returns: {
           over_budget: boolean;
           used: number;
@@ -672,6 +692,10 @@ export type Database = {
           outcome: string;
           wake: string[];
         }[];
+      };
+      recover_integration: {
+        Args: { p_run_id: string; p_causes: Json; p_decisions: Json; p_clarification?: Json };
+        Returns: string[];
       };
       reject_attempt: {
         Args: { p_task_id: string; p_attempt: number; p_result: Json; p_max_retries?: number };
@@ -717,6 +741,8 @@ export type Database = {
           completion_tokens: number;
           complexity: string | null;
           context: Json;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -751,6 +777,8 @@ export type Database = {
           completion_tokens: number;
           complexity: string | null;
           context: Json;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;

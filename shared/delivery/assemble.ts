@@ -27,6 +27,7 @@ import type {
   SetupStep,
   TaskEvidence,
 } from "../runs/mod.ts";
+import { formatUsd } from "../runs/mod.ts";
 import type { AssemblyInput, DeliveryArtifact, DeliveryTask } from "./assembly_input.ts";
 import { integrationLine, taskEvidence } from "./evidence.ts";
 import type { IntegrationOutcome } from "./integration.ts";
@@ -591,8 +592,21 @@ function summaryOf(
   const who = agents.map((a) => `${a.agent} (${a.tasks.map((t) => t.key).join(", ")})`);
   const text = `Delivered ${built.length > 0 ? built.join(", ") : "no schema changes"} in ` +
     `${counts.files} files, from ${ordered.length} task(s) by ${who.join(", ")}.\n\n` +
-    `Requested:\n\n${request.run.request.trim().split("\n").map((l) => `> ${l}`).join("\n")}`;
-  return { title, text, request: request.run.request, agents, counts };
+    `Requested:\n\n${request.run.request.trim().split("\n").map((l) => `> ${l}`).join("\n")}` +
+    usageLine(request.run.usage);
+  const usage = request.run.usage;
+  return { title, text, request: request.run.request, agents, counts, ...(usage ? { usage } : {}) };
+}
+
+/** The Summary's line on what the model cost; empty for runs assembled without usage. */
+function usageLine(usage: AssemblyInput["run"]["usage"]): string {
+  if (!usage) return "";
+  const tokens = String(usage.prompt_tokens + usage.completion_tokens)
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const cost = usage.cost_usd === null
+    ? "cost unknown (a model without a price answered)"
+    : formatUsd(usage.cost_usd);
+  return `\n\nModel usage: ${tokens} tokens, ${cost}.`;
 }
 
 /** Several tasks' evidence as one: ok when all are, counts summed, findings in order. */

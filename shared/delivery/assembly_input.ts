@@ -11,6 +11,8 @@ export interface DeliveryRun {
   /** When the run was created: the migration timestamps count from here. */
   created_at: string | Date;
   understanding: unknown;
+  /** What the run spent on the model so far (cost `null`: a model without a price answered). */
+  usage?: { prompt_tokens: number; completion_tokens: number; cost_usd: number | null };
 }
 
 /** A task of the run. */

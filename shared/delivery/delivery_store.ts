@@ -34,7 +34,9 @@ export async function loadDelivery(
   runId: string,
 ): Promise<(AssemblyInput & { run: DeliveryRunRecord }) | undefined> {
   const [run] = await sql<DeliveryRunRecord[]>`
-    select id, owner_id, status, request, context, understanding, created_at
+    select id, owner_id, status, request, context, understanding, created_at,
+           jsonb_build_object('prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
+             'cost_usd', cost_usd) as usage
       from backend_team.runs where id = ${runId}`;
   if (!run) return undefined;
   const tasks = await sql<DeliveryTask[]>`

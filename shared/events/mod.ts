@@ -43,6 +43,8 @@ export const TaskAttemptEvent = Base.extend({
   status: z.string(),
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
+  /** US dollars of the attempt's answers; null when the model has no price (absent before 0500). */
+  cost_usd: z.number().nonnegative().nullish(),
   duration_ms: z.number().int().nonnegative().nullish(),
 });
 

@@ -139,6 +139,8 @@ export interface AttemptResult {
   artifacts?: { kind: string; path: string; content: string; meta: Record<string, unknown> }[];
   prompt_tokens?: number;
   completion_tokens?: number;
+  /** US dollars of the attempt's LLM answers; null when the model has no price. */
+  cost_usd?: number | null;
   context_tokens?: number;
   context_tokens_uncompressed?: number;
   duration_ms?: number;

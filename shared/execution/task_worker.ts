@@ -129,6 +129,8 @@ export async function handleTaskMessage(
   const work = await loadTaskWork(sql, taskId);
   const agent = work.task.agent;
   let usage = { prompt_tokens: 0, completion_tokens: 0 };
+  // US dollars of the attempt's answers; null when the model has no price (unknown, not 0).
+  let costUsd: number | null = 0;
   let contextTokens: number | undefined;
   let uncompressedTokens: number | undefined;
   let llmMs = 0;
@@ -150,6 +152,7 @@ export async function handleTaskMessage(
     });
     llmMs = performance.now() - llmStart;
     usage = answer.usage;
+    costUsd = answer.cost_usd ?? null;
     await deps.afterLlm?.(work);
     const artifacts = deps.kit.artifactsOf(agent, answer.value);
     if (!(await beginValidation(sql, taskId, attempt))) return;
@@ -167,6 +170,7 @@ export async function handleTaskMessage(
         meta: { ...a.meta, validation: { ok: validation.ok, errors: validation.errors } },
       })),
       ...usage,
+      cost_usd: costUsd,
       context_tokens: contextTokens,
       context_tokens_uncompressed: uncompressedTokens,
       duration_ms: Math.round(performance.now() - t0),
@@ -225,6 +229,7 @@ export async function handleTaskMessage(
       attempt,
       {
         ...usage,
+        cost_usd: costUsd,
         context_tokens: contextTokens,
         duration_ms: Math.round(performance.now() - t0),
         llm_ms: Math.round(llmMs),

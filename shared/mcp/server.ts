@@ -335,7 +335,7 @@ function buildServer(
 function progressMessage(type: string, payload: unknown): string {
   const p = (payload ?? {}) as Record<string, unknown>;
   const parts = [type];
-  for (const key of ["key", "agent", "status", "attempt", "ok"]) {
+  for (const key of ["key", "agent", "status", "attempt", "ok", "cost_usd"]) {
     if (p[key] !== undefined && p[key] !== null) parts.push(`${key}=${String(p[key])}`);
   }
   const error = p.error as { code?: string } | null | undefined;

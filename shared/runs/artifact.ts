@@ -204,6 +204,13 @@ export const DeliverySummary = z.object({
     ),
   })),
   counts: z.record(z.string(), z.int()),
+  usage: z.object({
+    prompt_tokens: z.int(),
+    completion_tokens: z.int(),
+    cost_usd: z.number().nullable().meta({
+      description: "US dollars of the run's LLM answers up to delivery; null when unknown.",
+    }),
+  }).optional().meta({ description: "What the run spent on the model, as of delivery." }),
 });
 export type DeliverySummary = z.infer<typeof DeliverySummary>;
 

@@ -10,7 +10,7 @@
  * ```
  */
 export { isTerminalRunStatus, RunStatus, TaskStatus } from "./status.ts";
-export { Count, Id, JsonObject, Timestamp, UserText } from "./scalars.ts";
+export { Count, Dollars, formatUsd, Id, JsonObject, Timestamp, UserText } from "./scalars.ts";
 export {
   AnswerRequest,
   Answers,
@@ -26,7 +26,7 @@ export {
   RunSummary,
   Strategy,
 } from "./run.ts";
-export { Task } from "./task.ts";
+export { Task, TaskAttempt, TaskWithAttempts } from "./task.ts";
 export { RunEvent } from "./event.ts";
 export {
   Artifact,

@@ -21,7 +21,7 @@ import { decodeCursor, encodeCursor } from "./pagination.ts";
 import { type Answers, Clarification, type CreateRunRequest, Run, RunSummary } from "./run.ts";
 import { parseRow } from "./rows.ts";
 import { fromDatabaseError } from "./db_errors.ts";
-import { Task } from "./task.ts";
+import { Task, TaskAttempt, taskCost } from "./task.ts";
 import type { EventPage, RunDetail, RunPage } from "./views.ts";
 
 // Column lists come from the schemas, so the API shows exactly what they define.
@@ -30,6 +30,7 @@ const SUMMARY_COLUMNS = Object.keys(RunSummary.shape);
 const TASK_COLUMNS = Object.keys(Task.shape);
 const EVENT_COLUMNS = Object.keys(RunEvent.shape);
 const ARTIFACT_COLUMNS = Object.keys(Artifact.shape);
+const ATTEMPT_COLUMNS = Object.keys(TaskAttempt.shape);
 
 /** Runs `fn` as the caller and turns database errors into {@link AppError}s. */
 async function asUser<T>(
@@ -84,6 +85,16 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
       select ${tx(TASK_COLUMNS)} from backend_team.tasks
       where run_id = ${id}
       order by created_at, length(key), key`;
+    const attempts = await tx`
+      select task_id, ${tx(ATTEMPT_COLUMNS)} from backend_team.task_attempts
+       where run_id = ${id}
+       order by task_id, attempt`;
+    const attemptsOf = new Map<string, TaskAttempt[]>();
+    for (const a of attempts) {
+      const list = attemptsOf.get(a.task_id) ?? [];
+      list.push(parseRow(TaskAttempt, a));
+      attemptsOf.set(a.task_id, list);
+    }
     const decisions = await tx`
       select id, class, strategy, from_task, to_task, to_agent, reason, created_at
         from backend_team.recovery_decisions
@@ -91,7 +102,11 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
        order by created_at, id`;
     return {
       run: parseRow(Run, row),
-      tasks: tasks.map((t) => parseRow(Task, t)),
+      tasks: tasks.map((t) => {
+        const task = parseRow(Task, t);
+        const tried = attemptsOf.get(task.id) ?? [];
+        return { ...task, cost_usd: taskCost(tried), attempts: tried };
+      }),
       recovery: decisions.map((d) => parseRow(RecoveryDecisionRecord, d)),
     };
   });

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { Complexity, Strategy } from "../plan/mod.ts";
 import { RunStatus } from "./status.ts";
-import { Count, Id, JsonObject, Timestamp, UserText } from "./scalars.ts";
+import { Count, Dollars, Id, JsonObject, Timestamp, UserText } from "./scalars.ts";
 
 /** Most characters a request may have (the `runs.request` check constraint says the same). */
 export const MAX_REQUEST_CHARS = 20_000;
@@ -38,6 +38,11 @@ export const RunOptions = z.strictObject({
   }),
   max_parallel: z.int().min(1).max(16).optional().meta({
     description: "Most tasks executed at the same time.",
+  }),
+  cost_budget_usd: z.number().positive().max(100_000).optional().meta({
+    description: "Most US dollars the run may spend on LLM answers (priced by the model's price " +
+      "table entry); the answer that takes the run over it fails the run with budget_exceeded. " +
+      "A run whose model has no price fails the same way, since the budget cannot be kept.",
   }),
 }).meta({ id: "RunOptions" });
 export type RunOptions = z.infer<typeof RunOptions>;
@@ -100,6 +105,11 @@ export const Run = z.object({
   token_budget: Count,
   prompt_tokens: Count,
   completion_tokens: Count,
+  cost_usd: Dollars.meta({
+    description: "US dollars the run's LLM answers cost so far, at the price table in force at " +
+      "each call; null when a model without a price answered (unknown, never guessed).",
+  }),
+  cost_budget_usd: Dollars.meta({ description: "options.cost_budget_usd; null for none." }),
   prompt_version: z.string().nullable(),
   error: Failure.nullable(),
   result: z.unknown().nullable(),
@@ -120,6 +130,8 @@ export const RunSummary = Run.pick({
   token_budget: true,
   prompt_tokens: true,
   completion_tokens: true,
+  cost_usd: true,
+  cost_budget_usd: true,
   error: true,
   last_seq: true,
   created_at: true,

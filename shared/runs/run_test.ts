@@ -58,6 +58,8 @@ Deno.test("a stored run row drops internal columns and keeps the API's", () => {
     token_budget: 5000,
     prompt_tokens: "0",
     completion_tokens: "0",
+    cost_usd: "0.000720",
+    cost_budget_usd: null,
     prompt_version: null,
     error: null,
     result: null,
@@ -68,4 +70,7 @@ Deno.test("a stored run row drops internal columns and keeps the API's", () => {
   });
   assert.ok(!("owner_id" in run) && !("lease_until" in run));
   assert.equal(run.last_seq, 1);
+  // numeric columns arrive as decimal strings and leave as numbers.
+  assert.equal(run.cost_usd, 0.00072);
+  assert.equal(run.cost_budget_usd, null);
 });

@@ -25,6 +25,31 @@ export const Count = z.preprocess(
   z.int().nonnegative(),
 );
 
+/**
+ * An amount of US dollars, or `null` when it is unknown (a model without a price answered).
+ * `numeric` columns arrive from postgres.js as decimal strings and are read as numbers here.
+ */
+export const Dollars = z.preprocess(
+  (v) => (typeof v === "string" && /^\d{1,12}(\.\d{1,6})?$/.test(v) ? Number(v) : v),
+  z.number().nonnegative().nullable(),
+);
+
+/**
+ * US dollars as people read a bill: cents from a dollar up, else the micro-dollars the product
+ * stores without trailing zeros (`$0.00072`, `$0.50`).
+ *
+ * @example
+ * ```ts
+ * formatUsd(0.00072); // "$0.00072"
+ * formatUsd(12.5); // "$12.50"
+ * ```
+ */
+export function formatUsd(usd: number): string {
+  if (usd >= 1) return `$${usd.toFixed(2)}`;
+  const [whole, cents] = usd.toFixed(6).replace(/0+$/, "").split(".");
+  return `$${whole}.${(cents ?? "").padEnd(2, "0")}`;
+}
+
 /** Postgres `text` cannot hold NUL; rejecting it here keeps it a 400 and not a database error. */
 export function UserText(max: number): z.ZodString {
   return z.string().max(max).refine((s) => !s.includes("\0"), "must not contain NUL characters");

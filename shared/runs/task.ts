@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { TaskStatus } from "./status.ts";
-import { Count, Id, JsonObject, Timestamp } from "./scalars.ts";
+import { Count, Dollars, Id, JsonObject, Timestamp } from "./scalars.ts";
 import { Failure } from "./run.ts";
 
 /** A task as the API shows it. */
@@ -33,3 +33,35 @@ export const Task = z.object({
   finished_at: Timestamp.nullable(),
 }).meta({ id: "Task" });
 export type Task = z.infer<typeof Task>;
+
+/** One try at a task as the API shows it: its tokens and what they cost. */
+export const TaskAttempt = z.object({
+  attempt: Count,
+  status: z.string(),
+  prompt_tokens: Count,
+  completion_tokens: Count,
+  cost_usd: Dollars.meta({
+    description: "US dollars of the attempt's LLM answers; null when the model had no price.",
+  }),
+  started_at: Timestamp,
+  finished_at: Timestamp.nullable(),
+}).meta({ id: "TaskAttempt" });
+export type TaskAttempt = z.infer<typeof TaskAttempt>;
+
+/** A task with its attempts and their total cost (null when one attempt's cost is unknown). */
+// An intersection, so OpenAPI documents it as `Task` and its cost (`allOf`), Task staying a component.
+export const TaskWithAttempts = z.intersection(
+  Task,
+  z.object({ cost_usd: Dollars, attempts: z.array(TaskAttempt) }),
+).meta({ id: "TaskWithAttempts" });
+export type TaskWithAttempts = z.infer<typeof TaskWithAttempts>;
+
+/** The task's cost: the sum of its attempts' (micro-dollars, no float noise), null if one is. */
+export function taskCost(attempts: readonly { cost_usd: number | null }[]): number | null {
+  let micro = 0;
+  for (const a of attempts) {
+    if (a.cost_usd === null) return null;
+    micro += Math.round(a.cost_usd * 1_000_000);
+  }
+  return micro / 1_000_000;
+}

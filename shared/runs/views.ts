@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { Run, RunSummary } from "./run.ts";
-import { Task } from "./task.ts";
+import { TaskWithAttempts } from "./task.ts";
 import { RunEvent } from "./event.ts";
 import { Count } from "./scalars.ts";
 import { RecoveryDecisionRecord } from "../recovery/mod.ts";
@@ -22,7 +22,7 @@ export type RunEnvelope = z.infer<typeof RunEnvelope>;
 /** A run with its tasks in plan order and what recovery decided along the way. */
 export const RunDetail = z.object({
   run: Run,
-  tasks: z.array(Task),
+  tasks: z.array(TaskWithAttempts),
   recovery: z.array(RecoveryDecisionRecord).meta({
     description: "Each recovery decision in order: failure class, strategy, from and to task, why.",
   }),

@@ -12,7 +12,13 @@ import { connect } from "../db/mod.ts";
 import { createWaker, functionOf, isWorkerCaller, type WorkerName } from "../dispatch/mod.ts";
 import { AppError } from "../errors/mod.ts";
 import { errorHandler, notFoundHandler } from "../http/mod.ts";
-import { createOpenAiLlm, llmConfigProblem, type LlmPort, loadLlmConfig } from "../llm/mod.ts";
+import {
+  createOpenAiLlm,
+  llmConfigProblem,
+  type LlmPort,
+  loadLlmConfig,
+  loadPriceTable,
+} from "../llm/mod.ts";
 import { DbUsageRecorder } from "../runs/usage_recorder.ts";
 import { createWorkerApp, type QueueWorker } from "../worker/mod.ts";
 import { loadWorkerConfig, type WorkerConfig } from "./config.ts";
@@ -35,7 +41,11 @@ export function workerFoundations(worker: WorkerName) {
     console.warn(`[${functionOf(worker)}] ${llmNotConfigured}`);
     llm = unconfiguredLlm(llmNotConfigured);
   } else {
-    llm = createOpenAiLlm(loadLlmConfig(), { usage: new DbUsageRecorder(sql) });
+    // Prices are read once at boot: each call is costed at the table in force when it is made.
+    llm = createOpenAiLlm(loadLlmConfig(), {
+      usage: new DbUsageRecorder(sql),
+      prices: loadPriceTable(),
+    });
   }
   const wake = createWaker({ functionsUrl: config.functionsUrl, secret: config.wakeSecret });
   return { config, sql, llm, wake, llmNotConfigured };

@@ -289,7 +289,6 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
   const limits = { ...validationLimits(), ...options.limits };
   let benchmarks: IndexBenchmark[] | undefined;
   let benchmarkFillMs: number | undefined;
-  const deadline = Date.now() + limits.totalMs;
   const texts = [
     ...(options.baseline ?? []).map((f) => f.sql),
     ...options.files.flatMap((f) => [f.sql, f.down ?? ""]),
@@ -354,11 +353,10 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     : await sharedShadow(options.shadow ?? "pglite");
   const exposed = new Set(options.exposedSchemas ?? ["public"]);
   lap("parse");
-  const session = boundedSession(
-    await shadow.open({ extensions: extensionsNeeded(all) }),
-    deadline,
-    limits.totalMs,
-  );
+  // The clock starts once the session is there: a cold shadow's start is not the SQL's time.
+  const opened = await shadow.open({ extensions: extensionsNeeded(all) });
+  const deadline = Date.now() + limits.totalMs;
+  const session = boundedSession(opened, deadline, limits.totalMs);
   lap("open");
   try {
     let stop: Stop | undefined;

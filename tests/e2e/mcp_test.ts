@@ -12,6 +12,8 @@ import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.
 import { submitRun } from "../../shared/runs/mod.ts";
 import { createFunctionsGateway } from "../../supabase/local/functions_gateway.ts";
 import { freshDatabase, type TestDatabase } from "../_support/db.ts";
+import { startProduct } from "../_support/stack.ts";
+import { SEED_REQUEST, seedScenario, TRADE_JOURNAL_PLAN, warmUp } from "./_execution_support.ts";
 
 async function newUser(db: TestDatabase) {
   const id = crypto.randomUUID();
@@ -151,5 +153,78 @@ Deno.test("a coding agent uses Backend Team over MCP: tools, validate_sql, its o
     for (const client of clients) await client.close();
     await gateway.close();
     await server.shutdown();
+  }
+});
+
+Deno.test("a coding agent runs the seed example over MCP with the scripted model: submit, follow with progress, deliverable", async () => {
+  await using app = await startProduct({
+    scenarios: [await seedScenario()],
+    scenarioFiles: [TRADE_JOURNAL_PLAN],
+  });
+  await warmUp(app);
+  const alice = await app.newUser();
+  const agent = new Client({ name: "backend-team-test", version: "1.0.0" });
+  await agent.connect(
+    new StreamableHTTPClientTransport(new URL(`${app.stack.functionsUrl}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${alice.token}` } },
+    }),
+  );
+  try {
+    const submitted = await agent.callTool({
+      name: "submit_run",
+      arguments: { request: SEED_REQUEST, options: { cost_budget_usd: 1 } },
+    }) as ToolText & { structuredContent?: { run: { id: string; status: string } } };
+    assert.notEqual(submitted.isError, true, JSON.stringify(submitted));
+    const id = submitted.structuredContent!.run.id;
+    assert.equal(submitted.structuredContent!.run.status, "received");
+
+    // Followed to the end, one progress notification per event, in order.
+    const progress: { progress: number; message?: string }[] = [];
+    const followed = await agent.callTool(
+      { name: "get_run", arguments: { id, wait_seconds: 90 } },
+      undefined,
+      {
+        onprogress: (p: { progress: number; message?: string }) => progress.push(p),
+        timeout: 100_000,
+        resetTimeoutOnProgress: true,
+      },
+    ) as ToolText & {
+      structuredContent?: {
+        run: { status: string; cost_usd: number | null; cost_budget_usd: number | null };
+        tasks: { key: string; status: string; cost_usd: number | null }[];
+      };
+    };
+    const detail = followed.structuredContent!;
+    assert.equal(detail.run.status, "completed", JSON.stringify(detail.run));
+    assert.deepEqual(detail.tasks.map((t) => [t.key, t.status]), [
+      ["T1", "succeeded"],
+      ["T2", "succeeded"],
+      ["T3", "succeeded"],
+    ]);
+    assert.ok(detail.run.cost_usd! > 0 && detail.run.cost_usd! < 1, String(detail.run.cost_usd));
+    assert.equal(detail.run.cost_budget_usd, 1);
+    assert.ok(detail.tasks.every((t) => t.cost_usd! > 0));
+    const seqs = progress.map((p) => p.progress);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "progress only goes forward");
+    const messages = progress.map((p) => p.message ?? "");
+    assert.ok(messages.some((m) => m.startsWith("task.attempt key=T1")), messages.join("\n"));
+    assert.ok(messages.some((m) => m.startsWith("run.completed")), messages.join("\n"));
+
+    // The deliverable as one Markdown document, and one of its files.
+    const markdown = await agent.callTool({
+      name: "get_deliverable",
+      arguments: { id },
+    }) as ToolText;
+    assert.notEqual(markdown.isError, true, JSON.stringify(markdown));
+    const doc = markdown.content[0].text;
+    assert.match(doc, /## Summary/);
+    assert.match(doc, /Model usage: [\d,]+ tokens, \$0\.\d+\./);
+    assert.match(doc, /## Migrations/);
+    const listed = errorOf(
+      await agent.callTool({ name: "get_deliverable", arguments: { id, path: "no/such.sql" } }),
+    ) as { code: string; message: string; details?: { paths: string[] } };
+    assert.equal(listed.code, "not_found");
+  } finally {
+    await agent.close();
   }
 });

@@ -27,7 +27,8 @@ const RUN_EDGES: Record<RunStatus, readonly RunStatus[]> = {
   ],
   planning: ["awaiting_clarification", "executing", "failed", "cancelled"],
   executing: ["awaiting_clarification", "delivering", "failed", "cancelled"],
-  delivering: ["awaiting_clarification", "completed", "failed", "cancelled"],
+  // Back to executing when an integration failure at delivery is sent back to its tasks.
+  delivering: ["awaiting_clarification", "executing", "completed", "failed", "cancelled"],
   completed: [],
   failed: [],
   cancelled: [],
@@ -46,7 +47,8 @@ const TASK_EDGES: Record<TaskStatus, readonly TaskStatus[]> = {
   validating: ["running", "pending", "succeeded", "retrying", "escalated", "failed", "cancelled"],
   retrying: ["queued", "running", "failed", "escalated", "cancelled"],
   escalated: ["queued", "failed", "cancelled"],
-  succeeded: [],
+  // A succeeded task whose output fails integration at delivery is retried or escalated.
+  succeeded: ["queued", "escalated"],
   failed: [],
   cancelled: [],
 };

@@ -93,6 +93,10 @@ async function populate(sql: Sql, run: string, owner: string): Promise<string> {
     insert into backend_team.artifacts (run_id, task_id, owner_id, kind, path, content)
     values (${run}, ${task.id}, ${owner}, 'migration',
             'supabase/migrations/20260101000000_todos.sql', 'create table todos ();')`;
+  await sql`
+    insert into backend_team.recovery_decisions
+      (run_id, owner_id, task_id, class, strategy, from_task, reason)
+    values (${run}, ${owner}, ${task.id}, 'schema', 'retry', 'T1', 'apply_error in T1')`;
   return task.id;
 }
 
