@@ -34,6 +34,7 @@ export interface ConnectOptions {
  * pooler (port 6543) as well as on a direct connection.
  */
 export function connect(url: string, options: ConnectOptions = {}): Sql {
+  guardLostConnections();
   return postgres(url, {
     max: options.max ?? 4,
     prepare: false,
@@ -41,6 +42,37 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     connect_timeout: 10,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? "backend-team" },
+  });
+}
+
+const LOST_CONNECTION = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED"]);
+let guarded = false;
+
+/**
+ * Whether `reason` is the driver's own "this connection is gone" error: a plain `Error` whose
+ * `code` says so and which the vendored driver made (its stack runs through `_postgres_js/`).
+ */
+export function isLostConnectionRejection(reason: unknown): boolean {
+  if (!(reason instanceof Error)) return false;
+  const code = (reason as { code?: unknown }).code;
+  return typeof code === "string" && LOST_CONNECTION.has(code) &&
+    (reason.stack ?? "").includes("_postgres_js/");
+}
+
+/**
+ * The last line of the connection-loss guard (the driver's patches are the first): when a
+ * connection dies, the driver rejects every statement it had in flight, and one that nobody was
+ * awaiting any more (its caller already failed on the same loss) would end a Deno process as an
+ * unhandled rejection. Only that exact error is caught, and logged; anything else still ends the
+ * process as it should.
+ */
+function guardLostConnections(): void {
+  if (guarded || typeof globalThis.addEventListener !== "function") return;
+  guarded = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    if (!isLostConnectionRejection(event.reason)) return;
+    event.preventDefault();
+    console.error(`database connection lost (no caller left to tell): ${event.reason.message}`);
   });
 }
 
