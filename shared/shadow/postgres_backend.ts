@@ -318,12 +318,16 @@ class PostgresShadow implements ShadowDatabase {
         `alter role ${role} set temp_file_limit = '${Math.floor(this.#maxBytes / 1024)}kB'`,
     ).simple();
     try {
+      // Not connectable until PUBLIC's default CONNECT is revoked: in between, another
+      // validation's role could otherwise log in to it.
       await this.#admin.unsafe(
-        `create database ${database} template ${this.#template} owner ${role}`,
+        `create database ${database} template ${this.#template} owner ${role} ` +
+          `allow_connections false`,
       );
       await this.#admin.unsafe(
         `revoke connect, temporary on database ${database} from public; ` +
-          `grant create, temporary on database ${database} to ${SHADOW_OWNER}`,
+          `grant create, temporary on database ${database} to ${SHADOW_OWNER}; ` +
+          `alter database ${database} allow_connections true`,
       ).simple();
     } catch (e) {
       this.#drop(database, role);

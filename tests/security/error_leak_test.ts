@@ -299,9 +299,12 @@ Deno.test("a dropped driver connection is an infrastructure error without host a
   const outcome = await failTask(db, {
     validator: failingValidator(async () => {
       const [{ pid }] = await doomed<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      // Terminated while a statement runs on it: that statement fails with the lost connection
+      // (a later one could find the pool already reconnected).
+      const running = doomed`select pg_sleep(5)`.execute();
+      await new Promise((r) => setTimeout(r, 100));
       await db.sql`select pg_terminate_backend(${pid})`;
-      await doomed`select pg_sleep(0.1)`;
-      await doomed`select 1`;
+      await running;
       throw new Error("the connection survived");
     }),
   });
