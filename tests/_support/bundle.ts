@@ -18,15 +18,10 @@
  */
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
-import { mintUserToken } from "../../shared/auth/mod.ts";
-import type { Run, Task } from "../../shared/runs/mod.ts";
 import { functionGraph } from "../../supabase/local/function_graph.ts";
 import type { FunctionSpec } from "../../supabase/local/functions_config.ts";
-import { type LocalStack, startLocalStack } from "../../supabase/local/stack.ts";
-import { freshDatabase } from "./db.ts";
-import { type ScenarioInput, startScriptedLlm } from "./scripted_llm/mod.ts";
-import type { Product } from "./stack.ts";
+import type { ScenarioInput } from "./scripted_llm/mod.ts";
+import { type Product, startProduct } from "./stack.ts";
 
 /** The repository every bundle is cut from. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -152,106 +147,23 @@ export interface BundledProductOptions {
  * The product as tests/_support/stack.ts starts it (fresh database, local stack, scripted LLM),
  * but every function served from its bundle in hosted-limits mode.
  */
-export async function startBundledProduct(
+export function startBundledProduct(
   bundled: BundledFunctions,
   options: BundledProductOptions = {},
 ): Promise<Product> {
-  const db = await freshDatabase();
-  const llm = await startScriptedLlm({
+  return startProduct({
     scenarios: options.scenarios,
     scenarioFiles: options.scenarioFiles,
+    functions: bundled.specs,
+    // The bundle test reports usage itself.
+    reportUsage: false,
+    env: {
+      BT_HOSTED_LIMITS: "1",
+      BT_SHADOW_CACHE_DIR: bundled.scratchDir,
+      TMPDIR: bundled.scratchDir,
+      ...options.env,
+    },
   });
-  let stack: LocalStack;
-  try {
-    stack = await startLocalStack({
-      port: 0,
-      databaseUrl: db.url,
-      migrate: false,
-      functions: bundled.specs,
-      scheduleIntervalMs: 500,
-      env: {
-        OPENAI_API_KEY: "scripted",
-        OPENAI_BASE_URL: llm.url,
-        OPENAI_MODEL: "scripted-model",
-        OPENAI_MAX_RETRIES: "2",
-        OPENAI_TIMEOUT_MS: "5000",
-        BT_RETRY_BASE_SECONDS: "0",
-        BT_HOSTED_LIMITS: "1",
-        BT_SHADOW_CACHE_DIR: bundled.scratchDir,
-        TMPDIR: bundled.scratchDir,
-        ...options.env,
-      },
-    });
-  } catch (e) {
-    await llm.close();
-    await db.close();
-    throw e;
-  }
-  const clients: SupabaseClient[] = [];
-  const api = (token: string, path: string, init: RequestInit = {}) =>
-    fetch(`${stack.functionsUrl}/orchestrator${path}`, {
-      ...init,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        apikey: stack.anonKey,
-        ...(init.body ? { "Content-Type": "application/json" } : {}),
-        ...(init.headers ?? {}),
-      },
-    });
-  const getRun = async (token: string, id: string) => {
-    const res = await api(token, `/runs/${id}`);
-    if (!res.ok) throw new Error(`GET /runs/${id}: ${res.status} ${await res.text()}`);
-    return await res.json() as { run: Run; tasks: Task[] };
-  };
-  return {
-    db,
-    stack,
-    llm,
-    async newUser() {
-      const id = crypto.randomUUID();
-      await db.sql`insert into auth.users (id, email) values (${id}, ${`${id}@example.test`})`;
-      return { id, token: await mintUserToken(stack.jwtSecret, { sub: id, expiresIn: 3600 }) };
-    },
-    client(token: string) {
-      const client = createClient(stack.apiUrl, stack.anonKey, {
-        accessToken: () => Promise.resolve(token),
-      });
-      clients.push(client);
-      return client;
-    },
-    async submit(token, request, body = {}) {
-      const res = await api(token, "/runs", {
-        method: "POST",
-        body: JSON.stringify({ request, ...body }),
-      });
-      if (res.status !== 202) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
-      return (await res.json()).run as Run;
-    },
-    getRun,
-    async waitForRun(token, id, until, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last = await getRun(token, id);
-      while (!until(last)) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `run ${id} did not get there in ${timeoutMs} ms; last: ${last.run.status} ` +
-              JSON.stringify(last.run.error) + " tasks: " +
-              last.tasks.map((t) => `${t.key}:${t.agent}:${t.status}`).join(", "),
-          );
-        }
-        await new Promise((r) => setTimeout(r, 100));
-        last = await getRun(token, id);
-      }
-      return last;
-    },
-    api,
-    async [Symbol.asyncDispose]() {
-      for (const client of clients) await client.removeAllChannels();
-      await stack.stop();
-      await llm.close();
-      await db.close();
-    },
-  };
 }
 
 /**

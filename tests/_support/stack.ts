@@ -20,6 +20,7 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { mintUserToken } from "../../shared/auth/mod.ts";
 import type { Run, Task } from "../../shared/runs/mod.ts";
+import type { FunctionSpec } from "../../supabase/local/functions_config.ts";
 import { type LocalStack, startLocalStack } from "../../supabase/local/stack.ts";
 import { formatUsage, HOSTED_LIMITS } from "../../supabase/local/hosted_limits.ts";
 import { freshDatabase, type TestDatabase } from "./db.ts";
@@ -39,6 +40,10 @@ export interface ProductOptions {
   env?: Record<string, string>;
   /** Safety-net interval (default 500 ms). */
   scheduleIntervalMs?: number;
+  /** The functions to serve (default: those of `supabase/config.toml`). */
+  functions?: FunctionSpec[];
+  /** Print each function's usage when the product stops (default true). */
+  reportUsage?: boolean;
 }
 
 /** A running product. */
@@ -78,6 +83,7 @@ export async function startProduct(options: ProductOptions = {}): Promise<Produc
       databaseUrl: db.url,
       migrate: false,
       scheduleIntervalMs: options.scheduleIntervalMs ?? 500,
+      functions: options.functions,
       env: {
         OPENAI_API_KEY: "scripted",
         OPENAI_BASE_URL: llm.url,
@@ -157,7 +163,7 @@ export async function startProduct(options: ProductOptions = {}): Promise<Produc
     async [Symbol.asyncDispose]() {
       for (const client of clients) await client.removeAllChannels();
       await stack.stop();
-      reportUsage(stack);
+      if (options.reportUsage ?? true) reportUsage(stack);
       await llm.close();
       await db.close();
     },
