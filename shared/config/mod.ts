@@ -37,3 +37,28 @@ export const FunctionEnv = z.object({
   SUPABASE_DB_URL: z.string().min(1),
 });
 export type FunctionEnv = z.infer<typeof FunctionEnv>;
+
+/**
+ * A positive number from `env[name]`, or `fallback` when it is unset or empty; anything else stops
+ * start-up with `config_invalid` naming the variable.
+ *
+ * @example
+ * ```ts
+ * const totalMs = positiveNumber(Deno.env.toObject(), "BT_VALIDATION_TOTAL_MS", 30_000);
+ * ```
+ */
+export function positiveNumber(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new AppError("config_invalid", `configuration error: ${name} must be a positive number`, {
+      variables: [name],
+    });
+  }
+  return n;
+}

@@ -25,6 +25,7 @@
  */
 import type postgres from "postgres";
 import { AppError } from "../errors/mod.ts";
+import { positiveNumber } from "../config/mod.ts";
 import { connect, type Sql } from "../db/mod.ts";
 import { plainRows, sqlErrorFacts } from "./_values.ts";
 import {
@@ -72,18 +73,6 @@ const DB_PREFIX = "bt_shadow_";
 const ROLE_PREFIX = "bt_sv_";
 const ORPHAN_AFTER_SECONDS = 60;
 const DISK_WATCH_MS = 200;
-
-function envNumber(name: string): number | undefined {
-  const raw = Deno.env.get(name);
-  if (raw === undefined || raw === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new AppError("config_invalid", `configuration error: ${name} must be a positive number`, {
-      variables: [name],
-    });
-  }
-  return n;
-}
 
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))]
@@ -283,8 +272,9 @@ class PostgresShadow implements ShadowDatabase {
     this.#options = options;
     this.#template = template;
     this.#maxBytes = options.maxDatabaseBytes ??
-      (envNumber("BT_SHADOW_MAX_DATABASE_MB") ?? 128) * 1024 * 1024;
-    this.#sessionMaxMs = options.sessionMaxMs ?? envNumber("BT_SHADOW_SESSION_MAX_MS") ?? 120_000;
+      positiveNumber(Deno.env.toObject(), "BT_SHADOW_MAX_DATABASE_MB", 128) * 1024 * 1024;
+    this.#sessionMaxMs = options.sessionMaxMs ??
+      positiveNumber(Deno.env.toObject(), "BT_SHADOW_SESSION_MAX_MS", 120_000);
     this.#prepareSpare();
   }
 

@@ -11,7 +11,7 @@
  * await using session = boundedSession(await shadow.open(), Date.now() + limits.totalMs);
  * ```
  */
-import { AppError } from "../errors/mod.ts";
+import { positiveNumber } from "../config/mod.ts";
 import {
   type Identity,
   type Row,
@@ -39,18 +39,6 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
   maxSqlBytes: 2 * 1024 * 1024,
 };
 
-function positive(env: Record<string, string | undefined>, name: string, fallback: number) {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new AppError("config_invalid", `configuration error: ${name} must be a positive number`, {
-      variables: [name],
-    });
-  }
-  return n;
-}
-
 /**
  * The limits from the environment: `BT_VALIDATION_TOTAL_MS`, `BT_VALIDATION_MAX_STATEMENTS`,
  * `BT_VALIDATION_MAX_SQL_BYTES` (defaults in {@link DEFAULT_VALIDATION_LIMITS}).
@@ -59,13 +47,13 @@ export function validationLimits(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): ValidationLimits {
   return {
-    totalMs: positive(env, "BT_VALIDATION_TOTAL_MS", DEFAULT_VALIDATION_LIMITS.totalMs),
-    maxStatements: positive(
+    totalMs: positiveNumber(env, "BT_VALIDATION_TOTAL_MS", DEFAULT_VALIDATION_LIMITS.totalMs),
+    maxStatements: positiveNumber(
       env,
       "BT_VALIDATION_MAX_STATEMENTS",
       DEFAULT_VALIDATION_LIMITS.maxStatements,
     ),
-    maxSqlBytes: positive(
+    maxSqlBytes: positiveNumber(
       env,
       "BT_VALIDATION_MAX_SQL_BYTES",
       DEFAULT_VALIDATION_LIMITS.maxSqlBytes,
