@@ -26,7 +26,13 @@ import {
   renderDependencies,
 } from "./dependency_digest.ts";
 import { AGENT_OUTPUT_SCHEMA_NAMES } from "./outputs.ts";
-import { type RetryContext, retryText, systemPromptText } from "./prompt_text.ts";
+import {
+  type ContractsContext,
+  contractsText,
+  type RetryContext,
+  retryText,
+  systemPromptText,
+} from "./prompt_text.ts";
 import { tableRelevance } from "./relevance.ts";
 import { estimateMessageTokens } from "./tokens.ts";
 
@@ -65,6 +71,8 @@ export interface ContextPackageRequest {
   goal?: string | null;
   /** Set when validation sent the previous attempt back. */
   retry?: RetryContext | null;
+  /** The plan's contracts the task consumes (and must honour) and produces. */
+  contracts?: ContractsContext | null;
   limits?: Partial<DigestLimits>;
 }
 
@@ -89,6 +97,8 @@ export interface IncludedContext {
   conventions: boolean;
   stack: boolean;
   retry: boolean;
+  /** Names of the contracts shown: consumed and produced. */
+  contracts: { consumes: string[]; produces: string[] };
 }
 
 /** The messages for the LLM call and what they cost. */
@@ -144,7 +154,10 @@ export async function buildContextPackage(request: ContextPackageRequest): Promi
   const relevance = tableRelevance(focus, others);
 
   const system = systemMessage(prompt, runContext);
-  const head = taskSection(task, request.constraints, request.goal ?? null);
+  const head = [
+    taskSection(task, request.constraints, request.goal ?? null),
+    contractsText(request.contracts),
+  ].filter((s) => s !== null).join("\n\n");
   const tail = closingSection(prompt, request.retry ?? null, schemaName);
 
   const schemaText = model.tables.size === 0 && model.skipped.length === 0
@@ -195,6 +208,10 @@ export async function buildContextPackage(request: ContextPackageRequest): Promi
       conventions: Boolean(runContext.conventions),
       stack: Boolean(runContext.stack),
       retry: Boolean(request.retry),
+      contracts: {
+        consumes: (request.contracts?.consumes ?? []).map((c) => c.name),
+        produces: (request.contracts?.produces ?? []).map((c) => c.name),
+      },
     },
     schemaName,
   };

@@ -11,7 +11,7 @@
  * if (started.applied) { const work = await loadTaskWork(sql, taskId); … }
  * ```
  */
-import type { Sql } from "../db/mod.ts";
+import type { Sql, TransactionSql } from "../db/mod.ts";
 import type { WorkerName } from "../dispatch/mod.ts";
 import type { QueueMessage } from "../queue/mod.ts";
 
@@ -154,7 +154,7 @@ export interface AttemptResult {
 
 /** Accepts the attempt; returns whether it applied and whom to wake. */
 export async function completeAttempt(
-  sql: Sql,
+  sql: Sql | TransactionSql,
   taskId: string,
   attempt: number,
   result: AttemptResult,
@@ -239,7 +239,7 @@ export async function loadRecoveryHistory(sql: Sql, taskId: string): Promise<Rec
 
 /** Applies a recovery decision after a failed validation (`backend_team.recover_attempt`). */
 export async function recoverAttempt(
-  sql: Sql,
+  sql: Sql | TransactionSql,
   taskId: string,
   attempt: number,
   result: AttemptResult,

@@ -34,6 +34,13 @@ import {
   type TaskWork,
 } from "./task_store.ts";
 import { recoveryAfterError, recoveryAfterValidation } from "./recovery_step.ts";
+import {
+  announceGateResults,
+  checkTaskGates,
+  gateFailureText,
+  gateStage,
+  withGates,
+} from "../checkpoints/mod.ts";
 
 /** A file an agent's output turns into. */
 export interface ArtifactDraft {
@@ -66,6 +73,8 @@ export interface ValidationSummary {
   warnings: number;
   findings: unknown[];
   durationMs?: number;
+  /** The resulting schema's keys (`column:public.t.c`, …), when asked for and everything applied. */
+  schema?: string[];
 }
 
 /** Checks an attempt's artifacts on a shadow database, on top of the run's accepted migrations. */
@@ -76,6 +85,8 @@ export interface ArtifactValidator {
     accepted: AcceptedMigration[];
     /** The project's schema before the run (`runs.context.schema_sql`), applied first. */
     baseSql?: string | null;
+    /** Also return the resulting schema (checkpoints and plan contracts read it). */
+    schema?: boolean;
     signal?: AbortSignal;
   }): Promise<ValidationSummary>;
 }
@@ -156,13 +167,24 @@ export async function handleTaskMessage(
     await deps.afterLlm?.(work);
     const artifacts = deps.kit.artifactsOf(agent, answer.value);
     if (!(await beginValidation(sql, taskId, attempt))) return;
-    const validation = await deps.validator.validate({
+    const own = await deps.validator.validate({
       agent,
       artifacts,
       accepted: work.acceptedMigrations,
       baseSql: work.run.context.schema_sql ?? null,
       signal: lease.signal,
     });
+    // The plan's checkpoints after this task and the contracts it consumes (shared/checkpoints).
+    const gates = own.ok
+      ? await checkTaskGates(
+        { sql, validator: deps.validator },
+        work,
+        artifacts,
+        answer.value,
+        lease.signal,
+      )
+      : null;
+    const validation = withGates(own, gates);
     const result: AttemptResult = {
       output: answer.value,
       artifacts: artifacts.map((a) => ({
@@ -178,33 +200,47 @@ export async function handleTaskMessage(
       validation,
     };
     if (validation.ok) {
-      const done = await completeAttempt(sql, taskId, attempt, result);
+      const done = await sql.begin(async (tx) => {
+        await announceGateResults(tx, taskId, attempt, gates?.events ?? []);
+        return await completeAttempt(tx, taskId, attempt, result);
+      });
       if (done.applied) deps.wake(done.wake);
       return;
     }
-    // Recovery decides: retry the agent, reroute to a specialist, or ask the user.
+    // Recovery decides: retry the agent, reroute to a specialist, or ask the user. A failed gate
+    // is recovered from its own findings, the decision saying which checkpoint or contract.
+    const gateFailed = gates !== null && !gates.ok;
     const step = await recoveryAfterValidation(
       sql,
       work,
-      validation.findings as { rule?: string; level?: string }[],
+      (gateFailed ? gates.findings : validation.findings) as { rule?: string; level?: string }[],
       usage,
       deps.maxValidationRetries ?? 2,
     );
-    const recovered = await recoverAttempt(
-      sql,
-      taskId,
-      attempt,
-      {
-        ...result,
-        error: {
-          code: "validation_failed",
-          message: `${validation.errors} validation error(s) in the output`,
+    const gateText = gateFailed ? gateFailureText(gates, work.task.key) : "";
+    const decision = gateFailed
+      ? { ...step.decision, reason: `${gateText}; ${step.decision.reason}` }
+      : step.decision;
+    const recovered = await sql.begin(async (tx) => {
+      await announceGateResults(tx, taskId, attempt, gates?.events ?? []);
+      return await recoverAttempt(
+        tx,
+        taskId,
+        attempt,
+        {
+          ...result,
+          error: gateFailed
+            ? { code: `${gateStage(gates)}_failed`, message: gateText.slice(0, 1000) }
+            : {
+              code: "validation_failed",
+              message: `${validation.errors} validation error(s) in the output`,
+            },
         },
-      },
-      step.decision,
-      step.amendment,
-      step.clarification,
-    );
+        decision,
+        step.amendment,
+        step.clarification,
+      );
+    });
     if (recovered.applied) deps.wake(recovered.wake);
   } catch (e) {
     if (lease.signal.aborted) return; // the lease is gone: whoever holds the message now decides

@@ -11,6 +11,8 @@ export {
   AgentName,
   AGENTS,
   Checkpoint,
+  CHECKPOINT_SUITES,
+  CheckpointSuite,
   ClarificationQuestion,
   Complexity,
   Contract,
@@ -29,3 +31,4 @@ export {
   topologicalOrder,
   validatePlan,
 } from "./validate.ts";
+export { contractsOf, type TaskContract } from "./contracts.ts";

@@ -80,11 +80,37 @@ export const PlanTask = z.object({
 });
 export type PlanTask = z.infer<typeof PlanTask>;
 
-/** Something to validate after a task. */
+/**
+ * The validator suites a checkpoint can run, each a group of validator rules (the mapping is in
+ * shared/checkpoints/suites.ts): `schema` (parses, applies, rolls back, PL/pgSQL compiles), `rls`
+ * (row level security on, isolation probes, no exposed auth data), `indexes` (foreign keys
+ * indexed, no duplicates, queries use their indexes), `safety` (migration-safety rules), `types`
+ * (column types, edge function type-check), `functions` (delivered functions start and answer),
+ * `realtime` (private channels isolate users).
+ */
+export const CHECKPOINT_SUITES = [
+  "schema",
+  "rls",
+  "indexes",
+  "safety",
+  "types",
+  "functions",
+  "realtime",
+] as const;
+export const CheckpointSuite = z.enum(CHECKPOINT_SUITES);
+export type CheckpointSuite = z.infer<typeof CheckpointSuite>;
+
+/**
+ * Something to validate after a task: when `after` (and so every task before it) has succeeded,
+ * the suites named in `validate` run on the run's accumulated output, before any dependent starts.
+ * Each item is a suite name (`rls`, `indexes`, …) or a sentence; a sentence selects the suites it
+ * names as words, and one naming none selects `schema`.
+ */
 export const Checkpoint = z.object({
   after: TaskKey,
   validate: z.array(z.string().min(1).max(300)).min(1).max(20),
 });
+export type Checkpoint = z.infer<typeof Checkpoint>;
 
 /** An agreement between tasks, e.g. the table and columns an API relies on. */
 export const Contract = z.object({
@@ -93,6 +119,7 @@ export const Contract = z.object({
   consumers: z.array(TaskKey).min(1),
   description: z.string().min(1).max(2000),
 });
+export type Contract = z.infer<typeof Contract>;
 
 /** Where outputs are merged. */
 export const Integration = z.object({

@@ -5,7 +5,7 @@
  *
  * | class          | from (rules / codes)                                      | fixed by                     |
  * |----------------|-----------------------------------------------------------|------------------------------|
- * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit | db-architect |
+ * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit, contract_violation | db-architect (a contract: the consumer retries) |
  * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              |
  * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak | security |
  * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author |
@@ -47,6 +47,8 @@ export const RULE_CLASS = {
   rollback_mismatch: "schema",
   plpgsql_check: "schema",
   resource_limit: "schema",
+  // An endpoint names a column the run's schema lacks: the consumer retries with the real ones.
+  contract_violation: "schema",
   index_not_used: "query",
   query_error: "query",
   statement_timeout: "query",

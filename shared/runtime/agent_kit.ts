@@ -18,7 +18,7 @@ import {
   type RetryContext,
 } from "../agents/mod.ts";
 import type { AgentKit, TaskWork } from "../execution/mod.ts";
-import { type AgentName, AGENTS } from "../plan/schema.ts";
+import { type AgentName, AGENTS, contractsOf, Plan } from "../plan/mod.ts";
 import { loadPrompt } from "../prompts/mod.ts";
 
 /** The kit every agent worker uses. */
@@ -48,6 +48,7 @@ export function createAgentKit(): AgentKit {
         constraints: guidance(work),
         goal: work.run.request,
         retry: retryOf(work),
+        contracts: contractsOfWork(work),
       });
       return {
         messages: context.messages,
@@ -68,6 +69,12 @@ export function createAgentKit(): AgentKit {
 function agentName(agent: string): AgentName {
   if (!(AGENTS as readonly string[]).includes(agent)) throw new Error(`unknown agent ${agent}`);
   return agent as AgentName;
+}
+
+// The plan's contracts this task consumes and produces (none when the plan cannot be read).
+function contractsOfWork(work: TaskWork) {
+  const plan = Plan.safeParse(work.run.plan);
+  return plan.success ? contractsOf(plan.data, work.task.key) : null;
 }
 
 const RECOVERY_ANSWER_IDS = new Set(["action", "token_budget", "model"]);

@@ -28,7 +28,7 @@ export function createShadowValidator(
 ): ArtifactValidator {
   const shadow = env.SHADOW_DATABASE_URL ? "postgres" : "pglite";
   return {
-    async validate({ artifacts, accepted, baseSql }): Promise<ValidationSummary> {
+    async validate({ artifacts, accepted, baseSql, schema }): Promise<ValidationSummary> {
       const request = validationRequest(artifacts);
       if (request.files.length === 0 && request.functions.length === 0) {
         return { ok: true, errors: 0, warnings: 0, findings: [] };
@@ -37,13 +37,14 @@ export function createShadowValidator(
         ...(baseSql ? [{ name: "project_schema.sql", sql: baseSql }] : []),
         ...accepted.map((m) => ({ name: fileName(m.path), sql: m.up })),
       ];
-      const report = await validateMigrations({ ...request, baseline, shadow });
+      const report = await validateMigrations({ ...request, baseline, shadow, schema });
       return {
         ok: report.ok,
         errors: report.findings.filter((f) => f.level === "error").length,
         warnings: report.findings.filter((f) => f.level === "warn").length,
         findings: report.findings,
         durationMs: Math.round(report.durationMs),
+        ...(report.schema ? { schema: report.schema } : {}),
       };
     },
   };

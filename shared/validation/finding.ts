@@ -305,6 +305,12 @@ export const RULES = {
     summary: "delivered edge functions were not started: no subprocesses here, or a shadow " +
       "without a server they can connect to (PGlite)",
   },
+  contract_violation: {
+    level: "error",
+    source: "backend-team",
+    summary: "a task's output breaks a plan contract it consumes: an API endpoint names a " +
+      "table, column or function the run's schema does not have",
+  },
   typecheck_not_run: {
     level: "info",
     source: "backend-team",

@@ -84,6 +84,11 @@ export const ValidationReport = z.object({
   })).optional(),
   /** Time spent making synthetic rows for the benchmarks, in ms. */
   benchmarkFillMs: z.number().optional(),
+  /**
+   * The resulting schema's tables, views, columns and functions as snapshot keys (e.g.
+   * `column:public.trades.price`), when everything applied; plan contracts are checked on it.
+   */
+  schema: z.array(z.string()).optional(),
 }).meta({ id: "ValidationReport" });
 export type ValidationReport = z.infer<typeof ValidationReport>;
 

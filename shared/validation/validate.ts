@@ -95,6 +95,8 @@ export interface ValidateOptions {
    * `function_run.ts`). Where it cannot run, an info finding says so.
    */
   runFunctions?: boolean;
+  /** Also return the resulting schema's keys (`report.schema`; plan contracts are checked on it). */
+  schema?: boolean;
 }
 
 /** Why applying stopped. */
@@ -289,6 +291,8 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
   const limits = { ...validationLimits(), ...options.limits };
   let benchmarks: IndexBenchmark[] | undefined;
   let benchmarkFillMs: number | undefined;
+  // The resulting schema's tables, views, columns and functions (plan contracts are checked on it).
+  let schema: string[] | undefined;
   const texts = [
     ...(options.baseline ?? []).map((f) => f.sql),
     ...options.files.flatMap((f) => [f.sql, f.down ?? ""]),
@@ -409,6 +413,11 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
       const index = indexStatements(files);
       const after = await readCatalog(session);
       lap("catalog after");
+      if (options.schema) {
+        schema = [...snapshotOf(after).keys()].filter((k) =>
+          /^(table|view|column|function):/.test(k)
+        );
+      }
       const old = new Set(
         (await lintCatalog(before, { exposedSchemas: [...exposed] })).map((h) => h.key),
       );
@@ -520,6 +529,7 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
     findings,
     durationMs: Math.round(performance.now() - started),
     ...(benchmarks ? { benchmarks, benchmarkFillMs } : {}),
+    ...(schema ? { schema } : {}),
   };
 }
 
