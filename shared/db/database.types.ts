@@ -450,6 +450,10 @@ export type Database = {
           lease: string;
         }[];
       };
+      announce_gate_results: {
+        Args: { p_task_id: string; p_attempt: number; p_events: Json };
+        Returns: number;
+      };
       answer_clarification: {
         Args: { p_run_id: string; p_answers: Json };
         Returns: {

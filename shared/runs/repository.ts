@@ -15,6 +15,7 @@ import { asCaller, type Claims, type Sql, type TransactionSql } from "../db/mod.
 import { AppError } from "../errors/mod.ts";
 import { answerIssues } from "./answers.ts";
 import { recoveryAnswerIssues, RecoveryDecisionRecord } from "../recovery/mod.ts";
+import { GATE_EVENTS, gateRecordOf } from "../checkpoints/record.ts";
 import { Artifact, type Deliverable, DELIVERABLE_FOLDER } from "./artifact.ts";
 import { RunEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./pagination.ts";
@@ -100,6 +101,10 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
         from backend_team.recovery_decisions
        where run_id = ${id}
        order by created_at, id`;
+    const gates = await tx<{ seq: string; type: string; payload: Record<string, unknown> }[]>`
+      select seq, type, payload from backend_team.run_events
+       where run_id = ${id} and type = any(${[...GATE_EVENTS]}::text[])
+       order by seq`;
     return {
       run: parseRow(Run, row),
       tasks: tasks.map((t) => {
@@ -108,6 +113,7 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
         return { ...task, cost_usd: taskCost(tried), attempts: tried };
       }),
       recovery: decisions.map((d) => parseRow(RecoveryDecisionRecord, d)),
+      gates: gates.map(gateRecordOf),
     };
   });
 }

@@ -14,6 +14,7 @@ import { TaskWithAttempts } from "./task.ts";
 import { RunEvent } from "./event.ts";
 import { Count } from "./scalars.ts";
 import { RecoveryDecisionRecord } from "../recovery/mod.ts";
+import { GateRecord } from "../checkpoints/record.ts";
 
 /** A single run (answer to create, cancel and answer). */
 export const RunEnvelope = z.object({ run: Run }).meta({ id: "RunEnvelope" });
@@ -25,6 +26,10 @@ export const RunDetail = z.object({
   tasks: z.array(TaskWithAttempts),
   recovery: z.array(RecoveryDecisionRecord).meta({
     description: "Each recovery decision in order: failure class, strategy, from and to task, why.",
+  }),
+  gates: z.array(GateRecord).meta({
+    description: "Each checkpoint and contract verdict in order: the task and attempt judged, " +
+      "passed or failed, and the tasks a failure was attributed to.",
   }),
 }).meta({ id: "RunDetail" });
 export type RunDetail = z.infer<typeof RunDetail>;
