@@ -257,3 +257,54 @@ Deno.test("a prompt for another agent is refused", async () => {
     (e) => isAppError(e, "internal"),
   );
 });
+
+Deno.test("a consuming task is shown the contracts it must honour; a producer what it provides", async () => {
+  const contract = {
+    name: "tasks_api",
+    producer: "T1",
+    producerAgent: "db-architect",
+    consumers: ["T4"],
+    description: "public.tasks(id, title, status)\nand public.task_comments(body)",
+  };
+  const pkg = await buildContextPackage({
+    agent: "api-data",
+    prompt: await loadPrompt("backend/api-data"),
+    task,
+    dependencyOutputs: [],
+    runContext: {},
+    constraints: [],
+    contracts: { consumes: [contract], produces: [] },
+  });
+  const user = pkg.messages[1].content;
+  assert.match(user, /## Contracts\n\nYou must honour these contracts\./);
+  assert.match(
+    user,
+    /- `tasks_api`, provided by T1 \(db-architect\): public\.tasks\(id, title, status\) and public\.task_comments\(body\)/,
+  );
+  assert.match(user, /`contract_violation`/);
+  assert.ok(user.indexOf("## Contracts") < user.indexOf("## Schema this task touches"));
+  assert.deepEqual(pkg.included.contracts, { consumes: ["tasks_api"], produces: [] });
+
+  const producer = await buildContextPackage({
+    agent: "db-architect",
+    prompt: await loadPrompt("backend/db-architect"),
+    task: { ...task, id: "T1", depends_on: [] },
+    dependencyOutputs: [],
+    runContext: {},
+    constraints: [],
+    contracts: { consumes: [], produces: [contract] },
+  });
+  assert.match(producer.messages[1].content, /Later tasks rely on these contracts you provide/);
+  assert.match(producer.messages[1].content, /- `tasks_api`, used by T4:/);
+
+  const none = await buildContextPackage({
+    agent: "api-data",
+    prompt: await loadPrompt("backend/api-data"),
+    task,
+    dependencyOutputs: [],
+    runContext: {},
+    constraints: [],
+  });
+  assert.doesNotMatch(none.messages[1].content, /## Contracts/);
+  assert.deepEqual(none.included.contracts, { consumes: [], produces: [] });
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Plan, PlanTask } from "./schema.ts";
 import { graphShape, topologicalOrder, validatePlan } from "./validate.ts";
+import { contractsOf } from "./contracts.ts";
 
 function task(id: string, agent: string, depends_on: string[] = []): PlanTask {
   return {
@@ -78,4 +79,27 @@ Deno.test("checkpoints, contracts and merges may only name tasks of the plan", (
     'contract "positions" refers to unknown task T5',
     'integration "complete migration" refers to unknown task T6',
   ]);
+});
+
+Deno.test("a task's contracts: those it consumes and those it produces, with the producer's agent", () => {
+  const p = {
+    ...plan([
+      task("T1", "db-architect"),
+      task("T2", "api-data", ["T1"]),
+      task("T3", "edge-functions", ["T2"]),
+    ], "sequential"),
+    contracts: [
+      { name: "a", producer: "T1", consumers: ["T2", "T3"], description: "positions(id)" },
+      { name: "b", producer: "T2", consumers: ["T3"], description: "an RPC" },
+    ],
+  };
+  const t3 = contractsOf(p, "T3");
+  assert.deepEqual(t3.consumes.map((c) => [c.name, c.producer, c.producerAgent]), [
+    ["a", "T1", "db-architect"],
+    ["b", "T2", "api-data"],
+  ]);
+  assert.deepEqual(t3.produces, []);
+  const t2 = contractsOf(p, "T2");
+  assert.deepEqual(t2.consumes.map((c) => c.name), ["a"]);
+  assert.deepEqual(t2.produces.map((c) => [c.name, c.consumers]), [["b", ["T3"]]]);
 });
