@@ -29,6 +29,7 @@ export {
   type TaskGates,
   withGates,
 } from "./gate.ts";
+export { earlierCause, recoverAtCause } from "./recover.ts";
 export { GATE_EVENTS, GateRecord, gateRecordOf } from "./record.ts";
 export {
   accumulate,

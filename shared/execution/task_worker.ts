@@ -39,6 +39,7 @@ import {
   checkTaskGates,
   gateFailureText,
   gateStage,
+  recoverAtCause,
   withGates,
 } from "../checkpoints/mod.ts";
 
@@ -210,6 +211,22 @@ export async function handleTaskMessage(
     // Recovery decides: retry the agent, reroute to a specialist, or ask the user. A failed gate
     // is recovered from its own findings, the decision saying which checkpoint or contract.
     const gateFailed = gates !== null && !gates.ok;
+    if (gateFailed) {
+      // A checkpoint failure caused by an earlier task's accepted output is retried there.
+      const atCause = await recoverAtCause(
+        sql,
+        work,
+        gates,
+        result,
+        attempt,
+        usage,
+        deps.maxValidationRetries ?? 2,
+      );
+      if (atCause) {
+        deps.wake(atCause.wake);
+        return;
+      }
+    }
     const step = await recoveryAfterValidation(
       sql,
       work,

@@ -253,6 +253,81 @@ Deno.test("a failing checkpoint holds back the dependents, is attributed to its 
   assert.ok(t2Queued > passedAt, "T2 started only after the checkpoint passed");
 });
 
+Deno.test("a checkpoint failing on an earlier task's output sends that task back, and the gated task waits for it", async () => {
+  await using app = await startProduct({
+    scenarios: [
+      orchestrator({
+        tasks: [
+          { id: "T1", agent: "db-architect", depends_on: [] },
+          { id: "T2", agent: "security", depends_on: ["T1"] },
+        ],
+        // After the security task: the unindexed foreign key is in T1's migration, not T2's.
+        checkpoints: [{ after: "T2", validate: ["RLS isolates users", "indexes"] }],
+        contracts: [],
+      }),
+      {
+        rules: [{
+          name: "db",
+          match: { agent: "db-architect" },
+          answers: [json(await unindexedAnswer()), json(await dbArchitectAnswer())],
+        }],
+      },
+      {
+        rules: [{
+          name: "security",
+          match: { agent: "security" },
+          answers: [json(await securityAnswer()), json(await securityAnswer())],
+        }],
+      },
+    ],
+  });
+  const alice = await app.newUser();
+  const run = await app.submit(alice.token, "A trade journal");
+  const done = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status), 120_000);
+  assert.equal(
+    done.run.status,
+    "completed",
+    JSON.stringify([done.run.error, done.run.clarification]),
+  );
+
+  const detail = await app.getRun(alice.token, run.id) as unknown as Detail;
+  const [t1, t2] = detail.tasks;
+  assert.deepEqual(t1.attempts.map((a) => [a.attempt, a.status]), [[1, "invalid"], [
+    2,
+    "succeeded",
+  ]]);
+  assert.deepEqual(t2.attempts.map((a) => [a.attempt, a.status]), [[1, "invalid"], [
+    2,
+    "succeeded",
+  ]]);
+  // The decision is T1's: the task the finding is attributed to is the one retried.
+  assert.deepEqual(
+    detail.recovery.map((d) => [d.class, d.strategy, d.from_task, d.to_task]),
+    [["schema", "retry", "T1", "T1"]],
+  );
+  assert.match(
+    detail.recovery[0].reason,
+    /checkpoint after T2 \(rls, indexes\) failed: unindexed_foreign_keys in T1's \(accepted\) output/,
+  );
+  assert.deepEqual(
+    detail.gates.map((g) => [g.type, g.task, g.attempt, g.responsible]),
+    [["checkpoint.failed", "T2", 1, ["T1"]], ["checkpoint.passed", "T2", 2, []]],
+  );
+  // T1's retry was told what the checkpoint found in its output.
+  const dbRequests = app.llm.requests.filter((r) => r.agent === "db-architect");
+  assert.equal(dbRequests.length, 2);
+  const retry = dbRequests[1].messages.map((m) => m.content).join("\n");
+  assert.match(retry, /\[unindexed_foreign_keys\]/);
+  assert.match(retry, /checkpoint after T2 \(rls, indexes\)/);
+  const causeValidation = await attemptValidation(app, run.id, "T1", 1) as { stage: string };
+  assert.equal(causeValidation.stage, "checkpoint");
+  // Only the final outputs are delivered: T1's withdrawn artifacts are gone.
+  const [{ n }] = await app.db.sql<{ n: number }[]>`
+    select count(*)::int as n from backend_team.artifacts a join backend_team.tasks t on t.id = a.task_id
+     where t.run_id = ${run.id} and t.key = 'T1' and a.kind = 'migration'`;
+  assert.equal(n, 1);
+});
+
 /** api-data's answer: endpoints on positions, optionally naming a column it does not have. */
 function apiAnswer(column: string) {
   return {
