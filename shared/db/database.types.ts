@@ -697,6 +697,21 @@ export type Database = {
           wake: string[];
         }[];
       };
+      recover_checkpoint: {
+        Args: {
+          p_task_id: string;
+          p_attempt: number;
+          p_result: Json;
+          p_cause: string;
+          p_findings: Json;
+          p_decision: Json;
+        };
+        Returns: {
+          applied: boolean;
+          outcome: string;
+          wake: string[];
+        }[];
+      };
       recover_integration: {
         Args: { p_run_id: string; p_causes: Json; p_decisions: Json; p_clarification?: Json };
         Returns: string[];
