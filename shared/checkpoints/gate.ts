@@ -78,6 +78,8 @@ export interface CheckpointVerdict {
   reports: SuiteFinding[];
   /** Tasks the failures are attributed to. */
   responsible: string[];
+  /** False when the run had produced nothing the suites check yet (it passed with nothing to judge). */
+  validated: boolean;
 }
 
 /** One contract's verdict. */
@@ -117,6 +119,8 @@ export interface JudgeInput {
   schema: readonly string[] | null;
   /** Why there is no schema, when `schema` is null. */
   schemaNote?: string;
+  /** Whether anything was validated (false: the run has no migration or function yet). */
+  validated?: boolean;
   /** The task's API endpoints (from its output). */
   endpoints: readonly EndpointLike[];
   migrations: readonly GateMigration[];
@@ -144,6 +148,7 @@ export function judgeGates(input: JudgeInput): GateVerdict {
       failures,
       reports: judged.reports.slice(0, 20),
       responsible: unique(failures.map((f) => f.task)),
+      validated: input.validated ?? true,
     };
   });
   const contracts = input.gates.contracts.map((c) => {
@@ -190,7 +195,7 @@ export function judgeGates(input: JudgeInput): GateVerdict {
         after: c.after,
         suites: c.suites,
         validate: c.validate,
-        ...(c.ok ? { reports: c.reports.length } : {
+        ...(c.ok ? { reports: c.reports.length, validated: c.validated } : {
           responsible: c.responsible,
           failures: c.failures.slice(0, EVENT_FINDINGS).map(eventFinding),
           more: Math.max(0, c.failures.length - EVENT_FINDINGS),

@@ -165,6 +165,7 @@ Deno.test("a passing checkpoint is announced with its report-only findings count
       suites: ["schema", "rls"],
       validate: ["RLS isolates users", "schema applies and rolls back"],
       reports: 1,
+      validated: true,
     },
   }]);
   assert.equal(withGates({ ok: true, errors: 0, findings: [] }, verdict).ok, true);
@@ -247,4 +248,19 @@ Deno.test("accumulated migrations keep distinct file names; other artifacts pass
     "T2_init.sql",
     "T2",
   ]]);
+});
+
+Deno.test("a checkpoint with nothing to judge yet passes and says it validated nothing", () => {
+  const verdict = judgeGates({
+    task: "T1",
+    gates: gatesOf(PLAN, "T1"),
+    findings: [],
+    validated: false,
+    schema: null,
+    endpoints: [],
+    migrations: [],
+  });
+  assert.equal(verdict.ok, true);
+  assert.equal(verdict.checkpoints[0].validated, false);
+  assert.equal(verdict.events[0].body.validated, false);
 });

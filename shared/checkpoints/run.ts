@@ -76,7 +76,7 @@ export async function checkTaskGates(
       migrations,
     });
   }
-  const summary = drafts.some((d) => d.kind === "migration")
+  const summary = drafts.length > 0
     ? await deps.validator.validate({
       agent: work.task.agent,
       artifacts: drafts,
@@ -90,6 +90,7 @@ export async function checkTaskGates(
     task: work.task.key,
     gates,
     findings: (summary?.findings ?? []) as SuiteFinding[],
+    validated: summary !== null,
     schema: summary?.schema ?? null,
     schemaNote: summary
       ? "the accumulated migrations did not apply, so there is no schema to check against"
