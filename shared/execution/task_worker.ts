@@ -2,7 +2,9 @@
  * The agent worker's handler for one task message: start the attempt (a stale or duplicate
  * delivery stops here), build the task's context package, ask the agent's model for its output
  * schema, turn the output into artifacts, validate them on a shadow database on top of what the
- * run already accepted, and finish the attempt — accepted (dependents released), or, when it
+ * run already accepted, pass the plan's gates (the checkpoints placed after the task run on the
+ * run's accumulated output, the contracts it consumes are checked; shared/checkpoints), and finish
+ * the attempt — accepted (dependents released), or, when it
  * failed, as shared/recovery decides: retried with the findings, rerouted to a specialist as a new
  * task in the plan, redelivered with backoff after an LLM failure, or escalated to the user with
  * typed questions (see recovery_step.ts). Every finish is conditional on the attempt, so a late or duplicate worker is a no-op.
@@ -201,10 +203,13 @@ export async function handleTaskMessage(
       validation,
     };
     if (validation.ok) {
-      const done = await sql.begin(async (tx) => {
-        await announceGateResults(tx, taskId, attempt, gates?.events ?? []);
-        return await completeAttempt(tx, taskId, attempt, result);
-      });
+      // Gate verdicts are announced in the transaction that accepts the attempt.
+      const done = gates
+        ? await sql.begin(async (tx) => {
+          await announceGateResults(tx, taskId, attempt, gates.events);
+          return await completeAttempt(tx, taskId, attempt, result);
+        })
+        : await completeAttempt(sql, taskId, attempt, result);
       if (done.applied) deps.wake(done.wake);
       return;
     }
