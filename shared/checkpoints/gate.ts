@@ -18,11 +18,17 @@
 import { changesTable, tablesCreatedBy } from "../recovery/mod.ts";
 import type { Checkpoint, CheckpointSuite, Contract, Plan } from "../plan/mod.ts";
 import { checkContracts, type ContractRef, type EndpointLike } from "../validation/contracts.ts";
-import { judgeSuites, type SuiteFinding, suitesOf } from "./suites.ts";
+import { judgeSuites, strictSuitesOf, type SuiteFinding, suitesOf } from "./suites.ts";
 
 /** The gates of one task. */
 export interface TaskGates {
-  checkpoints: { index: number; checkpoint: Checkpoint; suites: CheckpointSuite[] }[];
+  checkpoints: {
+    index: number;
+    checkpoint: Checkpoint;
+    suites: CheckpointSuite[];
+    /** The suites named exactly, judged strictly (see suites.ts). */
+    strict: CheckpointSuite[];
+  }[];
   /** Contracts the task consumes, with the producer's agent. */
   contracts: (ContractRef & { consumer: string })[];
 }
@@ -32,7 +38,9 @@ export function gatesOf(plan: Plan, key: string): TaskGates {
   const agentOf = new Map(plan.tasks.map((t) => [t.id, t.agent]));
   return {
     checkpoints: plan.checkpoints.flatMap((checkpoint, index) =>
-      checkpoint.after === key ? [{ index, checkpoint, suites: suitesOf(checkpoint) }] : []
+      checkpoint.after === key
+        ? [{ index, checkpoint, suites: suitesOf(checkpoint), strict: strictSuitesOf(checkpoint) }]
+        : []
     ),
     contracts: plan.contracts.filter((c: Contract) => c.consumers.includes(key)).map((c) => ({
       name: c.name,
@@ -72,6 +80,8 @@ export interface CheckpointVerdict {
   after: string;
   validate: string[];
   suites: CheckpointSuite[];
+  /** The suites judged strictly (named exactly): their rules fail at any level. */
+  strict: CheckpointSuite[];
   ok: boolean;
   failures: GateFinding[];
   /** The suites' report-only findings (how many, and the first few). */
@@ -106,6 +116,8 @@ export interface GateVerdict {
   responsible: string[];
   /** What to announce on the run's channel. */
   events: { type: string; body: Record<string, unknown> }[];
+  /** How long validating the accumulated output took, in ms (0 when nothing was validated). */
+  durationMs?: number;
 }
 
 /** What {@link judgeGates} reads. */
@@ -130,8 +142,8 @@ const EVENT_FINDINGS = 10;
 
 /** Judges the gates; see the module doc. Pure. */
 export function judgeGates(input: JudgeInput): GateVerdict {
-  const checkpoints = input.gates.checkpoints.map(({ index, checkpoint, suites }) => {
-    const judged = judgeSuites(suites, input.findings);
+  const checkpoints = input.gates.checkpoints.map(({ index, checkpoint, suites, strict }) => {
+    const judged = judgeSuites(suites, input.findings, strict);
     const label = `checkpoint after ${checkpoint.after} (${suites.join(", ")})`;
     const failures = judged.failures.map((f) => ({
       ...f,
@@ -144,6 +156,7 @@ export function judgeGates(input: JudgeInput): GateVerdict {
       after: checkpoint.after,
       validate: [...checkpoint.validate],
       suites,
+      strict,
       ok: judged.ok,
       failures,
       reports: judged.reports.slice(0, 20),
@@ -298,7 +311,12 @@ function unique(list: string[]): string[] {
 export function withGates<V extends { ok: boolean; errors: number; findings: unknown[] }>(
   validation: V,
   verdict: GateVerdict | null,
-): V & { checkpoints?: CheckpointVerdict[]; contracts?: ContractVerdict[]; stage?: string } {
+): V & {
+  checkpoints?: CheckpointVerdict[];
+  contracts?: ContractVerdict[];
+  stage?: string;
+  gates_ms?: number;
+} {
   if (!verdict) return validation;
   return {
     ...validation,
@@ -307,6 +325,7 @@ export function withGates<V extends { ok: boolean; errors: number; findings: unk
     findings: [...validation.findings, ...verdict.findings],
     checkpoints: verdict.checkpoints,
     contracts: verdict.contracts,
+    gates_ms: verdict.durationMs ?? 0,
     ...(verdict.ok ? {} : { stage: gateStage(verdict) }),
   };
 }

@@ -264,3 +264,34 @@ Deno.test("a checkpoint with nothing to judge yet passes and says it validated n
   assert.equal(verdict.checkpoints[0].validated, false);
   assert.equal(verdict.events[0].body.validated, false);
 });
+
+Deno.test("a suite a sentence names fails on errors only; a suite named exactly, at any level", () => {
+  assert.deepEqual(gatesOf(PLAN, "T2").checkpoints[0].strict, []);
+  assert.deepEqual(gatesOf(PLAN, "T1").checkpoints[0].strict, ["indexes"]);
+  const judge = (findings: { rule: string; level: string }[]) =>
+    judgeGates({
+      task: "T2",
+      gates: gatesOf(PLAN, "T2"),
+      findings: findings.map((f) => ({ ...f, message: f.rule, file: "positions_policies.sql" })),
+      schema: null,
+      endpoints: [],
+      migrations: MIGRATIONS,
+    });
+  const warned = judge([{ rule: "rls_owner_access", level: "warn" }]);
+  assert.equal(warned.ok, true);
+  assert.deepEqual(warned.checkpoints[0].reports.map((r) => r.rule), ["rls_owner_access"]);
+  const leak = judge([{ rule: "rls_isolation_leak", level: "error" }]);
+  assert.equal(leak.ok, false);
+  assert.deepEqual(leak.findings.map((f) => [f.rule, f.task]), [["rls_isolation_leak", "T2"]]);
+  // The same warning under a strict `rls` checkpoint fails it.
+  const strictPlan = { ...PLAN, checkpoints: [{ after: "T2", validate: ["rls"] }] };
+  const strict = judgeGates({
+    task: "T2",
+    gates: gatesOf(strictPlan, "T2"),
+    findings: [{ rule: "rls_owner_access", level: "warn", message: "m", file: null }],
+    schema: null,
+    endpoints: [],
+    migrations: MIGRATIONS,
+  });
+  assert.equal(strict.ok, false);
+});

@@ -76,6 +76,7 @@ export async function checkTaskGates(
       migrations,
     });
   }
+  const started = performance.now();
   const summary = drafts.length > 0
     ? await deps.validator.validate({
       agent: work.task.agent,
@@ -86,7 +87,8 @@ export async function checkTaskGates(
       signal,
     })
     : null;
-  return judgeGates({
+  const durationMs = summary ? Math.round(performance.now() - started) : 0;
+  const verdict = judgeGates({
     task: work.task.key,
     gates,
     findings: (summary?.findings ?? []) as SuiteFinding[],
@@ -98,6 +100,7 @@ export async function checkTaskGates(
     endpoints,
     migrations,
   });
+  return { ...verdict, durationMs };
 }
 
 /** The accumulated artifacts with unique migration file names, and the migrations' tasks. */

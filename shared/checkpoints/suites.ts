@@ -1,10 +1,11 @@
 /**
  * The checkpoint suites as validator rule groups: which of the validator's rules (the catalog in
  * shared/validation/finding.ts) each suite judges, and which of a plan checkpoint's `validate`
- * items select which suites. A checkpoint is stricter than a task's own validation: a suite's
- * `fails` rules fail it at any level (an unindexed foreign key is only `info` for a task, but an
- * `indexes` checkpoint is there to catch it); its `reports` rules are shown with the verdict.
- * Pure.
+ * items select which suites. A suite named as such (`"indexes"`) is strict: its `fails` rules fail
+ * the checkpoint at any level (an unindexed foreign key is only `info` for a task, but an `indexes`
+ * checkpoint is there to catch it). A suite a sentence names ("EXPLAIN uses the new indexes") is
+ * judged at the rules' own levels: only its `error` findings fail — on the accumulated output,
+ * where problems across tasks show. Its `reports` rules are shown with the verdict. Pure.
  *
  * | suite     | fails on                                                                          |
  * |-----------|-----------------------------------------------------------------------------------|
@@ -128,6 +129,12 @@ export function suitesOf(checkpoint: Pick<Checkpoint, "validate">): CheckpointSu
   return CHECKPOINT_SUITES.filter((s) => chosen.has(s));
 }
 
+/** The suites a checkpoint names exactly (`"rls"`, `"Indexes"`): judged strictly. */
+export function strictSuitesOf(checkpoint: Pick<Checkpoint, "validate">): CheckpointSuite[] {
+  const named = new Set(checkpoint.validate.map((v) => v.trim().toLowerCase()));
+  return CHECKPOINT_SUITES.filter((s) => named.has(s));
+}
+
 /** The suites an item names as words (case-insensitive; `index`/`indices` count as `indexes`). */
 export function namedSuites(item: string): CheckpointSuite[] {
   const words = new Set(item.toLowerCase().split(/[^a-z]+/).filter(Boolean));
@@ -163,20 +170,29 @@ export interface SuiteVerdict {
   reports: SuiteFinding[];
 }
 
-/** Judges findings by the suites; see the module doc. */
+/**
+ * Judges findings by the suites; see the module doc. `strict` are the suites whose rules fail at
+ * any level (default: all of `suites`); the others fail on `error` findings only.
+ */
 export function judgeSuites(
   suites: readonly CheckpointSuite[],
   findings: readonly SuiteFinding[],
+  strict: readonly CheckpointSuite[] = suites,
 ): SuiteVerdict {
+  const strictRules = new Set<string>(
+    suites.filter((s) => strict.includes(s)).flatMap((s) => SUITE_RULES[s].fails),
+  );
   const fails = new Set<string>(suites.flatMap((s) => SUITE_RULES[s].fails));
   const reports = new Set<string>(suites.flatMap((s) => SUITE_RULES[s].reports));
-  const failures = findings.filter((f) => fails.has(f.rule)).map((f) => ({
+  const failing = (f: SuiteFinding) =>
+    strictRules.has(f.rule) || (fails.has(f.rule) && f.level === "error");
+  const failures = findings.filter(failing).map((f) => ({
     ...f,
     level: "error",
   }));
   return {
     ok: failures.length === 0,
     failures,
-    reports: findings.filter((f) => reports.has(f.rule)),
+    reports: findings.filter((f) => !failing(f) && (reports.has(f.rule) || fails.has(f.rule))),
   };
 }

@@ -195,8 +195,17 @@ Deno.test("a failing checkpoint holds back the dependents, is attributed to its 
   const failing = first.findings.filter((f) => f.level === "error");
   assert.deepEqual([...new Set(failing.map((f) => f.rule))], ["unindexed_foreign_keys"]);
   assert.match(failing[0].message, /^checkpoint after T1 \(indexes\): .*trades/);
-  const accepted = t1.validation as { checkpoints: { ok: boolean }[] };
-  assert.deepEqual(accepted.checkpoints.map((c) => c.ok), [true]);
+  const accepted = t1.validation as {
+    checkpoints: { ok: boolean; validated: boolean }[];
+    gates_ms: number;
+    durationMs: number;
+  };
+  assert.deepEqual(accepted.checkpoints.map((c) => [c.ok, c.validated]), [[true, true]]);
+  assert.ok(accepted.gates_ms > 0, "the accumulated output was validated");
+  console.log(
+    `[metrics] T1: own validation ${accepted.durationMs} ms, checkpoint (indexes) ` +
+      `${accepted.gates_ms} ms`,
+  );
   // GET /runs/:id lists each verdict.
   assert.deepEqual(
     detail.gates.map((g) => [g.type, g.task, g.attempt, g.ok, g.name, g.responsible]),
