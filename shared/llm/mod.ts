@@ -41,6 +41,7 @@ export {
   createOpenAiLlm,
   DEFAULT_MAX_REASKS,
   isResponseFormatRefusal,
+  isToolCallRefusal,
   type OpenAiLlmOptions,
 } from "./openai_adapter.ts";
 export {
