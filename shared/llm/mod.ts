@@ -36,6 +36,7 @@ export {
   type RejectionKind,
 } from "./answer_check.ts";
 export { LLM_REQUEST_HEADERS } from "./headers.ts";
+export { describeModels, NO_MODEL_NOTICE } from "./describe_models.ts";
 export { type TransportFailure } from "./transport_errors.ts";
 export {
   createOpenAiLlm,
