@@ -299,6 +299,37 @@ export const RULES = {
       "OPTIONS preflight, not 401 without a token, or malformed JSON not answered with a 4xx " +
       "JSON error",
   },
+  function_isolation_leak: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered edge function, called with another user's token, answered with rows " +
+      "seeded for the owner (their ids or marker values appear in its response)",
+  },
+  deploy_config_invalid: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered config.toml does not parse, or a [functions.<name>] table is malformed " +
+      "(not a table, a name the CLI cannot deploy, verify_jwt/enabled not a boolean)",
+  },
+  deploy_config_unknown_function: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered config.toml configures [functions.<name>] for a function the " +
+      "deliverable does not contain",
+  },
+  function_env_undeclared: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered edge function reads an environment variable (without a fallback) that " +
+      "the deliverable's env list does not declare and the platform does not provide",
+  },
+  verify_jwt_mismatch: {
+    level: "error",
+    source: "backend-team",
+    summary: "a function's verify_jwt contradicts its code: false on a function using the " +
+      "service role or the database without its own check, true on a webhook-like function " +
+      "checking a shared secret, or config.toml disagreeing with the function's declaration",
+  },
   function_probe_not_run: {
     level: "info",
     source: "backend-team",

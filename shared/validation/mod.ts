@@ -56,6 +56,13 @@ export {
   type FunctionRunOptions,
   runFunctionChecks,
 } from "./function_run.ts";
+export {
+  checkDeployConfig,
+  type DeployConfigInput,
+  functionFacts,
+  type FunctionFacts,
+  PLATFORM_ENV,
+} from "./deploy_config.ts";
 export { formatReport } from "./report.ts";
 export {
   createValidateApp,
