@@ -10,10 +10,12 @@ import assert from "node:assert/strict";
 import { createPgliteShadow, createPostgresShadow } from "../../shared/shadow/mod.ts";
 import {
   type Finding,
+  readCatalog,
   runFunctionChecks,
   validateMigrations,
 } from "../../shared/validation/mod.ts";
 import { shadowAdminUrl } from "../_support/db.ts";
+import { endpointOf, FUNCTION_CASES, SCHEMA } from "../fixtures/functions/corpus/cases.ts";
 
 const HEADER = `
 import { verify } from "npm:hono@4.13.19/jwt";
@@ -155,4 +157,48 @@ Deno.test("validateMigrations runs the functions on its own shadow when asked", 
     assert.deepEqual(hits.map((f) => [f.rule, f.level]), [["function_probe_not_run", "info"]]);
     assert.match(hits[0].message, /were not started: this shadow has no server/);
   });
+});
+
+Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions and missing CORS are caught; the correct one is clean", async (t) => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(SCHEMA);
+  const catalog = await readCatalog(session);
+  const databaseUrl = await session.connectionUrl!(8);
+  const times: number[] = [];
+  for (const c of FUNCTION_CASES) {
+    await t.step(`${c.name}: ${c.must.join(", ") || "clean"}`, async () => {
+      const found = await runFunctionChecks([{ name: `${c.name}/index.ts`, source: c.source }], {
+        databaseUrl,
+        session,
+        catalog,
+        endpoints: [endpointOf(c.name)],
+        trace: (_, ms) => times.push(ms),
+      });
+      const rules = [...new Set(found.map((f) => f.rule))].sort();
+      assert.deepEqual(rules, [...c.must].sort(), show(found));
+      for (const f of found) assert.equal(f.file, `${c.name}/index.ts`);
+      if (c.must.includes("function_contract_mismatch") && c.name.includes("schema")) {
+        assert.match(show(found), /POST \/functions\/v1\/notes-contradicts-schema answered 200/);
+        assert.match(show(found), /\/notes\/0\/title: must be string/);
+      }
+      if (c.must.includes("function_isolation_leak")) {
+        assert.match(
+          show(found),
+          /as another user answered 200 with the owner's rows of public\.notes/,
+        );
+      }
+    });
+  }
+  await t.step("the seeded users and rows are gone afterwards", async () => {
+    const [{ n }] = await session.query<{ n: number }>(
+      "select (select count(*) from public.notes)::int + (select count(*) from auth.users)::int as n",
+    );
+    assert.equal(n, 0);
+  });
+  const sorted = [...times].sort((a, b) => a - b);
+  console.log(
+    `function proof p50 ${Math.round(sorted[Math.floor(sorted.length / 2)])} ms ` +
+      `(${times.map((ms) => Math.round(ms)).join(", ")})`,
+  );
 });

@@ -1,0 +1,184 @@
+/**
+ * The data a function's isolation check needs (issue 15): two users created in the shadow's
+ * `auth.users` as Supabase Auth creates them at sign-up (owner, other), and one row owned by the
+ * owner in every exposed table with an owner column (the validator's own row synthesis and
+ * owner-column detection, `row_synthesis.ts`/`probes.ts`), written as `service_role` and
+ * committed, so the function's own connections and the PostgREST stand-in see them. Each row
+ * leaves markers — its uuids and a distinctive text value where a text column takes one — and a
+ * marker the other user may read through RLS anyway (a table public by design) is dropped: what
+ * is left is what only the owner may see, so finding it in the other user's answer is a leak.
+ *
+ * @example
+ * ```ts
+ * const seeded = await seedOwnerRows(session, catalog, ["public"]);
+ * if (typeof seeded !== "string") try { … } finally { await seeded.cleanup(); }
+ * ```
+ */
+import type { Identity, ShadowSession } from "../shadow/mod.ts";
+import { ShadowSqlError } from "../shadow/mod.ts";
+import type { Catalog } from "./catalog.ts";
+import { ownerColumn } from "./probes.ts";
+import { RowSynthesisError, RowSynthesizer, SERVICE, tableRef } from "./row_synthesis.ts";
+
+/** A seeded user. */
+export interface SeededUser {
+  id: string;
+  email: string;
+  identity: Identity;
+}
+
+/** What {@link seedOwnerRows} made. */
+export interface Seeded {
+  owner: SeededUser;
+  other: SeededUser;
+  /** Marker text → the table (`schema.name`) whose owner row carries it. */
+  markers: Map<string, string>;
+  /** Tables that could not be seeded, and why. */
+  skipped: string[];
+  /** Deletes the seeded rows and users (best effort: the shadow is disposed of anyway). */
+  cleanup(): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TEXT_TYPES = new Set(["text", "varchar", "bpchar", "citext"]);
+
+function user(label: string): SeededUser {
+  const id = crypto.randomUUID();
+  const email = `fn-${label}-${id.slice(0, 8)}@example.com`;
+  return {
+    id,
+    email,
+    identity: { role: "authenticated", claims: { sub: id, role: "authenticated", email } },
+  };
+}
+
+/**
+ * Seeds the owner's rows; a string says why nothing could be seeded (sign-up fails, no table with
+ * an owner column). Run on a session that is not inside a transaction.
+ */
+export async function seedOwnerRows(
+  session: ShadowSession,
+  catalog: Catalog,
+  exposedSchemas: readonly string[],
+): Promise<Seeded | string> {
+  const owner = user("owner");
+  const other = user("other");
+  try {
+    for (const u of [owner, other]) {
+      await session.query(
+        "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
+        [u.id, u.email],
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof ShadowSqlError)) throw e;
+    return `users could not be created in auth.users (${e.message})`;
+  }
+  const exposed = new Set(exposedSchemas);
+  const owners = new Map<string, string | undefined>();
+  for (const t of catalog.tables) {
+    if ((t.kind === "r" || t.kind === "p") && !t.fromExtension) {
+      owners.set(`${t.schema}.${t.name}`, await ownerColumn(catalog, t.schema, t.name));
+    }
+  }
+  const columnOf = (schema: string, table: string) => owners.get(`${schema}.${table}`);
+  const markers = new Map<string, string>();
+  const skipped: string[] = [];
+  const made: { table: string; row: Record<string, unknown> }[] = [];
+  const synth = new RowSynthesizer(catalog, session);
+  const ownerOf = { id: owner.id, columnOf };
+  const targets = [...owners].filter(([name, col]) => col && exposed.has(name.split(".")[0]))
+    .map(([name, col]) => [name, col!] as const).sort();
+  for (const [name, col] of targets) {
+    const [schema, table] = [name.slice(0, name.indexOf(".")), name.slice(name.indexOf(".") + 1)];
+    const foreign = new Set(
+      catalog.constraints.filter((c) => c.schema === schema && c.table === table && c.type === "f")
+        .flatMap((c) => c.columns),
+    );
+    const marked = synth.columns(schema, table).find((c) =>
+      TEXT_TYPES.has(c.baseTypeName) && c.name !== col && !foreign.has(c.name) &&
+      !c.generated && !c.enumLabels && (c.maxLength === null || c.maxLength >= 24)
+    );
+    const tag = `bt-owner-${crypto.randomUUID().slice(0, 8)}`;
+    let row: Record<string, unknown> | undefined;
+    await session.exec("begin");
+    try {
+      for (
+        const fixed of marked
+          ? [{ [col]: owner.id, [marked.name]: tag }, { [col]: owner.id }]
+          : [{ [col]: owner.id }]
+      ) {
+        try {
+          row = await synth.insert(schema, table, fixed, ownerOf, SERVICE);
+          break;
+        } catch (e) {
+          if (!(e instanceof RowSynthesisError) && !(e instanceof ShadowSqlError)) throw e;
+          skipped.push(`${name}: ${e.message}`);
+        }
+      }
+      await session.exec("commit");
+    } catch (e) {
+      if (session.alive) await session.exec("rollback").catch(() => {});
+      throw e;
+    }
+    synth.resetParents();
+    if (!row) continue;
+    made.push({ table: name, row });
+    for (const value of Object.values(row)) {
+      const text = typeof value === "string" ? value : null;
+      if (!text || text === owner.id) continue;
+      if (UUID.test(text) || text.startsWith("bt-owner-")) markers.set(text, name);
+    }
+    // What RLS lets the other user read anyway is public by design, not a marker.
+    await session.exec("begin");
+    try {
+      const seen = await session.queryAs(
+        other.identity,
+        `select coalesce(json_agg(t)::text, '') as body from ${tableRef(schema, table)} t`,
+        [],
+        { keep: false },
+      );
+      const body = String(seen.rows[0]?.body ?? "");
+      for (const [m, t] of markers) if (t === name && body.includes(m)) markers.delete(m);
+    } catch (e) {
+      if (!(e instanceof ShadowSqlError)) throw e;
+    } finally {
+      if (session.alive) await session.exec("rollback").catch(() => {});
+    }
+  }
+  if (made.length === 0) {
+    await deleteUsers(session, [owner.id, other.id]);
+    return targets.length === 0
+      ? "no exposed table has an owner column"
+      : `no owner row could be made (${skipped.join("; ")})`;
+  }
+  return {
+    owner,
+    other,
+    markers,
+    skipped,
+    async cleanup() {
+      for (const { table } of made.reverse()) {
+        const col = owners.get(table)!;
+        const [schema, name] = [
+          table.slice(0, table.indexOf(".")),
+          table.slice(table.indexOf(".") + 1),
+        ];
+        await session.exec("begin").catch(() => {});
+        await session.queryAs(
+          SERVICE,
+          `delete from ${tableRef(schema, name)} where "${col.replaceAll('"', '""')}"::text = $1`,
+          [owner.id],
+          { keep: true },
+        ).catch(() => {});
+        await session.exec("commit").catch(() => {});
+      }
+      await deleteUsers(session, [owner.id, other.id]);
+    },
+  };
+}
+
+async function deleteUsers(session: ShadowSession, ids: string[]): Promise<void> {
+  if (!session.alive) return;
+  await session.query("delete from auth.users where id in ($1, $2)", ids).catch(() => {});
+}
