@@ -296,14 +296,22 @@ export const RULES = {
     level: "warn",
     source: "backend-team",
     summary: "a delivered edge function's answer breaks the HTTP contract: no CORS on the " +
-      "OPTIONS preflight, not 401 without a token, or malformed JSON not answered with a 4xx " +
-      "JSON error",
+      "OPTIONS preflight, not 401 without a token, malformed JSON not answered with a 4xx " +
+      "JSON error, or a documented endpoint answering an undocumented status or a body its " +
+      "response JSON Schema refuses (ajv, with the error path)",
   },
   function_isolation_leak: {
     level: "error",
     source: "backend-team",
     summary: "a delivered edge function, called with another user's token, answered with rows " +
       "seeded for the owner (their ids or marker values appear in its response)",
+  },
+  function_isolation_not_shown: {
+    level: "info",
+    source: "backend-team",
+    summary: "a delivered edge function's isolation was not shown: called as the owner it " +
+      "answered none of the owner's seeded rows (or no users/rows could be seeded), so another " +
+      "user's empty answer proves nothing",
   },
   deploy_config_invalid: {
     level: "error",

@@ -190,7 +190,11 @@ export function restStandIn(
     }
   }
 
-  async function run(identity: Identity, sql: string, params: unknown[]): Promise<unknown> {
+  async function run(
+    identity: Identity,
+    sql: string,
+    params: unknown[],
+  ): Promise<{ body?: unknown; set?: unknown }> {
     return await serialized(async () => {
       await session.exec("begin");
       try {
@@ -199,7 +203,7 @@ export function restStandIn(
           timeoutMs: options.timeoutMs ?? 5_000,
         });
         await session.exec("commit");
-        return result.rows[0]?.body ?? null;
+        return result.rows[0] ?? {};
       } catch (e) {
         if (session.alive) await session.exec("rollback").catch(() => {});
         throw e;
@@ -237,12 +241,18 @@ export function restStandIn(
           }
         }
         const named = Object.entries(args).map(([k, v]) => {
-          params.push(typeof v === "object" && v !== null ? JSON.stringify(v) : v);
+          params.push(v);
           return `${ident(k)} => $${params.length}`;
         });
         const call = `${ident(profile)}.${ident(decodeURIComponent(rpc[1]))}(${named.join(", ")})`;
         // A set or a composite comes back as rows, a scalar as its value (as PostgREST does).
-        sql = `select coalesce(json_agg(r), '[]') as body from ${call} r`;
+        params.push(profile, decodeURIComponent(rpc[1]));
+        const [ns, fn] = [`$${params.length - 1}::text`, `$${params.length}::text`];
+        // PostgREST answers a function that returns one value (scalar or row) with that value.
+        sql =
+          `select coalesce(json_agg(r), '[]') as body, (select coalesce(bool_and(p.proretset), ` +
+          `true) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = ` +
+          `${ns} and p.proname = ${fn}) as set from ${call} r`;
       } else if (/^[^/]+$/.test(path)) {
         const table = `${ident(profile)}.${ident(decodeURIComponent(path))}`;
         const q: Query = { where: [], params: [] };
@@ -268,7 +278,7 @@ export function restStandIn(
           const text = req.method === "DELETE" ? "" : await req.text();
           const payload = text ? JSON.parse(text) : null;
           params.push(JSON.stringify(payload));
-          const p = `$${params.length}::json`;
+          const p = `($${params.length}::text)::json`;
           if (req.method === "POST") {
             const rows = Array.isArray(payload) ? payload : [payload];
             const keys = [...new Set(rows.flatMap((r) => Object.keys(r ?? {})))];
@@ -296,8 +306,8 @@ export function restStandIn(
       } else {
         return pgrstError(404, "PGRST125", `no route for /rest/v1/${path}`);
       }
-      const body = await run(who, sql, params);
-      const rows = Array.isArray(body) ? body : [];
+      const answer = await run(who, sql, params);
+      const rows = Array.isArray(answer.body) ? answer.body : [];
       const headers = {
         "content-type": "application/json; charset=utf-8",
         "content-range": rows.length ? `0-${rows.length - 1}/*` : "*/0",
@@ -314,12 +324,8 @@ export function restStandIn(
         }
         return new Response(JSON.stringify(rows[0]), { status, headers });
       }
-      if (rpc && rows.length === 1 && rows[0] && typeof rows[0] === "object") {
-        // A scalar function's single column named after it comes back as the bare value.
-        const entries = Object.entries(rows[0] as Record<string, unknown>);
-        if (entries.length === 1 && entries[0][0] === decodeURIComponent(rpc[1])) {
-          return new Response(JSON.stringify(entries[0][1]), { status, headers });
-        }
+      if (rpc && answer.set === false) {
+        return new Response(JSON.stringify(rows[0] ?? null), { status, headers });
       }
       return new Response(JSON.stringify(rows), { status, headers });
     } catch (e) {

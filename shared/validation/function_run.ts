@@ -26,7 +26,7 @@ import type { Catalog } from "./catalog.ts";
 import { type Finding, finding } from "./finding.ts";
 import { type ContractCheck, contractOf, type DocumentedEndpoint } from "./function_contract.ts";
 import { restStandIn } from "./function_rest.ts";
-import { type Seeded, seedOwnerRows } from "./function_seed.ts";
+import { NO_OWNED_TABLES, type Seeded, seedOwnerRows } from "./function_seed.ts";
 import {
   type FunctionFile,
   redactPaths,
@@ -271,11 +271,18 @@ export async function runFunctionChecks(
   const seeded: Seeded | string | undefined = live && options.catalog
     ? await seedOwnerRows(live, options.catalog, exposed)
     : undefined;
+  const notSeeded = typeof seeded === "string" && seeded !== NO_OWNED_TABLES
+    ? [finding(
+      "function_isolation_not_shown",
+      `isolation through the functions (${entries.join(", ")}) was not checked: ${seeded}`,
+      { file: entries.length === 1 ? entries[0] : null },
+    )]
+    : [];
   const platform = servePlatformStandIn(
     secret,
     live ? restStandIn(live, { secret, exposedSchemas: exposed }) : undefined,
   );
-  const out: Finding[] = [];
+  const out: Finding[] = [...notSeeded];
   try {
     await Deno.writeTextFile(
       join(dir, "deno.json"),
@@ -449,6 +456,7 @@ async function isolationChecks(
       { label: `POST /functions/v1/${name}`, method: "POST", path: `/${name}`, body: "{}" },
     ];
   const out: Finding[] = [];
+  let ownerSaw = false;
   for (const c of calls) {
     const as = async (token: string) =>
       await call(`${base}${c.path}`, {
@@ -457,7 +465,10 @@ async function isolationChecks(
         body: c.body,
       }, timeoutMs);
     // The owner first: a function that writes on the call sees the same state for both.
-    await as(users.owner);
+    const mine = await as(users.owner);
+    if (!("error" in mine) && [...seeded.markers.keys()].some((m) => mine.text.includes(m))) {
+      ownerSaw = true;
+    }
     const other = await as(users.other);
     if ("error" in other) continue;
     const leaked = [...seeded.markers].filter(([m]) => other.text.includes(m));
@@ -471,8 +482,18 @@ async function isolationChecks(
           "token (createClient with their Authorization header) or filter by auth.getUser()'s id",
         where,
       ));
-      break;
+      return out;
     }
+  }
+  if (!ownerSaw) {
+    out.push(finding(
+      "function_isolation_not_shown",
+      `${entry}: isolation through it was not shown: called as the owner (${
+        calls.map((c) => c.label).join(", ")
+      }), it answered none of the owner's seeded rows, so the other user's empty answer proves ` +
+        "nothing (fine for a function that returns no rows)",
+      where,
+    ));
   }
   return out;
 }

@@ -39,6 +39,9 @@ export interface Seeded {
   cleanup(): Promise<void>;
 }
 
+/** Why nothing was seeded when no exposed table has an owner column (nothing to isolate). */
+export const NO_OWNED_TABLES = "no exposed table has an owner column";
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TEXT_TYPES = new Set(["text", "varchar", "bpchar", "citext"]);
 
@@ -149,7 +152,7 @@ export async function seedOwnerRows(
   if (made.length === 0) {
     await deleteUsers(session, [owner.id, other.id]);
     return targets.length === 0
-      ? "no exposed table has an owner column"
+      ? NO_OWNED_TABLES
       : `no owner row could be made (${skipped.join("; ")})`;
   }
   return {

@@ -59,8 +59,8 @@ export {
 export {
   checkDeployConfig,
   type DeployConfigInput,
-  functionFacts,
   type FunctionFacts,
+  functionFacts,
   PLATFORM_ENV,
 } from "./deploy_config.ts";
 export { formatReport } from "./report.ts";

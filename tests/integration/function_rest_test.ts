@@ -1,0 +1,116 @@
+/**
+ * The PostgREST stand-in functions reach at `SUPABASE_URL` during a function run, driven by the
+ * real supabase-js client on a PostgreSQL shadow: row level security decides what each token
+ * sees, the calls supabase-js makes for filters, ordering, `.single()`, inserts with `.select()`,
+ * updates, deletes and RPC answer as PostgREST does, and what it does not support is a 400
+ * naming it.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@supabase/supabase-js";
+import { apiKeys, mintUserToken } from "../../shared/auth/mod.ts";
+import { createPostgresShadow } from "../../shared/shadow/mod.ts";
+import { restStandIn } from "../../shared/validation/function_rest.ts";
+import { shadowAdminUrl } from "../_support/db.ts";
+
+const SCHEMA = `
+create table public.notes (
+  id bigint generated always as identity primary key,
+  user_id uuid not null default auth.uid() references auth.users (id),
+  title text not null,
+  done boolean not null default false
+);
+alter table public.notes enable row level security;
+create policy notes_own on public.notes for all to authenticated
+  using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
+grant select, insert, update, delete on public.notes to authenticated;
+create function public.count_notes() returns bigint language sql stable set search_path = ''
+  as $$ select count(*) from public.notes $$;
+grant execute on function public.count_notes() to authenticated;
+`;
+
+Deno.test("supabase-js against the PostgREST stand-in acts as each caller's token", async () => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(SCHEMA);
+  const secret = "a-probe-secret-of-at-least-32-characters!";
+  const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+  for (const id of [a, b]) {
+    await session.query(
+      "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
+      [id, `${id}@example.com`],
+    );
+  }
+  const rest = restStandIn(session, { secret });
+  const abort = new AbortController();
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: abort.signal,
+    onListen() {},
+  }, rest);
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const keys = await apiKeys(secret);
+    const as = async (sub: string) =>
+      createClient(url, keys.anon, {
+        auth: { persistSession: false },
+        global: { headers: { Authorization: `Bearer ${await mintUserToken(secret, { sub })}` } },
+      });
+    const userA = await as(a);
+    const userB = await as(b);
+
+    const inserted = await userA.from("notes").insert([{ title: "one" }, { title: "two" }])
+      .select("id,title");
+    assert.equal(inserted.error, null);
+    assert.deepEqual(inserted.data?.map((n) => n.title), ["one", "two"]);
+    assert.equal((await userA.from("notes").insert({ title: "quiet" })).status, 201);
+
+    const mine = await userA.from("notes").select("title").in("title", ["one", "two"])
+      .order("title", { ascending: false }).limit(5);
+    assert.deepEqual(mine.data, [{ title: "two" }, { title: "one" }]);
+    assert.deepEqual((await userB.from("notes").select("*")).data, []);
+
+    const single = await userA.from("notes").select("id, label:title").eq("title", "one").single();
+    assert.equal(single.data?.label, "one");
+    const none = await userB.from("notes").select("*").eq("title", "one").single();
+    assert.equal(none.error?.code, "PGRST116");
+
+    const forged = await userB.from("notes").insert({ title: "x", user_id: a });
+    assert.equal(forged.error?.code, "42501");
+
+    const updated = await userA.from("notes").update({ done: true }).eq("title", "two")
+      .select("done");
+    assert.deepEqual(updated.data, [{ done: true }]);
+    assert.deepEqual(
+      (await userB.from("notes").update({ done: false }).neq("title", "")
+        .select()).data,
+      [],
+    );
+
+    assert.equal((await userA.rpc("count_notes")).data, 3);
+    assert.equal((await userB.rpc("count_notes")).data, 0);
+
+    const admin = createClient(url, keys.serviceRole, { auth: { persistSession: false } });
+    assert.equal((await admin.from("notes").select("id")).data?.length, 3);
+    assert.equal((await userB.from("notes").delete().eq("title", "one").select()).data?.length, 0);
+    assert.equal((await userA.from("notes").delete().eq("title", "one").select()).data?.length, 1);
+
+    const embedded = await userA.from("notes").select("*, owner:users(*)");
+    assert.equal(embedded.status, 400);
+    assert.match(embedded.error?.message ?? "", /embedded resources .* not supported/);
+    const forgedToken = createClient(url, keys.anon, {
+      auth: { persistSession: false },
+      global: {
+        headers: {
+          Authorization: `Bearer ${await mintUserToken("another-secret-of-32-characters-or-more", {
+            sub: a,
+          })}`,
+        },
+      },
+    });
+    assert.equal((await forgedToken.from("notes").select("*")).status, 401);
+  } finally {
+    abort.abort();
+    await server.finished;
+  }
+});
