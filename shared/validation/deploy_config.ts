@@ -49,6 +49,43 @@ export interface DeployConfigInput {
   declaredVerifyJwt?: Readonly<Record<string, boolean>>;
 }
 
+/** The parts of the agents' outputs {@link deployConfigInputOf} reads (structural `EdgeFunction`). */
+export interface DeliveredFunction {
+  function_name: string;
+  verify_jwt: boolean;
+  env_vars: readonly string[];
+  files: readonly { path: string; content: string }[];
+}
+
+/**
+ * The input of {@link checkDeployConfig} from a deliverable's agent outputs: the edge-functions
+ * agent's `functions` (files become `<function_name>/<path>`; only .ts/.js files are sources) and
+ * `env_vars`, the deployment agent's `files` and `env_vars`. Every env list counts as declared.
+ */
+export function deployConfigInputOf(deliverable: {
+  functions: readonly DeliveredFunction[];
+  files: readonly { path: string; content: string }[];
+  envVars: readonly { name: string }[];
+}): DeployConfigInput {
+  return {
+    configFiles: deliverable.files,
+    functions: deliverable.functions.flatMap((f) =>
+      f.files.filter((file) => /\.(ts|tsx|mts|js|mjs)$/.test(file.path)).map((file) => ({
+        name: `${f.function_name}/${file.path}`,
+        source: file.content,
+      }))
+    ),
+    declaredEnv: [
+      ...deliverable.envVars.map((e) => e.name),
+      ...deliverable.functions.flatMap((f) => f.env_vars),
+    ],
+    declaredVerifyJwt: Object.fromEntries(
+      deliverable.functions.filter((f) => !f.function_name.startsWith("_"))
+        .map((f) => [f.function_name, f.verify_jwt]),
+    ),
+  };
+}
+
 /**
  * Variables the platform sets for every function (hosted and `supabase functions serve`), see
  * /work/shared/reference/supabase-platform.md; custom secrets cannot start with `SUPABASE_`.

@@ -58,7 +58,9 @@ export {
 } from "./function_run.ts";
 export {
   checkDeployConfig,
+  type DeliveredFunction,
   type DeployConfigInput,
+  deployConfigInputOf,
   type FunctionFacts,
   functionFacts,
   PLATFORM_ENV,
