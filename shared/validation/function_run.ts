@@ -64,6 +64,12 @@ export interface FunctionRunOptions {
    * documented ones and their body validated against the declared response JSON Schema (ajv).
    */
   endpoints?: readonly DocumentedEndpoint[];
+  /**
+   * `verify_jwt` per function name (config.toml, or `EdgeFunction.verify_jwt`; default true).
+   * Where false, a call without a token need not get 401 (a public or webhook function; whether
+   * that is right is `checkDeployConfig`'s `verify_jwt_mismatch`), though a 5xx still counts.
+   */
+  verifyJwt?: Readonly<Record<string, boolean>>;
   /** Receives how long each function's proof took, in ms (for benchmarks). */
   trace?: (entry: string, ms: number) => void;
 }
@@ -364,8 +370,19 @@ export async function runFunctionChecks(
         }
         // Requests reach a function under its name (`/functions/v1/<name>` → `/<name>`).
         const base = `http://127.0.0.1:${port}`;
-        out.push(...await httpChecks(`${base}/${name}`, entry, owner, requestMs, where));
+        const requireToken = options.verifyJwt?.[name] ?? true;
         const contract = contractOf(options.endpoints ?? [], name);
+        // Without a token, the function is called the way its first documented endpoint is.
+        const first = contract[0];
+        const anonymousCall = first
+          ? { url: `${base}${first.path}`, method: first.method, body: first.body }
+          : { url: `${base}/${name}`, method: "POST", body: "{}" };
+        out.push(
+          ...await httpChecks(`${base}/${name}`, entry, owner, requestMs, where, {
+            requireToken,
+            anonymousCall,
+          }),
+        );
         out.push(...await contractChecks(base, entry, contract, owner, requestMs, where));
         if (users && typeof seeded === "object") {
           out.push(
@@ -504,6 +521,10 @@ async function httpChecks(
   token: string,
   timeoutMs: number,
   where: Where,
+  { requireToken, anonymousCall }: {
+    requireToken: boolean;
+    anonymousCall: { url: string; method: string; body: string | undefined };
+  },
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   const mismatch = (what: string) =>
@@ -528,14 +549,14 @@ async function httpChecks(
     );
   }
 
-  const anonymous = await call(url, {
-    method: "POST",
+  const anonymous = await call(anonymousCall.url, {
+    method: anonymousCall.method,
     headers: { "content-type": "application/json" },
-    body: "{}",
+    body: anonymousCall.body,
   }, timeoutMs);
   if ("error" in anonymous) unhandled(`a call without a token got ${anonymous.error}`);
   else if (anonymous.status >= 500) unhandled(`a call without a token got ${anonymous.status}`);
-  else if (anonymous.status !== 401) {
+  else if (requireToken && anonymous.status !== 401) {
     mismatch(`a call without a token got ${anonymous.status}, not 401`);
   }
 

@@ -18,7 +18,7 @@ import type { Identity, ShadowSession } from "../shadow/mod.ts";
 import { ShadowSqlError } from "../shadow/mod.ts";
 import type { Catalog } from "./catalog.ts";
 import { ownerColumn } from "./probes.ts";
-import { RowSynthesisError, RowSynthesizer, SERVICE, tableRef } from "./row_synthesis.ts";
+import { ident, RowSynthesisError, RowSynthesizer, SERVICE, tableRef } from "./row_synthesis.ts";
 
 /** A seeded user. */
 export interface SeededUser {
@@ -75,6 +75,7 @@ export async function seedOwnerRows(
     }
   } catch (e) {
     if (!(e instanceof ShadowSqlError)) throw e;
+    await deleteUsers(session, [owner.id, other.id]);
     return `users could not be created in auth.users (${e.message})`;
   }
   const exposed = new Set(exposedSchemas);
@@ -161,20 +162,33 @@ export async function seedOwnerRows(
     markers,
     skipped,
     async cleanup() {
-      for (const { table } of made.reverse()) {
-        const col = owners.get(table)!;
-        const [schema, name] = [
-          table.slice(0, table.indexOf(".")),
-          table.slice(table.indexOf(".") + 1),
-        ];
-        await session.exec("begin").catch(() => {});
-        await session.queryAs(
-          SERVICE,
-          `delete from ${tableRef(schema, name)} where "${col.replaceAll('"', '""')}"::text = $1`,
-          [owner.id],
-          { keep: true },
-        ).catch(() => {});
-        await session.exec("commit").catch(() => {});
+      // Children before parents is not known here: a delete a foreign key refuses is retried
+      // after the others (rows of both users, written by the functions too).
+      let left = made.map((m) => m.table);
+      for (let pass = 0; pass < 3 && left.length && session.alive; pass++) {
+        const failed: string[] = [];
+        for (const table of left) {
+          const col = owners.get(table)!;
+          const [schema, name] = [
+            table.slice(0, table.indexOf(".")),
+            table.slice(table.indexOf(".") + 1),
+          ];
+          await session.exec("begin");
+          try {
+            await session.queryAs(
+              SERVICE,
+              `delete from ${tableRef(schema, name)} where ${ident(col)}::text in ($1, $2)`,
+              [owner.id, other.id],
+              { keep: true },
+            );
+            await session.exec("commit");
+          } catch (e) {
+            if (session.alive) await session.exec("rollback").catch(() => {});
+            if (!(e instanceof ShadowSqlError)) throw e;
+            failed.push(table);
+          }
+        }
+        left = failed;
       }
       await deleteUsers(session, [owner.id, other.id]);
     },

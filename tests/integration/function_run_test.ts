@@ -193,6 +193,22 @@ Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions 
       }
     });
   }
+  await t.step(
+    "without verify_jwt a public function need not answer 401 without a token",
+    async () => {
+      const source = FUNCTION_CASES[0].source.replace(
+        'if (!authorization) return fail(401, "unauthorized", "sign in first");',
+        "if (!authorization) return json({ notes: [] });",
+      );
+      const run = (verifyJwt: boolean) =>
+        runFunctionChecks([{ name: "public-notes/index.ts", source }], {
+          databaseUrl,
+          verifyJwt: { "public-notes": verifyJwt },
+        });
+      assert.deepEqual((await run(false)).map((f) => f.rule), []);
+      assert.deepEqual((await run(true)).map((f) => f.rule), ["function_contract_mismatch"]);
+    },
+  );
   await t.step("the seeded users and rows are gone afterwards", async () => {
     const [{ n }] = await session.query<{ n: number }>(
       "select (select count(*) from public.notes)::int + (select count(*) from auth.users)::int as n",
@@ -204,4 +220,49 @@ Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions 
     `function proof p50: ${p50(times)} ms started and called, ${p50(totals)} ms with the run's ` +
       `setup (seeding, cache); per case ${totals.map((ms) => Math.round(ms)).join(", ")} ms`,
   );
+});
+
+Deno.test("the nine-agents scenario's board-summary runs isolated on its migration; its missing CORS is caught", async () => {
+  const fixture = (name: string) =>
+    Deno.readTextFile(new URL(`../fixtures/nine_agents/${name}`, import.meta.url));
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(await fixture("create_boards.up.sql"));
+  const found = await runFunctionChecks(
+    [{ name: "board-summary/index.ts", source: await fixture("board_summary.ts") }],
+    {
+      databaseUrl: await session.connectionUrl!(8),
+      session,
+      catalog: await readCatalog(session),
+      endpoints: [{
+        method: "GET",
+        path: "/functions/v1/board-summary",
+        request: null,
+        response: JSON.stringify({
+          type: "object",
+          required: ["boards"],
+          properties: {
+            boards: {
+              type: "array",
+              items: {
+                type: "object",
+                required: ["id", "name", "open", "done"],
+                properties: {
+                  id: { type: "string", format: "uuid" },
+                  name: { type: "string" },
+                  open: { type: "integer", minimum: 0 },
+                  done: { type: "integer", minimum: 0 },
+                },
+              },
+            },
+          },
+        }),
+        errors: [{ status: 401 }, { status: 405 }],
+      }],
+    },
+  );
+  // Boards and cards were seeded for the owner and the owner saw them (no "not shown"); the
+  // other user saw none (no leak); only the OPTIONS preflight without CORS headers is wrong.
+  assert.deepEqual(found.map((f) => f.rule), ["function_contract_mismatch"], show(found));
+  assert.match(found[0].message, /OPTIONS preflight got 405 without Access-Control-Allow-Origin/);
 });
