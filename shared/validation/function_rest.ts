@@ -21,7 +21,12 @@
  * ```
  */
 import { verifyToken } from "../auth/mod.ts";
-import { type Identity, type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";
+import {
+  type Identity,
+  type ShadowSession,
+  ShadowSqlError,
+  ShadowTimeoutError,
+} from "../shadow/mod.ts";
 import { ident } from "./row_synthesis.ts";
 
 /** Options for {@link restStandIn}. */
@@ -30,7 +35,7 @@ export interface RestStandInOptions {
   secret: string;
   /** Schemas the Data API exposes (default `["public"]`). */
   exposedSchemas?: readonly string[];
-  /** Per-request statement timeout (default 5 s). */
+  /** Per-request statement timeout, enforced by Postgres (default 5 s). */
   timeoutMs?: number;
 }
 
@@ -196,11 +201,14 @@ export function restStandIn(
     params: unknown[],
   ): Promise<{ body?: unknown; set?: unknown }> {
     return await serialized(async () => {
-      await session.exec("begin");
+      // Postgres cancels a slow request itself (57014, an answer), well before the session's
+      // own timeout would end the session and the validation with it.
+      const timeoutMs = Math.max(100, Math.floor(options.timeoutMs ?? 5_000));
+      await session.exec(`begin; set local statement_timeout = ${timeoutMs}`);
       try {
         const result = await session.queryAs(identity, sql, params, {
           keep: true,
-          timeoutMs: options.timeoutMs ?? 5_000,
+          timeoutMs: timeoutMs + 5_000,
         });
         await session.exec("commit");
         return result.rows[0] ?? {};
@@ -330,6 +338,9 @@ export function restStandIn(
       return new Response(JSON.stringify(rows), { status, headers });
     } catch (e) {
       if (e instanceof Unsupported) return pgrstError(400, "PGRST100", e.message);
+      if (e instanceof ShadowTimeoutError && session.alive) {
+        return pgrstError(500, "57014", "canceling statement due to statement timeout");
+      }
       if (e instanceof SyntaxError) return pgrstError(400, "PGRST102", "Empty or invalid json");
       if (e instanceof ShadowSqlError) {
         const code = e.code ?? "";
@@ -339,6 +350,8 @@ export function restStandIn(
           ? 409
           : code === "42P01" || code === "42883"
           ? 404
+          : code === "57014"
+          ? 500
           : 400;
         return pgrstError(status, code, e.message);
       }

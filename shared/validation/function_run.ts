@@ -1,22 +1,35 @@
 /**
  * Delivered edge functions, started and called (issue 15): each function (`<name>/index.ts` of
  * the submission) boots in its own Deno subprocess against the validation's shadow database, and
- * generated HTTP checks run against it — it boots; an OPTIONS preflight answers with CORS headers;
- * a call without a token gets 401; malformed JSON (sent with a valid user token) gets a 4xx with a
- * JSON body. Findings: `function_boot_error`, `function_error_unhandled` (a 5xx, or the process
- * died), `function_contract_mismatch` (an answer the house contract does not allow), and
- * `function_probe_not_run` where this runtime starts no subprocesses.
+ * generated HTTP checks run against it, under its name as Supabase routes it (`/<name>`) — it
+ * boots; an OPTIONS preflight answers with CORS headers; a call without a token gets 401 (unless
+ * the function is deployed with `verify_jwt = false`); malformed JSON (sent with a valid user
+ * token) gets a 4xx with a JSON body. Given the documented endpoints, each one under
+ * `/functions/v1/<name>` is called as a user and judged: a documented status, and a success body
+ * its response JSON Schema accepts (ajv, `function_contract.ts`). Given the validation's session
+ * and catalog, an owner and another user are created, the owner's rows seeded
+ * (`function_seed.ts`), a PostgREST stand-in serves `/rest/v1` on the session as each caller's
+ * token (`function_rest.ts`), and each function is called as both: the other user's answer must
+ * carry none of the owner's rows. Findings: `function_boot_error`, `function_error_unhandled` (a
+ * 5xx, or the process died), `function_contract_mismatch`, `function_isolation_leak`,
+ * `function_isolation_not_shown` (info: the owner's own rows never came back, so nothing was
+ * shown), and `function_probe_not_run` where this runtime starts no subprocesses.
  *
  * The code is hostile, so the subprocess is the boundary, not the import filter before it: a
  * cleared environment holding only Deno's cache location and keys made for this probe (a random
  * JWT secret, signed-for-nobody API keys, the shadow's own login URL); `--allow-read` of its
  * temporary folder and the Deno cache only; `--allow-net` to its own loopback port, the shadow
- * database's address and a stand-in Auth endpoint of this probe; no writes, subprocesses, FFI or
- * system information; a V8 heap cap, and a kill after the time limit.
+ * database's address and this probe's stand-in platform (Auth and PostgREST); no writes,
+ * subprocesses, FFI or system information; a V8 heap cap, and a kill after the time limit.
  *
  * @example
  * ```ts
- * const findings = await runFunctionChecks(files, { databaseUrl: await session.connectionUrl!(4) });
+ * const findings = await runFunctionChecks(files, {
+ *   databaseUrl: await session.connectionUrl!(8),
+ *   session, catalog,                 // isolation: owner vs another user
+ *   endpoints,                        // ApiEndpoint[]: status and response schema (ajv)
+ *   verifyJwt: { "board-summary": true },
+ * });
  * ```
  */
 import { join } from "node:path";

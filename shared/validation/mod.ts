@@ -57,6 +57,13 @@ export {
   runFunctionChecks,
 } from "./function_run.ts";
 export {
+  compileSchema,
+  contractOf,
+  type DocumentedEndpoint,
+  exampleOf,
+} from "./function_contract.ts";
+export { restStandIn, type RestStandInOptions } from "./function_rest.ts";
+export {
   checkDeployConfig,
   type DeliveredFunction,
   type DeployConfigInput,

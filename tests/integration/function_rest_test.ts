@@ -26,6 +26,9 @@ grant select, insert, update, delete on public.notes to authenticated;
 create function public.count_notes() returns bigint language sql stable set search_path = ''
   as $$ select count(*) from public.notes $$;
 grant execute on function public.count_notes() to authenticated;
+create function public.slow() returns int language sql set search_path = ''
+  as $$ select 1 from pg_catalog.pg_sleep(3) $$;
+grant execute on function public.slow() to authenticated;
 `;
 
 Deno.test("supabase-js against the PostgREST stand-in acts as each caller's token", async () => {
@@ -40,7 +43,7 @@ Deno.test("supabase-js against the PostgREST stand-in acts as each caller's toke
       [id, `${id}@example.com`],
     );
   }
-  const rest = restStandIn(session, { secret });
+  const rest = restStandIn(session, { secret, timeoutMs: 300 });
   const abort = new AbortController();
   const server = Deno.serve({
     port: 0,
@@ -94,6 +97,12 @@ Deno.test("supabase-js against the PostgREST stand-in acts as each caller's toke
     assert.equal((await admin.from("notes").select("id")).data?.length, 3);
     assert.equal((await userB.from("notes").delete().eq("title", "one").select()).data?.length, 0);
     assert.equal((await userA.from("notes").delete().eq("title", "one").select()).data?.length, 1);
+
+    const slow = await userA.rpc("slow");
+    assert.equal(slow.status, 500);
+    assert.equal(slow.error?.code, "57014");
+    assert.ok(session.alive, "a slow request is cancelled, the session lives on");
+    assert.equal((await userA.rpc("count_notes")).data, 2);
 
     const embedded = await userA.from("notes").select("*, owner:users(*)");
     assert.equal(embedded.status, 400);
