@@ -4,9 +4,10 @@
  * owner in every exposed table with an owner column (the validator's own row synthesis and
  * owner-column detection, `row_synthesis.ts`/`probes.ts`), written as `service_role` and
  * committed, so the function's own connections and the PostgREST stand-in see them. Each row
- * leaves markers — its uuids and a distinctive text value where a text column takes one — and a
- * marker the other user may read through RLS anyway (a table public by design) is dropped: what
- * is left is what only the owner may see, so finding it in the other user's answer is a leak.
+ * leaves markers — its own uuids (foreign keys excepted) and a distinctive text value where a
+ * text column takes one — and a marker the other user may read through RLS anyway (a table
+ * public by design) is dropped: what is left is what only the owner may see, so finding it in the
+ * other user's answer is a leak.
  *
  * @example
  * ```ts
@@ -128,9 +129,10 @@ export async function seedOwnerRows(
     synth.resetParents();
     if (!row) continue;
     made.push({ table: name, row });
-    for (const value of Object.values(row)) {
+    for (const [column, value] of Object.entries(row)) {
       const text = typeof value === "string" ? value : null;
-      if (!text || text === owner.id) continue;
+      // A foreign key names another row (maybe a shared, public one): that row marks itself.
+      if (!text || text === owner.id || foreign.has(column)) continue;
       if (UUID.test(text) || text.startsWith("bt-owner-")) markers.set(text, name);
     }
     // What RLS lets the other user read anyway is public by design, not a marker.

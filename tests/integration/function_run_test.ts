@@ -266,3 +266,49 @@ Deno.test("the nine-agents scenario's board-summary runs isolated on its migrati
   assert.deepEqual(found.map((f) => f.rule), ["function_contract_mismatch"], show(found));
   assert.match(found[0].message, /OPTIONS preflight got 405 without Access-Control-Allow-Origin/);
 });
+
+Deno.test("rows RLS shows every user are not the owner's to leak; nor is a shared parent's id", async (t) => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(`
+    create table public.topics (id uuid primary key default gen_random_uuid(), label text not null);
+    alter table public.topics enable row level security;
+    create policy topics_read on public.topics for select to authenticated using (true);
+    create table public.posts (
+      id uuid primary key default gen_random_uuid(),
+      user_id uuid not null references auth.users (id) on delete cascade,
+      topic_id uuid not null references public.topics (id) on delete cascade,
+      body text not null
+    );
+    alter table public.posts enable row level security;
+    create policy posts_read on public.posts for select to authenticated using (true);
+    grant select on public.topics, public.posts to authenticated;
+  `);
+  // The service-role function of the corpus, listing another table.
+  const lister = (table: string, columns: string) =>
+    FUNCTION_CASES[1].source.replace(
+      'admin.from("notes").select("id,title")',
+      `admin.from("${table}").select("${columns}")`,
+    );
+  const run = async (table: string, columns: string) =>
+    (await runFunctionChecks([{ name: `${table}/index.ts`, source: lister(table, columns) }], {
+      databaseUrl: await session.connectionUrl!(8),
+      session,
+      catalog: await readCatalog(session),
+    })).map((f) => f.rule);
+  await t.step("posts everyone may read: listing them all is no leak", async () => {
+    assert.deepEqual(await run("posts", "id,topic_id,body"), []);
+  });
+  await session.exec(`
+    drop policy posts_read on public.posts;
+    create policy posts_read on public.posts for select to authenticated
+      using ((select auth.uid()) = user_id);
+  `);
+  await t.step("posts of their owner only: listing them all is a leak", async () => {
+    assert.deepEqual(await run("posts", "id,topic_id,body"), ["function_isolation_leak"]);
+  });
+  await t.step("the public topic an owner's post points to is no leak of that post", async () => {
+    // No leak; and since no owner row came back either, the check says it showed nothing.
+    assert.deepEqual(await run("topics", "id,label"), ["function_isolation_not_shown"]);
+  });
+});
