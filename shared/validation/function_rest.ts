@@ -27,6 +27,7 @@ import {
   ShadowSqlError,
   ShadowTimeoutError,
 } from "../shadow/mod.ts";
+import type { Catalog } from "./catalog.ts";
 import { ident } from "./row_synthesis.ts";
 
 /** Options for {@link restStandIn}. */
@@ -35,6 +36,10 @@ export interface RestStandInOptions {
   secret: string;
   /** Schemas the Data API exposes (default `["public"]`). */
   exposedSchemas?: readonly string[];
+  /** The shadow's catalog: its foreign keys let `select=` embed related rows. */
+  catalog?: Pick<Catalog, "constraints">;
+  /** Told what a request asked that the stand-in does not support (it answered a 400). */
+  onUnsupported?: (what: string) => void;
   /** Per-request statement timeout, enforced by Postgres (default 5 s). */
   timeoutMs?: number;
 }
@@ -121,19 +126,103 @@ function addFilter(q: Query, column: string, expr: string): void {
   q.where.push(negate ? `not (${clause})` : clause);
 }
 
-function projection(select: string | null): string {
-  if (!select || select.trim() === "*") return "*";
-  return select.split(",").map((part) => {
+/** Splits a `select=` list at its top-level commas (embedded lists stay whole). */
+function topLevel(list: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of list) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur.trim()) out.push(cur);
+  return out;
+}
+
+/** The foreign keys the stand-in embeds along (from the catalog). */
+type ForeignKeys = Catalog["constraints"];
+
+/**
+ * The select list of `select=` for rows of `schema.table` aliased `alias`: columns (with
+ * `alias:` and `::cast`) and resources embedded along a foreign key either way — a parent as an
+ * object, children as an array — nested, each a sub-select run under the same role, so row level
+ * security filters embedded rows as PostgREST's joins do.
+ */
+function projection(
+  select: string | null,
+  at: { schema: string; table: string; alias: string; depth: number; fks: ForeignKeys | null },
+): string {
+  if (!select || select.trim() === "*") return `${at.alias}.*`;
+  return topLevel(select).map((part) => {
     const p = part.trim();
-    if (p === "*") return "*";
-    if (p.includes("(")) {
-      throw new Unsupported(`embedded resources (${p}) are not supported by this stand-in`);
-    }
+    if (p === "*") return `${at.alias}.*`;
+    const embed = /^(?:([A-Za-z_][\w]*):)?([A-Za-z_][\w]*)(?:!([\w]+))?\((.*)\)$/s.exec(p);
+    if (embed) return embedded(embed, at);
+    if (p.includes("(")) throw new Unsupported(`select item ${p}`);
     const [alias, column] = p.includes(":") ? p.split(":", 2) : [null, p];
     const [name, cast] = column.split("::", 2);
     if (cast && !/^[a-z_][a-z0-9_ ]*$/i.test(cast)) throw new Unsupported(`cast ${cast}`);
-    return `${ident(name)}${cast ? `::${cast}` : ""}${alias ? ` as ${ident(alias)}` : ""}`;
+    return `${at.alias}.${ident(name)}${cast ? `::${cast}` : ""}${
+      alias ? ` as ${ident(alias)}` : ` as ${ident(name)}`
+    }`;
   }).join(", ");
+}
+
+function embedded(
+  m: RegExpExecArray,
+  at: { schema: string; table: string; alias: string; depth: number; fks: ForeignKeys | null },
+): string {
+  const [, alias, target, hint, inner] = m;
+  if (!at.fks) throw new Unsupported(`embedded resources (${target}) need the schema's catalog`);
+  if (at.depth > 4) throw new Unsupported("embedding nests too deep");
+  const fk = (c: ForeignKeys[number]) => c.type === "f" && c.refColumns !== null;
+  const hinted = (c: ForeignKeys[number]) =>
+    !hint || hint === "inner" || hint === "left" || c.name === hint || c.columns.includes(hint);
+  // Many-to-one: this table references the target (a parent, embedded as an object).
+  const up = at.fks.filter((c) =>
+    fk(c) && hinted(c) && c.schema === at.schema && c.table === at.table &&
+    c.refSchema === at.schema && c.refTable === target
+  );
+  // One-to-many: the target references this table (children, embedded as an array).
+  const down = at.fks.filter((c) =>
+    fk(c) && hinted(c) && c.schema === at.schema && c.table === target &&
+    c.refSchema === at.schema && c.refTable === at.table
+  );
+  if (up.length + down.length !== 1) {
+    throw new Unsupported(
+      `${up.length + down.length === 0 ? "no" : "more than one"} foreign key relates ` +
+        `${at.table} and ${target}` + (up.length + down.length ? " (name one with !hint)" : ""),
+    );
+  }
+  const inAlias = `e${at.depth + 1}`;
+  const cols = projection(inner, {
+    schema: at.schema,
+    table: target,
+    alias: inAlias,
+    depth: at.depth + 1,
+    fks: at.fks,
+  });
+  const from = `${ident(at.schema)}.${ident(target)} ${inAlias}`;
+  const name = ident(alias ?? target);
+  if (up.length) {
+    const c = up[0];
+    const on = c.columns.map((col, i) =>
+      `${inAlias}.${ident(c.refColumns![i])} = ${at.alias}.${ident(col)}`
+    )
+      .join(" and ");
+    return `(select to_json(r) from (select ${cols} from ${from} where ${on} limit 1) r) as ${name}`;
+  }
+  const c = down[0];
+  const on = c.columns.map((col, i) =>
+    `${inAlias}.${ident(col)} = ${at.alias}.${ident(c.refColumns![i])}`
+  )
+    .join(" and ");
+  return `(select coalesce(json_agg(r), '[]') from (select ${cols} from ${from} where ${on}) r) ` +
+    `as ${name}`;
 }
 
 function ordering(order: string | null): string {
@@ -199,7 +288,7 @@ export function restStandIn(
     identity: Identity,
     sql: string,
     params: unknown[],
-  ): Promise<{ body?: unknown; set?: unknown }> {
+  ): Promise<{ body?: unknown; set?: unknown; total?: unknown }> {
     return await serialized(async () => {
       // Postgres cancels a slow request itself (57014, an answer), well before the session's
       // own timeout would end the session and the validation with it.
@@ -272,13 +361,22 @@ export function restStandIn(
           addFilter(q, key, value);
         }
         const where = q.where.length ? ` where ${q.where.join(" and ")}` : "";
-        const cols = projection(url.searchParams.get("select"));
+        const cols = projection(url.searchParams.get("select"), {
+          schema: profile,
+          table: decodeURIComponent(path),
+          alias: "x",
+          depth: 0,
+          fks: options.catalog?.constraints ?? null,
+        });
         params = q.params;
         const wrap = (rows: string) =>
           `select coalesce(json_agg(t), '[]') as body from (select ${cols} from ${rows} x) t`;
         if (req.method === "GET" || req.method === "HEAD") {
-          sql = `select coalesce(json_agg(t), '[]') as body from (select ${cols} from ${table}` +
-            `${where}${ordering(url.searchParams.get("order"))}${
+          const counted = /count=(exact|planned|estimated)/.test(prefer)
+            ? `, (select count(*) from ${table} x${where}) as total`
+            : "";
+          sql = `select coalesce(json_agg(t), '[]') as body${counted} from (select ${cols} from ` +
+            `${table} x${where}${ordering(url.searchParams.get("order"))}${
               paging(url, req.headers.get("range"))
             }) t`;
         } else {
@@ -316,11 +414,12 @@ export function restStandIn(
       }
       const answer = await run(who, sql, params);
       const rows = Array.isArray(answer.body) ? answer.body : [];
+      const total = answer.total === undefined ? "*" : String(answer.total);
       const headers = {
         "content-type": "application/json; charset=utf-8",
-        "content-range": rows.length ? `0-${rows.length - 1}/*` : "*/0",
+        "content-range": rows.length ? `0-${rows.length - 1}/${total}` : `*/${total}`,
       };
-      if (!returns) return new Response(null, { status, headers });
+      if (!returns || req.method === "HEAD") return new Response(null, { status, headers });
       if (single) {
         if (rows.length !== 1) {
           return pgrstError(
@@ -337,7 +436,10 @@ export function restStandIn(
       }
       return new Response(JSON.stringify(rows), { status, headers });
     } catch (e) {
-      if (e instanceof Unsupported) return pgrstError(400, "PGRST100", e.message);
+      if (e instanceof Unsupported) {
+        options.onUnsupported?.(e.message);
+        return pgrstError(400, "PGRST100", e.message);
+      }
       if (e instanceof ShadowTimeoutError && session.alive) {
         return pgrstError(500, "57014", "canceling statement due to statement timeout");
       }

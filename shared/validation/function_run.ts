@@ -290,6 +290,8 @@ export async function runFunctionChecks(
   const seeded: Seeded | string | undefined = live && options.catalog
     ? await seedOwnerRows(live, options.catalog, exposed)
     : undefined;
+  // What the PostgREST stand-in refused while the current function was being called.
+  const refused: string[] = [];
   const notSeeded = typeof seeded === "string" && seeded !== NO_OWNED_TABLES
     ? [finding(
       "function_isolation_not_shown",
@@ -299,7 +301,14 @@ export async function runFunctionChecks(
     : [];
   const platform = servePlatformStandIn(
     secret,
-    live ? restStandIn(live, { secret, exposedSchemas: exposed }) : undefined,
+    live
+      ? restStandIn(live, {
+        secret,
+        exposedSchemas: exposed,
+        catalog: options.catalog,
+        onUnsupported: (what) => refused.push(what),
+      })
+      : undefined,
   );
   const out: Finding[] = [...notSeeded];
   try {
@@ -332,6 +341,8 @@ export async function runFunctionChecks(
     const owner = users?.owner ?? await mintUserToken(secret, { sub: crypto.randomUUID() });
     for (const entry of entries) {
       const began = performance.now();
+      const firstFinding = out.length;
+      refused.length = 0;
       const name = entry.split("/")[0];
       const where = { file: entry, line: null, object: name };
       const port = freePort();
@@ -418,6 +429,15 @@ export async function runFunctionChecks(
           started.child.kill("SIGKILL");
         } catch { /* already gone */ }
         await started.child.status;
+        if (refused.length) {
+          // An answer shaped by the stand-in's limits must not pass for the function's own.
+          const note = ` (while answering, the probe's PostgREST stand-in refused what it does ` +
+            `not support: ${[...new Set(refused)].slice(0, 2).join("; ")}; this answer may ` +
+            "come from that, not from the function)";
+          for (let i = firstFinding; i < out.length; i++) {
+            out[i] = { ...out[i], message: out[i].message + note };
+          }
+        }
         options.trace?.(entry, performance.now() - began);
       }
     }

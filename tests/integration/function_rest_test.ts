@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { apiKeys, mintUserToken } from "../../shared/auth/mod.ts";
 import { createPostgresShadow } from "../../shared/shadow/mod.ts";
-import { restStandIn } from "../../shared/validation/function_rest.ts";
+import { readCatalog, restStandIn } from "../../shared/validation/mod.ts";
 import { shadowAdminUrl } from "../_support/db.ts";
 
 const SCHEMA = `
@@ -23,6 +23,24 @@ alter table public.notes enable row level security;
 create policy notes_own on public.notes for all to authenticated
   using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
 grant select, insert, update, delete on public.notes to authenticated;
+create table public.boards (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null default auth.uid() references auth.users (id),
+  name text not null
+);
+create table public.cards (
+  id uuid primary key default gen_random_uuid(),
+  board_id uuid not null references public.boards (id),
+  user_id uuid not null default auth.uid() references auth.users (id),
+  title text not null
+);
+alter table public.boards enable row level security;
+alter table public.cards enable row level security;
+create policy boards_own on public.boards for all to authenticated
+  using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
+create policy cards_own on public.cards for all to authenticated
+  using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
+grant select, insert on public.boards, public.cards to authenticated;
 create function public.count_notes() returns bigint language sql stable set search_path = ''
   as $$ select count(*) from public.notes $$;
 grant execute on function public.count_notes() to authenticated;
@@ -43,7 +61,11 @@ Deno.test("supabase-js against the PostgREST stand-in acts as each caller's toke
       [id, `${id}@example.com`],
     );
   }
-  const rest = restStandIn(session, { secret, timeoutMs: 300 });
+  const rest = restStandIn(session, {
+    secret,
+    timeoutMs: 300,
+    catalog: await readCatalog(session),
+  });
   const abort = new AbortController();
   const server = Deno.serve({
     port: 0,
@@ -104,9 +126,27 @@ Deno.test("supabase-js against the PostgREST stand-in acts as each caller's toke
     assert.ok(session.alive, "a slow request is cancelled, the session lives on");
     assert.equal((await userA.rpc("count_notes")).data, 2);
 
-    const embedded = await userA.from("notes").select("*, owner:users(*)");
-    assert.equal(embedded.status, 400);
-    assert.match(embedded.error?.message ?? "", /embedded resources .* not supported/);
+    const unrelated = await userA.from("notes").select("*, owner:users(*)");
+    assert.equal(unrelated.status, 400);
+    assert.match(unrelated.error?.message ?? "", /no foreign key relates notes and users/);
+    const unsupported = await userA.from("notes").select("*").or("done.eq.true,title.eq.two");
+    assert.equal(unsupported.status, 400);
+    assert.match(unsupported.error?.message ?? "", /or= filters are not supported/);
+
+    // Embedding along foreign keys, both ways, filtered by RLS like the top level.
+    const board = await userA.from("boards").insert({ name: "home" }).select("id").single();
+    await userA.from("cards").insert([{ board_id: board.data!.id, title: "a" }, {
+      board_id: board.data!.id,
+      title: "b",
+    }]);
+    await admin.from("cards").insert({ board_id: board.data!.id, user_id: b, title: "theirs" });
+    const boards = await userA.from("boards").select("name, cards(title)").order("name");
+    assert.deepEqual(boards.data, [{ name: "home", cards: [{ title: "a" }, { title: "b" }] }]);
+    const cards = await userA.from("cards").select("title, board:boards(name)").eq("title", "a")
+      .single();
+    assert.deepEqual(cards.data, { title: "a", board: { name: "home" } });
+    const counted = await userA.from("cards").select("*", { count: "exact", head: true });
+    assert.equal(counted.count, 2);
     const forgedToken = createClient(url, keys.anon, {
       auth: { persistSession: false },
       global: {

@@ -209,6 +209,22 @@ Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions 
       assert.deepEqual((await run(true)).map((f) => f.rule), ["function_contract_mismatch"]);
     },
   );
+  await t.step("an answer shaped by what the stand-in refuses says so", async () => {
+    const source = FUNCTION_CASES[0].source.replace(
+      '.select("id,title").order("created_at")',
+      '.select("id,title").or("title.eq.a,title.eq.b")',
+    );
+    const found = await runFunctionChecks([{ name: "notes-or/index.ts", source }], {
+      databaseUrl,
+      session,
+      catalog,
+      endpoints: [endpointOf("notes-or")],
+    });
+    assert.ok(found.some((f) => f.rule === "function_error_unhandled"), show(found));
+    for (const f of found) {
+      assert.match(f.message, /stand-in refused what it does not support: or= filters/);
+    }
+  });
   await t.step("the seeded users and rows are gone afterwards", async () => {
     const [{ n }] = await session.query<{ n: number }>(
       "select (select count(*) from public.notes)::int + (select count(*) from auth.users)::int as n",
