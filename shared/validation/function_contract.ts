@@ -150,10 +150,16 @@ export function exampleOf(schema: unknown, depth = 0): unknown {
   }
 }
 
-/** The checks for the endpoints documented under `/functions/v1/<fn>`. */
+/**
+ * The checks for the endpoints documented under `/functions/v1/<fn>`; path placeholders
+ * (`{id}`, `:id`) are filled by `fill` (the function run passes the owner's seeded ids, so the
+ * other user asks for the owner's row by its id), else with a fresh uuid.
+ */
 export function contractOf(
   endpoints: readonly DocumentedEndpoint[],
   fn: string,
+  /** A value for a path placeholder by its name (`{board_id}` → `board_id`); else a uuid. */
+  fill: (placeholder: string) => string | undefined = () => undefined,
 ): ContractCheck[] {
   const prefix = `/functions/v1/${fn}`;
   return endpoints.filter((e) =>
@@ -162,7 +168,11 @@ export function contractOf(
   ).map((e) => {
     const label = `${e.method} ${e.path}`;
     const path = e.path.slice("/functions/v1".length)
-      .replace(/\{[^}/]+\}|:[A-Za-z_][A-Za-z0-9_]*/g, () => crypto.randomUUID());
+      .replace(
+        /\{([^}/]+)\}|:([A-Za-z_][A-Za-z0-9_]*)/g,
+        (_, braced?: string, colon?: string) =>
+          encodeURIComponent(fill(braced ?? colon ?? "") ?? crypto.randomUUID()),
+      );
     let body: string | undefined;
     if (e.request && e.method !== "GET" && e.method !== "DELETE") {
       try {

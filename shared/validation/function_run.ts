@@ -39,7 +39,7 @@ import type { Catalog } from "./catalog.ts";
 import { type Finding, finding } from "./finding.ts";
 import { type ContractCheck, contractOf, type DocumentedEndpoint } from "./function_contract.ts";
 import { restStandIn } from "./function_rest.ts";
-import { NO_OWNED_TABLES, type Seeded, seedOwnerRows } from "./function_seed.ts";
+import { NO_OWNED_TABLES, type Seeded, seededIdFor, seedOwnerRows } from "./function_seed.ts";
 import {
   type FunctionFile,
   redactPaths,
@@ -395,7 +395,12 @@ export async function runFunctionChecks(
         // Requests reach a function under its name (`/functions/v1/<name>` → `/<name>`).
         const base = `http://127.0.0.1:${port}`;
         const requireToken = options.verifyJwt?.[name] ?? true;
-        const contract = contractOf(options.endpoints ?? [], name);
+        const contract = contractOf(
+          options.endpoints ?? [],
+          name,
+          (placeholder) =>
+            typeof seeded === "object" ? seededIdFor(seeded, placeholder, name) : undefined,
+        );
         // Without a token, the function is called the way its first documented endpoint is.
         const first = contract[0];
         const anonymousCall = first

@@ -34,10 +34,38 @@ export interface Seeded {
   other: SeededUser;
   /** Marker text → the table (`schema.name`) whose owner row carries it. */
   markers: Map<string, string>;
+  /** Each seeded table's (`schema.name`) primary key, as text, when it is one column. */
+  ids: Map<string, string>;
   /** Tables that could not be seeded, and why. */
   skipped: string[];
   /** Deletes the seeded rows and users (best effort: the shadow is disposed of anyway). */
   cleanup(): Promise<void>;
+}
+
+/**
+ * The seeded id a path placeholder names: `{board_id}`/`:boardId` → the row of `boards` (or
+ * `board`), `{id}` → the row of the table the function is named after (`board-summary` →
+ * `boards`), else the only seeded table's.
+ */
+export function seededIdFor(seeded: Seeded, placeholder: string, fn: string): string | undefined {
+  const words = (text: string) => text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  const named = (stem: string) =>
+    [...seeded.ids].find(([t]) => {
+      const table = t.slice(t.indexOf(".") + 1).toLowerCase();
+      return table === stem || table === `${stem}s` || table === `${stem}es` ||
+        table === stem.replace(/y$/, "ies");
+    })?.[1];
+  const snake = placeholder.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+  const stem = /^(.+?)_?id$/.exec(snake)?.[1];
+  if (stem) return named(stem);
+  if (snake === "id") {
+    for (const w of words(fn)) {
+      const hit = named(w) ?? named(w.replace(/s$/, ""));
+      if (hit) return hit;
+    }
+    return seeded.ids.size === 1 ? [...seeded.ids.values()][0] : undefined;
+  }
+  return undefined;
 }
 
 /** Why nothing was seeded when no exposed table has an owner column (nothing to isolate). */
@@ -89,6 +117,7 @@ export async function seedOwnerRows(
   const columnOf = (schema: string, table: string) => owners.get(`${schema}.${table}`);
   const markers = new Map<string, string>();
   const skipped: string[] = [];
+  const ids = new Map<string, string>();
   const made: { table: string; row: Record<string, unknown> }[] = [];
   const synth = new RowSynthesizer(catalog, session);
   const ownerOf = { id: owner.id, columnOf };
@@ -129,6 +158,11 @@ export async function seedOwnerRows(
     synth.resetParents();
     if (!row) continue;
     made.push({ table: name, row });
+    const pk = catalog.constraints.find((c) =>
+      c.schema === schema && c.table === table && c.type === "p" && c.columns.length === 1
+    );
+    const key = pk ? row[pk.columns[0]] : undefined;
+    if (typeof key === "string" || typeof key === "number") ids.set(name, String(key));
     for (const [column, value] of Object.entries(row)) {
       const text = typeof value === "string" ? value : null;
       // A foreign key names another row (maybe a shared, public one): that row marks itself.
@@ -162,6 +196,7 @@ export async function seedOwnerRows(
     owner,
     other,
     markers,
+    ids,
     skipped,
     async cleanup() {
       // Children before parents is not known here: a delete a foreign key refuses is retried
