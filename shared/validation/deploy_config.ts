@@ -250,7 +250,12 @@ function sourceFacts(parse: Parse, file: FunctionFile): SourceFacts {
           optional: method === "has" || hasFallback(node, parent),
         });
       }
-      if (method === "get" && first !== undefined && propertyName(callee.object) === "headers") {
+      // `req.headers.get("x")`, and Hono's `c.req.header("x")`.
+      if (
+        first !== undefined &&
+        ((method === "get" && propertyName(callee.object) === "headers") ||
+          (method === "header" && propertyName(callee.object) === "req"))
+      ) {
         facts.headers.push(first.toLowerCase());
       }
       if (

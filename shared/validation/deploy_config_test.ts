@@ -195,3 +195,17 @@ Deno.test("function facts: user checks, secrets and privileged access are read f
     [["hook", false, true, true, false], ["notes", true, false, false, true]],
   );
 });
+
+Deno.test("a Hono webhook reading its secret header with c.req.header counts as checking a secret", async () => {
+  const source = `
+import { Hono } from "npm:hono@4.13.19";
+const app = new Hono().basePath("/hook");
+app.post("/", async (c) => {
+  if (c.req.header("x-signature") !== Deno.env.get("HOOK_SECRET")) return c.json({}, 401);
+  return c.json({ ok: true });
+});
+Deno.serve(app.fetch);`;
+  const [facts] = await functionFacts([{ name: "hook/index.ts", source }]);
+  assert.equal(facts.checksSecret, true);
+  assert.equal(facts.readsUserToken, false);
+});

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { checkDeployConfig, deployConfigInputOf } from "../../shared/validation/mod.ts";
 import { CONFIG_CASES } from "../fixtures/functions/config/cases.ts";
+import { nineAgentAnswers } from "../fixtures/nine_agents/scenario.ts";
 
 Deno.test("every config case raises exactly its rules, and its clean twin none", async (t) => {
   for (const c of CONFIG_CASES) {
@@ -25,4 +26,24 @@ Deno.test("every config case raises exactly its rules, and its clean twin none",
       "verify_jwt_mismatch",
     ]
   ) assert.ok(covered.has(rule), `no case raises ${rule}`);
+});
+
+Deno.test("the nine-agents scenario's deliverable agrees with its config", async () => {
+  const answers = await nineAgentAnswers();
+  const found = await checkDeployConfig(deployConfigInputOf({
+    functions: answers["edge-functions"].artifacts.functions,
+    files: answers.deployment.artifacts.files,
+    envVars: [
+      ...answers.deployment.artifacts.env_vars,
+      ...answers["edge-functions"].artifacts.env_vars,
+    ],
+  }));
+  assert.deepEqual(found, []);
+  // The same deliverable with the function left out of the config's reach is caught.
+  const broken = await checkDeployConfig(deployConfigInputOf({
+    functions: [],
+    files: answers.deployment.artifacts.files,
+    envVars: [],
+  }));
+  assert.deepEqual(broken.map((f) => f.rule), ["deploy_config_unknown_function"]);
 });
