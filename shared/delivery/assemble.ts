@@ -5,7 +5,8 @@
  * functions, docs, deploy config, tests, a README) and the sections index stored as the run's
  * result: summary, migrations in order with their policies, indexes with the queries they serve,
  * functions, API docs, deployment, setup (env vars, CLI steps), notes (assumptions, rollback,
- * future improvements) and the validation evidence of every file. Same input, same output.
+ * future improvements, what failed and what recovered it) and the validation evidence of every
+ * file. Same input, same output.
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@ import type {
   DeliveryResult,
   DeliverySummary,
   FileEvidence,
+  RecoveryNote,
   SetupStep,
   TaskEvidence,
 } from "../runs/mod.ts";
@@ -273,6 +275,7 @@ export async function assembleDeliverable(
           ),
           ...notes,
         ],
+        recovery: recoveryNotes(request),
       },
     },
     files: all.length + 1,
@@ -285,6 +288,21 @@ export async function assembleDeliverable(
     meta: { generated: true },
   };
   return { result, files: [readme, ...all] };
+}
+
+/** Each recovery decision with the agents of the tasks it names, in order. */
+function recoveryNotes(request: AssemblyInput): RecoveryNote[] {
+  const agentOf = (key: string | null) =>
+    key === null ? null : request.tasks.find((t) => t.key === key)?.agent ?? null;
+  return (request.recovery ?? []).map((d) => ({
+    class: d.class,
+    strategy: d.strategy,
+    from_task: d.from_task,
+    from_agent: agentOf(d.from_task),
+    to_task: d.to_task,
+    to_agent: d.to_agent ?? agentOf(d.to_task),
+    reason: d.reason,
+  }));
 }
 
 /** The deliverable's files by path; a later file at the same path replaces the earlier one. */

@@ -1,7 +1,7 @@
 /**
  * What the assembler reads of a finished run: the run (its request, understanding and creation
- * time), its tasks with their accepted outputs and validation reports, and the artifacts the tasks
- * stored. Structural types, so rows read by the worker and fixtures built in tests both fit.
+ * time), its tasks with their accepted outputs and validation reports, the artifacts the tasks
+ * stored, and what recovery decided along the way. Structural types, so rows read by the worker and fixtures built in tests both fit.
  */
 
 /** The run being delivered. */
@@ -39,9 +39,21 @@ export interface DeliveryArtifact {
   ordinal: number;
 }
 
+/** A recovery decision of the run (`backend_team.recovery_decisions`), in order. */
+export interface DeliveryDecision {
+  class: string;
+  strategy: string;
+  from_task: string | null;
+  to_task: string | null;
+  to_agent: string | null;
+  reason: string;
+}
+
 /** Everything {@link assembleDeliverable} reads. */
 export interface AssemblyInput {
   run: DeliveryRun;
   tasks: DeliveryTask[];
   artifacts: DeliveryArtifact[];
+  /** Recovery decisions in order (absent: none recorded); the Notes say what failed and what recovered it. */
+  recovery?: DeliveryDecision[];
 }

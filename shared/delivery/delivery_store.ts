@@ -1,5 +1,6 @@
 /**
- * The delivery phase's SQL, as the service side: read a run with its tasks and their artifacts,
+ * The delivery phase's SQL, as the service side: read a run with its tasks, their artifacts and
+ * the run's recovery decisions,
  * and store an assembled deliverable — its files as artifact rows without a task under
  * `deliverable/` (replacing any from an earlier, interrupted try), each announced as an
  * `artifact.created` event — in the caller's transaction. Status changes stay with the state
@@ -17,6 +18,7 @@ import { DELIVERABLE_FOLDER, type DeliverableFile, type RunStatus } from "../run
 import type {
   AssemblyInput,
   DeliveryArtifact,
+  DeliveryDecision,
   DeliveryRun,
   DeliveryTask,
 } from "./assembly_input.ts";
@@ -28,7 +30,7 @@ export interface DeliveryRunRecord extends DeliveryRun {
   context: { schema_sql?: string };
 }
 
-/** The run, its tasks and their artifacts; undefined when the run does not exist. */
+/** The run, its tasks, their artifacts and its recovery decisions; undefined when the run does not exist. */
 export async function loadDelivery(
   sql: SqlLike,
   runId: string,
@@ -48,7 +50,13 @@ export async function loadDelivery(
       from backend_team.artifacts
      where run_id = ${runId} and task_id is not null
      order by ordinal, path`;
-  return { run, tasks: [...tasks], artifacts: [...artifacts] };
+  // Decisions of one transaction (several tasks sent back at once) share created_at: plan order.
+  const recovery = await sql<DeliveryDecision[]>`
+    select class, strategy, from_task, to_task, to_agent, reason
+      from backend_team.recovery_decisions
+     where run_id = ${runId}
+     order by created_at, length(from_task), from_task, id`;
+  return { run, tasks: [...tasks], artifacts: [...artifacts], recovery: [...recovery] };
 }
 
 /** The run's status, locked until the transaction ends (so one deliverer finishes it). */

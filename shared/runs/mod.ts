@@ -44,6 +44,7 @@ export {
   DeliverySummary,
   FileEvidence,
   IntegrationReport,
+  RecoveryNote,
   RollbackStep,
   SetupStep,
   TaskEvidence,
