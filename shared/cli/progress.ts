@@ -1,9 +1,10 @@
 /**
  * What a follower knows about a run, folded from its events: the run's status and error, per
  * task its agent, state, attempt, when it started and finished, the tokens its attempts used and
- * its last validation verdict, and each recovery decision (what failed, what was done about it). The progress display and the decision of when to stop following
- * both read this; it is rebuilt from the event log alone, so `bt status --follow` started late
- * shows the same as a follower that watched from the start. Pure.
+ * its last validation verdict, and each recovery decision (what failed, what was done about it).
+ * The progress display and the decision of when to stop following both read this; it is rebuilt
+ * from the event log alone, so `bt status --follow` started late shows the same as a follower that
+ * watched from the start. Pure.
  *
  * @example
  * ```ts

@@ -86,11 +86,12 @@ export function describeDecision(
   agentOf: (key: string) => string | undefined,
 ): string {
   const { from, to, agent } = routeOf(decision, agentOf);
-  return `${decision.class} ${decision.strategy}: ${from} → ${to}${agent ? ` (${agent})` : ""}: ` +
-    oneLine(decision.reason);
+  const target = `${to}${agent ? ` (${agent})` : ""}`;
+  const reason = oneLine(decision.reason);
+  return `${decision.class} ${decision.strategy}: ${from} → ${target}: ${reason}`;
 }
 
-/** A decision as `GET /runs/:id` lists it (`recovery`), in the form {@link describeDecision} reads. */
+/** A decision as `GET /runs/:id` lists it (`recovery`), as {@link describeDecision} reads it. */
 export function decisionText(d: {
   class: string;
   strategy: string;
