@@ -30,7 +30,12 @@ import type {
   TaskEvidence,
 } from "../runs/mod.ts";
 import { formatUsd } from "../runs/mod.ts";
-import type { AssemblyInput, DeliveryArtifact, DeliveryTask } from "./assembly_input.ts";
+import type {
+  AssemblyInput,
+  DeliveryArtifact,
+  DeliveryRun,
+  DeliveryTask,
+} from "./assembly_input.ts";
 import { integrationLine, taskEvidence } from "./evidence.ts";
 import type { IntegrationOutcome } from "./integration.ts";
 import { renderDeliverableMarkdown } from "./markdown.ts";
@@ -608,16 +613,23 @@ function summaryOf(
     `${n} ${n === 1 ? one : many ?? `${one}s`}`
   );
   const who = agents.map((a) => `${a.agent} (${a.tasks.map((t) => t.key).join(", ")})`);
+  const usage = usageOf(request.run);
   const text = `Delivered ${built.length > 0 ? built.join(", ") : "no schema changes"} in ` +
     `${counts.files} files, from ${ordered.length} task(s) by ${who.join(", ")}.\n\n` +
     `Requested:\n\n${request.run.request.trim().split("\n").map((l) => `> ${l}`).join("\n")}` +
-    usageLine(request.run.usage);
-  const usage = request.run.usage;
+    usageLine(usage);
   return { title, text, request: request.run.request, agents, counts, ...(usage ? { usage } : {}) };
 }
 
+/** What the run spent on the model, when its record says (fixtures may leave it out). */
+function usageOf(run: DeliveryRun): DeliverySummary["usage"] {
+  const { prompt_tokens, completion_tokens, cost_usd } = run;
+  if (prompt_tokens === undefined || completion_tokens === undefined) return undefined;
+  return { prompt_tokens, completion_tokens, cost_usd: cost_usd ?? null };
+}
+
 /** The Summary's line on what the model cost; empty for runs assembled without usage. */
-function usageLine(usage: AssemblyInput["run"]["usage"]): string {
+function usageLine(usage: DeliverySummary["usage"]): string {
   if (!usage) return "";
   const tokens = String(usage.prompt_tokens + usage.completion_tokens)
     .replace(/\B(?=(\d{3})+(?!\d))/g, ",");

@@ -14,32 +14,26 @@
  */
 import type { TransactionSql } from "../db/mod.ts";
 import type { SqlLike } from "../orchestration/mod.ts";
-import { DELIVERABLE_FOLDER, type DeliverableFile, type RunStatus } from "../runs/mod.ts";
+import {
+  DELIVERABLE_FOLDER,
+  type DeliverableFile,
+  loadRunRecord,
+  type RunRecord,
+  type RunStatus,
+} from "../runs/mod.ts";
 import type {
   AssemblyInput,
   DeliveryArtifact,
   DeliveryDecision,
-  DeliveryRun,
   DeliveryTask,
 } from "./assembly_input.ts";
 
-/** A run as delivery reads it. */
-export interface DeliveryRunRecord extends DeliveryRun {
-  owner_id: string;
-  status: RunStatus;
-  context: { schema_sql?: string };
-}
-
-/** The run, its tasks, their artifacts and its recovery decisions; undefined when the run does not exist. */
+/** The run, its tasks, their artifacts and its recovery decisions; undefined if no such run. */
 export async function loadDelivery(
   sql: SqlLike,
   runId: string,
-): Promise<(AssemblyInput & { run: DeliveryRunRecord }) | undefined> {
-  const [run] = await sql<DeliveryRunRecord[]>`
-    select id, owner_id, status, request, context, understanding, created_at,
-           jsonb_build_object('prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
-             'cost_usd', cost_usd) as usage
-      from backend_team.runs where id = ${runId}`;
+): Promise<(AssemblyInput & { run: RunRecord }) | undefined> {
+  const run = await loadRunRecord(sql, runId);
   if (!run) return undefined;
   const tasks = await sql<DeliveryTask[]>`
     select id, key, agent, title, depends_on, status, output, validation
