@@ -24,7 +24,7 @@ import { deliverableFileName, writeDeliverableFolder } from "./deliverable_write
 import { EXIT, type ExitCode } from "./exit_codes.ts";
 import { followRun } from "./follow_run.ts";
 import { localUser } from "./local_user.ts";
-import { formatCount, formatDollars } from "./progress_render.ts";
+import { decisionText, describeDecision, formatCount, formatDollars } from "./progress_render.ts";
 import { reportError } from "./report_error.ts";
 import { USAGE } from "./usage.ts";
 import { validateRequestFor } from "./validate_request.ts";
@@ -202,6 +202,10 @@ function describeRun(detail: RunDetail): string {
       `  ${t.key}  ${t.agent.padEnd(16)}  ${t.status.padEnd(10)}  attempt ${t.attempt}  ` +
         formatDollars(t.cost_usd),
     );
+  }
+  const agentOf = (key: string) => tasks.find((t) => t.key === key)?.agent;
+  for (const d of detail.recovery) {
+    lines.push(`  recovery: ${describeDecision(decisionText(d), agentOf)}`);
   }
   if (run.error) lines.push(`  error: ${run.error.code}: ${run.error.message}`);
   if (run.status === "awaiting_clarification") {

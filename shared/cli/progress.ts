@@ -1,9 +1,10 @@
 /**
- * What a follower knows about a run, folded from its events: the run's status and error, and per
+ * What a follower knows about a run, folded from its events: the run's status and error, per
  * task its agent, state, attempt, when it started and finished, the tokens its attempts used and
- * its last validation verdict. The progress display and the decision of when to stop following
- * both read this; it is rebuilt from the event log alone, so `bt status --follow` started late
- * shows the same as a follower that watched from the start. Pure.
+ * its last validation verdict, and each recovery decision (what failed, what was done about it).
+ * The progress display and the decision of when to stop following both read this; it is rebuilt
+ * from the event log alone, so `bt status --follow` started late shows the same as a follower that
+ * watched from the start. Pure.
  *
  * @example
  * ```ts
@@ -31,6 +32,22 @@ export interface TaskProgress {
   error?: { code: string; message: string };
 }
 
+/** A recovery decision as the follower sees it (a `recovery.decision` event). */
+export interface RecoveryProgress {
+  seq: number;
+  /** Failure class: schema, query, security, integration, model, budget… */
+  class: string;
+  /** retry, reroute, decompose, rollback or escalate. */
+  strategy: string;
+  /** Key of the failing task. */
+  fromTask: string | null;
+  /** Key of the task that carries the recovery; null when the user was asked. */
+  toTask: string | null;
+  /** The agent a reroute went to (null for a retry: the task's own agent). */
+  toAgent: string | null;
+  reason: string;
+}
+
 /** A run as the follower sees it. */
 export interface RunProgress {
   runId: string;
@@ -44,6 +61,8 @@ export interface RunProgress {
   /** In plan order (T1, T2, … T10). */
   tasks: TaskProgress[];
   artifacts: { kind: string; path: string }[];
+  /** Recovery decisions in `seq` order. */
+  recovery: RecoveryProgress[];
   error?: { code: string; message: string };
 }
 
@@ -60,7 +79,7 @@ const TASK_RESTING = new Set(["succeeded", "failed", "escalated", "cancelled", "
 
 /** A run nothing is known about yet. */
 export function emptyProgress(runId: string, status = "unknown"): RunProgress {
-  return { runId, status, lastSeq: 0, tasks: [], artifacts: [] };
+  return { runId, status, lastSeq: 0, tasks: [], artifacts: [], recovery: [] };
 }
 
 /** Whether following should stop at this point. */
@@ -115,12 +134,28 @@ export function applyEvent(progress: RunProgress, event: RunEventPayload): RunPr
     case "artifact.created":
       next.artifacts = [...progress.artifacts, { kind: event.kind, path: event.path }];
       return next;
+    case "recovery.decision":
+      next.recovery = [...progress.recovery, {
+        seq: event.seq,
+        class: event.class,
+        strategy: event.strategy,
+        fromTask: event.from_task,
+        toTask: event.to_task,
+        toAgent: event.to_agent ?? null,
+        reason: event.reason,
+      }];
+      return next;
   }
 }
 
 /** The task with `id`, if known. */
 export function taskById(progress: RunProgress, id: string | null): TaskProgress | undefined {
   return id ? progress.tasks.find((t) => t.id === id) : undefined;
+}
+
+/** The task with plan key `key` (e.g. `T2`), if known. */
+export function taskByKey(progress: RunProgress, key: string | null): TaskProgress | undefined {
+  return key ? progress.tasks.find((t) => t.key === key) : undefined;
 }
 
 /** Total tokens of the tasks' attempts. */

@@ -1,6 +1,7 @@
 /**
- * How progress looks. On a terminal the CLI redraws one frame in place — a line for the run and a
- * row per task (agent, state, attempt, elapsed, tokens) — so the user watches the plan execute;
+ * How progress looks. On a terminal the CLI redraws one frame in place — a line for the run, a
+ * row per task (agent, state, attempt, elapsed, tokens) and a row per recovery decision (class,
+ * strategy, from → to, reason) — so the user watches the plan execute and recover;
  * anywhere else (a pipe, a log, CI) it prints one plain line per event, which reads well in a log
  * and is easy to grep. Both are pure functions of the progress model and a clock.
  *
@@ -12,7 +13,14 @@
  */
 import type { RunEventPayload } from "../events/mod.ts";
 import { formatUsd } from "../runs/mod.ts";
-import { type RunProgress, taskById, type TaskProgress, taskTokens } from "./progress.ts";
+import {
+  type RecoveryProgress,
+  type RunProgress,
+  taskById,
+  taskByKey,
+  type TaskProgress,
+  taskTokens,
+} from "./progress.ts";
 
 /** Options of {@link renderFrame}. */
 export interface FrameOptions {
@@ -51,7 +59,66 @@ export function describeEvent(event: RunEventPayload, progress: RunProgress): st
       const task = taskById(progress, event.task_id);
       return `${prefix} ${task ? `${task.key} ` : ""}wrote ${event.kind} ${event.path}`;
     }
+    case "recovery.decision": {
+      const decision = progress.recovery.find((d) => d.seq === event.seq) ?? {
+        class: event.class,
+        strategy: event.strategy,
+        fromTask: event.from_task,
+        toTask: event.to_task,
+        toAgent: event.to_agent ?? null,
+        reason: event.reason,
+      };
+      return `${prefix} recovery ${describeDecision(decision, agentIn(progress))}`;
+    }
   }
+}
+
+/** A recovery decision as {@link describeDecision} reads it. */
+export type DecisionText = Omit<RecoveryProgress, "seq">;
+
+/**
+ * One decision as one line: `class strategy: from → to (agent): reason`. A retry stays with the
+ * task (`T2 → T2 (db-architect)`); an escalation goes to `you`. `agentOf` names a task's agent by
+ * its key (a retry's decision does not).
+ */
+export function describeDecision(
+  decision: DecisionText,
+  agentOf: (key: string) => string | undefined,
+): string {
+  const { from, to, agent } = routeOf(decision, agentOf);
+  const target = `${to}${agent ? ` (${agent})` : ""}`;
+  const reason = oneLine(decision.reason);
+  return `${decision.class} ${decision.strategy}: ${from} → ${target}: ${reason}`;
+}
+
+/** A decision as `GET /runs/:id` lists it (`recovery`), as {@link describeDecision} reads it. */
+export function decisionText(d: {
+  class: string;
+  strategy: string;
+  from_task: string | null;
+  to_task: string | null;
+  to_agent: string | null;
+  reason: string;
+}): DecisionText {
+  return {
+    class: d.class,
+    strategy: d.strategy,
+    fromTask: d.from_task,
+    toTask: d.to_task,
+    toAgent: d.to_agent,
+    reason: d.reason,
+  };
+}
+
+function agentIn(progress: RunProgress): (key: string) => string | undefined {
+  return (key) => taskByKey(progress, key)?.agent;
+}
+
+function routeOf(decision: DecisionText, agentOf: (key: string) => string | undefined) {
+  const from = decision.fromTask ?? "run";
+  if (decision.toTask === null) return { from, to: "you", agent: undefined };
+  const agent = decision.toAgent ?? agentOf(decision.toTask);
+  return { from, to: decision.toTask, agent };
 }
 
 /** The terminal frame: a run line, then one row per task. */
@@ -80,6 +147,7 @@ export function renderFrame(
     return `  ${cells.join("  ")}`.trimEnd();
   });
   if (progress.tasks.length === 0) lines.push("  (no tasks yet)");
+  lines.push(...recoveryRows(progress));
   if (progress.error) lines.push(`  error: ${progress.error.code}: ${progress.error.message}`);
   return [head, ...lines].join("\n");
 }
@@ -126,6 +194,32 @@ function taskRow(t: TaskProgress, now: number): string[] {
     tokens > 0 ? `${formatCount(tokens)} tok` : "-",
     verdict,
   ];
+}
+
+/** Decisions a frame shows at most (the latest); a long run's frame must still fit a screen. */
+export const FRAME_DECISIONS = 5;
+
+// One aligned row per decision: class, strategy, from → to agent, reason.
+function recoveryRows(progress: RunProgress): string[] {
+  const all = progress.recovery;
+  if (all.length === 0) return [];
+  const shown = all.slice(-FRAME_DECISIONS);
+  const rows = shown.map((d) => {
+    const { from, to, agent } = routeOf(d, agentIn(progress));
+    return [d.class, d.strategy, `${from} → ${to}${agent ? ` ${agent}` : ""}`, oneLine(d.reason)];
+  });
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  const earlier = all.length - shown.length;
+  return [
+    `  recovery${earlier > 0 ? ` (${earlier} earlier not shown)` : ""}`,
+    ...rows.map((r) =>
+      `    ${r.map((cell, i) => i < 3 ? cell.padEnd(widths[i]) : cell).join("  ")}`
+    ),
+  ];
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
 }
 
 function plural(n: number, word: string): string {

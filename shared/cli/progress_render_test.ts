@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import type { RunEventPayload } from "../events/mod.ts";
 import { applyEvent, emptyProgress, type RunProgress } from "./progress.ts";
-import { describeEvent, formatCount, formatDuration, renderFrame } from "./progress_render.ts";
+import {
+  decisionText,
+  describeDecision,
+  describeEvent,
+  formatCount,
+  formatDuration,
+  FRAME_DECISIONS,
+  renderFrame,
+} from "./progress_render.ts";
 import { sampleEvents } from "./testdata/sample_events.ts";
 
 function folded(events: RunEventPayload[]): { lines: string[]; progress: RunProgress } {
@@ -59,4 +67,127 @@ Deno.test("durations and counts read naturally", () => {
   assert.equal(formatDuration(4200), "4.2s");
   assert.equal(formatDuration(65_000), "1m05s");
   assert.equal(formatCount(1234567), "1,234,567");
+});
+
+/** The sample run, then T1's output sent back at delivery, rerouted, and escalated. */
+function withDecisions(): RunEventPayload[] {
+  const events = sampleEvents();
+  const at = (i: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, 10 + i)).toISOString();
+  const decision = (
+    i: number,
+    d: {
+      class: string;
+      strategy: string;
+      from_task: string | null;
+      to_task: string | null;
+      to_agent: string | null;
+      reason: string;
+    },
+  ): RunEventPayload => ({
+    type: "recovery.decision",
+    run_id: events[0].run_id,
+    seq: 10 + i,
+    at: at(i),
+    decision_id: crypto.randomUUID(),
+    ...d,
+  });
+  return [
+    ...events,
+    decision(0, {
+      class: "integration",
+      strategy: "retry",
+      from_task: "T1",
+      to_task: "T1",
+      to_agent: null,
+      reason:
+        'the merged result fails at delivery because of task T1:\n relation "tags" already exists',
+    }),
+    decision(1, {
+      class: "security",
+      strategy: "reroute",
+      from_task: "T1",
+      to_task: "T3",
+      to_agent: "security",
+      reason: "RLS is disabled on positions",
+    }),
+    decision(2, {
+      class: "model",
+      strategy: "escalate",
+      from_task: "T2",
+      to_task: null,
+      to_agent: null,
+      reason: "the model stayed unavailable",
+    }),
+  ];
+}
+
+Deno.test("each recovery decision is a plain line: class, strategy, from → to, reason", () => {
+  const { lines } = folded(withDecisions());
+  assert.deepEqual(lines.slice(-3), [
+    '#10 recovery integration retry: T1 → T1 (db-architect): the merged result fails at delivery because of task T1: relation "tags" already exists',
+    "#11 recovery security reroute: T1 → T3 (security): RLS is disabled on positions",
+    "#12 recovery model escalate: T2 → you: the model stayed unavailable",
+  ]);
+});
+
+Deno.test("the live frame lists the recovery decisions below the tasks, aligned", () => {
+  const { progress } = folded(withDecisions());
+  const lines = renderFrame(progress, Date.parse("2026-11-25T12:00:30Z")).split("\n");
+  const at = lines.indexOf("  recovery");
+  assert.ok(at > 2, lines.join("\n"));
+  assert.deepEqual(lines.slice(at + 1), [
+    '    integration  retry     T1 → T1 db-architect  the merged result fails at delivery because of task T1: relation "tags" already exists',
+    "    security     reroute   T1 → T3 security      RLS is disabled on positions",
+    "    model        escalate  T2 → you              the model stayed unavailable",
+  ]);
+});
+
+Deno.test("a frame shows the latest decisions only, saying how many earlier ones it leaves out", () => {
+  const events = withDecisions();
+  const last = events.at(-1)!;
+  const many = [...events];
+  for (let i = 1; i <= FRAME_DECISIONS; i++) {
+    many.push({ ...last, seq: last.seq + i, reason: `escalation ${i}` } as RunEventPayload);
+  }
+  const { progress } = folded(many);
+  assert.equal(progress.recovery.length, 3 + FRAME_DECISIONS);
+  const lines = renderFrame(progress, 0).split("\n");
+  assert.ok(lines.includes("  recovery (3 earlier not shown)"), lines.join("\n"));
+  const rows = lines.filter((l) => l.startsWith("    "));
+  assert.equal(rows.length, FRAME_DECISIONS);
+  assert.match(rows.at(-1)!, /escalation 5$/);
+  assert.ok(!renderFrame(folded(sampleEvents()).progress, 0).includes("recovery"));
+});
+
+Deno.test("a decision listed by GET /runs/:id reads like its event (bt status)", () => {
+  const { progress } = folded(withDecisions());
+  const agentOf = (key: string) => progress.tasks.find((t) => t.key === key)?.agent;
+  assert.equal(
+    describeDecision(
+      decisionText({
+        class: "integration",
+        strategy: "retry",
+        from_task: "T1",
+        to_task: "T1",
+        to_agent: null,
+        reason: "the merged result fails",
+      }),
+      agentOf,
+    ),
+    "integration retry: T1 → T1 (db-architect): the merged result fails",
+  );
+  assert.equal(
+    describeDecision(
+      decisionText({
+        class: "model",
+        strategy: "escalate",
+        from_task: "T2",
+        to_task: null,
+        to_agent: null,
+        reason: "out of deliveries",
+      }),
+      () => undefined,
+    ),
+    "model escalate: T2 → you: out of deliveries",
+  );
 });

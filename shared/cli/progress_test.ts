@@ -56,3 +56,32 @@ Deno.test("the progress is the same whatever the events are folded into, and inp
   assert.deepEqual(start, emptyProgress(RUN));
   assert.deepEqual(fold(sampleEvents()), once);
 });
+
+Deno.test("recovery decisions are kept in order with their route and reason; unknown tasks are not invented", () => {
+  const events = sampleEvents();
+  const p = fold([...events, {
+    type: "recovery.decision",
+    run_id: RUN,
+    seq: 10,
+    at: events[0].at,
+    decision_id: crypto.randomUUID(),
+    class: "security",
+    strategy: "reroute",
+    from_task: "T1",
+    to_task: "T3",
+    to_agent: "security",
+    reason: "RLS is disabled on positions",
+  }]);
+  assert.deepEqual(p.recovery, [{
+    seq: 10,
+    class: "security",
+    strategy: "reroute",
+    fromTask: "T1",
+    toTask: "T3",
+    toAgent: "security",
+    reason: "RLS is disabled on positions",
+  }]);
+  assert.equal(p.lastSeq, 10);
+  assert.equal(p.tasks.length, 2, "the decision adds no task: T3's own events will");
+  assert.deepEqual(fold(events).recovery, []);
+});

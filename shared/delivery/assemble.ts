@@ -5,7 +5,8 @@
  * functions, docs, deploy config, tests, a README) and the sections index stored as the run's
  * result: summary, migrations in order with their policies, indexes with the queries they serve,
  * functions, API docs, deployment, setup (env vars, CLI steps), notes (assumptions, rollback,
- * future improvements) and the validation evidence of every file. Same input, same output.
+ * future improvements, what failed and what recovered it) and the validation evidence of every
+ * file. Same input, same output.
  *
  * @example
  * ```ts
@@ -24,11 +25,17 @@ import type {
   DeliveryResult,
   DeliverySummary,
   FileEvidence,
+  RecoveryNote,
   SetupStep,
   TaskEvidence,
 } from "../runs/mod.ts";
 import { formatUsd } from "../runs/mod.ts";
-import type { AssemblyInput, DeliveryArtifact, DeliveryTask } from "./assembly_input.ts";
+import type {
+  AssemblyInput,
+  DeliveryArtifact,
+  DeliveryRun,
+  DeliveryTask,
+} from "./assembly_input.ts";
 import { integrationLine, taskEvidence } from "./evidence.ts";
 import type { IntegrationOutcome } from "./integration.ts";
 import { renderDeliverableMarkdown } from "./markdown.ts";
@@ -273,6 +280,7 @@ export async function assembleDeliverable(
           ),
           ...notes,
         ],
+        recovery: recoveryNotes(request),
       },
     },
     files: all.length + 1,
@@ -285,6 +293,21 @@ export async function assembleDeliverable(
     meta: { generated: true },
   };
   return { result, files: [readme, ...all] };
+}
+
+/** Each recovery decision with the agents of the tasks it names, in order. */
+function recoveryNotes(request: AssemblyInput): RecoveryNote[] {
+  const agentOf = (key: string | null) =>
+    key === null ? null : request.tasks.find((t) => t.key === key)?.agent ?? null;
+  return (request.recovery ?? []).map((d) => ({
+    class: d.class,
+    strategy: d.strategy,
+    from_task: d.from_task,
+    from_agent: agentOf(d.from_task),
+    to_task: d.to_task,
+    to_agent: d.to_agent ?? agentOf(d.to_task),
+    reason: d.reason,
+  }));
 }
 
 /** The deliverable's files by path; a later file at the same path replaces the earlier one. */
@@ -590,16 +613,23 @@ function summaryOf(
     `${n} ${n === 1 ? one : many ?? `${one}s`}`
   );
   const who = agents.map((a) => `${a.agent} (${a.tasks.map((t) => t.key).join(", ")})`);
+  const usage = usageOf(request.run);
   const text = `Delivered ${built.length > 0 ? built.join(", ") : "no schema changes"} in ` +
     `${counts.files} files, from ${ordered.length} task(s) by ${who.join(", ")}.\n\n` +
     `Requested:\n\n${request.run.request.trim().split("\n").map((l) => `> ${l}`).join("\n")}` +
-    usageLine(request.run.usage);
-  const usage = request.run.usage;
+    usageLine(usage);
   return { title, text, request: request.run.request, agents, counts, ...(usage ? { usage } : {}) };
 }
 
+/** What the run spent on the model, when its record says (fixtures may leave it out). */
+function usageOf(run: DeliveryRun): DeliverySummary["usage"] {
+  const { prompt_tokens, completion_tokens, cost_usd } = run;
+  if (prompt_tokens === undefined || completion_tokens === undefined) return undefined;
+  return { prompt_tokens, completion_tokens, cost_usd: cost_usd ?? null };
+}
+
 /** The Summary's line on what the model cost; empty for runs assembled without usage. */
-function usageLine(usage: AssemblyInput["run"]["usage"]): string {
+function usageLine(usage: DeliverySummary["usage"]): string {
   if (!usage) return "";
   const tokens = String(usage.prompt_tokens + usage.completion_tokens)
     .replace(/\B(?=(\d{3})+(?!\d))/g, ",");

@@ -1,19 +1,19 @@
 /**
  * What the assembler reads of a finished run: the run (its request, understanding and creation
- * time), its tasks with their accepted outputs and validation reports, and the artifacts the tasks
- * stored. Structural types, so rows read by the worker and fixtures built in tests both fit.
+ * time), its tasks with their accepted outputs and validation reports, the artifacts the tasks
+ * stored, and what recovery decided along the way. Structural types, so rows read by the worker
+ * and fixtures built in tests both fit.
  */
+import type { RunRecord } from "../runs/mod.ts";
 
-/** The run being delivered. */
-export interface DeliveryRun {
-  id: string;
-  request: string;
-  /** When the run was created: the migration timestamps count from here. */
-  created_at: string | Date;
-  understanding: unknown;
-  /** What the run spent on the model so far (cost `null`: a model without a price answered). */
-  usage?: { prompt_tokens: number; completion_tokens: number; cost_usd: number | null };
-}
+/**
+ * The run being delivered: the fields of the one run record (shared/runs `RunRecord`) the assembly
+ * reads — request, understanding, creation time (the migration versions count from it) and, when
+ * known, what the run spent on the model (`cost_usd` null: a model without a price answered).
+ */
+export type DeliveryRun =
+  & Pick<RunRecord, "id" | "request" | "created_at" | "understanding">
+  & Partial<Pick<RunRecord, "prompt_tokens" | "completion_tokens" | "cost_usd">>;
 
 /** A task of the run. */
 export interface DeliveryTask {
@@ -39,9 +39,21 @@ export interface DeliveryArtifact {
   ordinal: number;
 }
 
+/** A recovery decision of the run (`backend_team.recovery_decisions`), in order. */
+export interface DeliveryDecision {
+  class: string;
+  strategy: string;
+  from_task: string | null;
+  to_task: string | null;
+  to_agent: string | null;
+  reason: string;
+}
+
 /** Everything {@link assembleDeliverable} reads. */
 export interface AssemblyInput {
   run: DeliveryRun;
   tasks: DeliveryTask[];
   artifacts: DeliveryArtifact[];
+  /** Recovery decisions in order (absent: none); Notes say what failed and what recovered it. */
+  recovery?: DeliveryDecision[];
 }

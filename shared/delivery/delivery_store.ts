@@ -1,5 +1,6 @@
 /**
- * The delivery phase's SQL, as the service side: read a run with its tasks and their artifacts,
+ * The delivery phase's SQL, as the service side: read a run with its tasks, their artifacts and
+ * the run's recovery decisions,
  * and store an assembled deliverable — its files as artifact rows without a task under
  * `deliverable/` (replacing any from an earlier, interrupted try), each announced as an
  * `artifact.created` event — in the caller's transaction. Status changes stay with the state
@@ -13,31 +14,26 @@
  */
 import type { TransactionSql } from "../db/mod.ts";
 import type { SqlLike } from "../orchestration/mod.ts";
-import { DELIVERABLE_FOLDER, type DeliverableFile, type RunStatus } from "../runs/mod.ts";
+import {
+  DELIVERABLE_FOLDER,
+  type DeliverableFile,
+  loadRunRecord,
+  type RunRecord,
+  type RunStatus,
+} from "../runs/mod.ts";
 import type {
   AssemblyInput,
   DeliveryArtifact,
-  DeliveryRun,
+  DeliveryDecision,
   DeliveryTask,
 } from "./assembly_input.ts";
 
-/** A run as delivery reads it. */
-export interface DeliveryRunRecord extends DeliveryRun {
-  owner_id: string;
-  status: RunStatus;
-  context: { schema_sql?: string };
-}
-
-/** The run, its tasks and their artifacts; undefined when the run does not exist. */
+/** The run, its tasks, their artifacts and its recovery decisions; undefined if no such run. */
 export async function loadDelivery(
   sql: SqlLike,
   runId: string,
-): Promise<(AssemblyInput & { run: DeliveryRunRecord }) | undefined> {
-  const [run] = await sql<DeliveryRunRecord[]>`
-    select id, owner_id, status, request, context, understanding, created_at,
-           jsonb_build_object('prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
-             'cost_usd', cost_usd) as usage
-      from backend_team.runs where id = ${runId}`;
+): Promise<(AssemblyInput & { run: RunRecord }) | undefined> {
+  const run = await loadRunRecord(sql, runId);
   if (!run) return undefined;
   const tasks = await sql<DeliveryTask[]>`
     select id, key, agent, title, depends_on, status, output, validation
@@ -48,7 +44,13 @@ export async function loadDelivery(
       from backend_team.artifacts
      where run_id = ${runId} and task_id is not null
      order by ordinal, path`;
-  return { run, tasks: [...tasks], artifacts: [...artifacts] };
+  // Decisions of one transaction (several tasks sent back at once) share created_at: plan order.
+  const recovery = await sql<DeliveryDecision[]>`
+    select class, strategy, from_task, to_task, to_agent, reason
+      from backend_team.recovery_decisions
+     where run_id = ${runId}
+     order by created_at, length(from_task), from_task, id`;
+  return { run, tasks: [...tasks], artifacts: [...artifacts], recovery: [...recovery] };
 }
 
 /** The run's status, locked until the transaction ends (so one deliverer finishes it). */

@@ -15,6 +15,7 @@ import {
   type DeliverableFile,
   DeliveryResult,
   type IntegrationReport,
+  type RecoveryNote,
 } from "../runs/mod.ts";
 
 /** The document for an assembled deliverable. */
@@ -156,6 +157,7 @@ export function renderDeliverableMarkdown(
     ...list(s.notes.future_improvements, "None recorded."),
     "",
   );
+  out.push(...recoveryLines(s.notes.recovery ?? []));
 
   out.push("## Tests", "");
   if (s.tests.length === 0) out.push("No tests were delivered.", "");
@@ -249,6 +251,50 @@ export function renderStoredDeliverable(deliverable: Deliverable): string {
     out.push(`### \`${a.path}\` (${a.kind})`, "", fenced(languageOf(a.path), a.content), "");
   }
   return out.join("\n");
+}
+
+/**
+ * Notes › "What failed and what recovered it": one item per recovery decision, in order (nothing
+ * when nothing failed). The reason is the run's own text, kept to one line so it cannot open a
+ * heading or a block of its own.
+ */
+export function recoveryLines(decisions: readonly RecoveryNote[]): string[] {
+  if (decisions.length === 0) return [];
+  const who = (key: string | null, agent: string | null) =>
+    key === null ? "the run" : `${key}${agent ? ` (${agent})` : ""}`;
+  const lines = ["### What failed and what recovered it", ""];
+  decisions.forEach((d, i) => {
+    const reason = d.reason.replace(/\s+/g, " ").trim();
+    lines.push(
+      `${i + 1}. **${who(d.from_task, d.from_agent)}**, ${d.class.replaceAll("_", "/")} ` +
+        `failure: ${inline(reason)} — ${recoveredBy(d)}.`,
+    );
+  });
+  lines.push("");
+  return lines;
+}
+
+function recoveredBy(d: RecoveryNote): string {
+  const agent = d.to_agent ?? d.from_agent ?? "its agent";
+  switch (d.strategy) {
+    case "retry":
+      return `redone by ${agent} as ${d.to_task ?? d.from_task} with the failure as context`;
+    case "reroute":
+      return `rerouted to ${agent} as ${d.to_task}`;
+    case "decompose":
+      return `split into smaller tasks, starting with ${d.to_task}`;
+    case "rollback":
+      return `its migrations rolled back and redone as ${d.to_task}`;
+    case "escalate":
+      return "you were asked, and your answer resumed the run";
+    default:
+      return `${d.strategy}${d.to_task ? ` (${d.to_task})` : ""}`;
+  }
+}
+
+/** Text that stays text inside a list item: no HTML, no line breaks. */
+function inline(text: string): string {
+  return text.replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
 function integrationLines(report: IntegrationReport | null): string[] {

@@ -23,6 +23,7 @@
 export type {
   AssemblyInput,
   DeliveryArtifact,
+  DeliveryDecision,
   DeliveryRun,
   DeliveryTask,
 } from "./assembly_input.ts";

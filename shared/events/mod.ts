@@ -72,6 +72,21 @@ export const RunCompletedEvent = Base.extend({
   status: z.literal("completed"),
 });
 
+/**
+ * Recovery decided what to do about a failure (stored in `backend_team.recovery_decisions`): its
+ * class, the strategy, from which task to which (`to_task` null for an escalation), and why.
+ */
+export const RecoveryDecisionEvent = Base.extend({
+  type: z.literal("recovery.decision"),
+  decision_id: z.uuid().nullish(),
+  class: z.string(),
+  strategy: z.string(),
+  from_task: z.string().nullable(),
+  to_task: z.string().nullable(),
+  to_agent: z.string().nullish(),
+  reason: z.string(),
+});
+
 /** Any run event. */
 export const RunEventPayload = z.discriminatedUnion("type", [
   RunStatusEvent,
@@ -80,6 +95,7 @@ export const RunEventPayload = z.discriminatedUnion("type", [
   ValidationReportEvent,
   ArtifactCreatedEvent,
   RunCompletedEvent,
+  RecoveryDecisionEvent,
 ]);
 export type RunEventPayload = z.infer<typeof RunEventPayload>;
 
@@ -91,6 +107,7 @@ export const RUN_EVENT_NAMES = [
   "validation.report",
   "artifact.created",
   "run.completed",
+  "recovery.decision",
 ] as const;
 
 /** The Realtime topic of a run. */

@@ -21,3 +21,24 @@ Deno.test("every event name has a payload schema and payloads are told apart by 
   assert.equal(runTopic(runId), `run:${runId}`);
   assert.throws(() => RunEventPayload.parse({ type: "run.status", run_id: runId, seq: 0, at: "" }));
 });
+
+Deno.test("a recovery decision event parses as the SQL emits it (record_recovery_decision)", () => {
+  const runId = crypto.randomUUID();
+  const e = RunEventPayload.parse({
+    type: "recovery.decision",
+    run_id: runId,
+    seq: 9,
+    at: new Date().toISOString(),
+    decision_id: crypto.randomUUID(),
+    class: "model",
+    strategy: "escalate",
+    from_task: "T2",
+    to_task: null,
+    to_agent: null,
+    reason: "the model stayed unavailable",
+  });
+  assert.equal(e.type, "recovery.decision");
+  assert.throws(() =>
+    RunEventPayload.parse({ type: "recovery.decision", run_id: runId, seq: 9, at: "", class: "x" })
+  );
+});

@@ -14,6 +14,7 @@
 import type { Sql, TransactionSql } from "../db/mod.ts";
 import type { WorkerName } from "../dispatch/mod.ts";
 import type { QueueMessage } from "../queue/mod.ts";
+import { loadRunRecord, type RunRecord } from "../runs/mod.ts";
 
 /** Outcome of {@link startAttempt}. */
 export interface StartedAttempt {
@@ -65,18 +66,8 @@ export interface TaskWork {
     validation: unknown;
     error: { code?: string; message?: string } | null;
   };
-  run: {
-    request: string;
-    context: { schema_sql?: string; conventions?: string; stack?: string };
-    clarification: { answers?: Record<string, unknown> | null; task_key?: string } | null;
-    /** The user's options; `agent_models` is set when they chose another model for an agent. */
-    options?: { agent_models?: Record<string, string> } | null;
-    /** The run's plan (recovery amends it). */
-    plan?: unknown;
-    token_budget?: number;
-    /** Tokens used so far (prompt + completion). */
-    used_tokens?: number;
-  };
+  /** The task's run (its request, context, answers, options with `agent_models`, amended plan). */
+  run: RunRecord;
   dependencies: DependencyOutput[];
   acceptedMigrations: AcceptedMigration[];
   /** The task's latest finished attempt before this one (a retry learns from it), if any. */
@@ -93,10 +84,8 @@ export async function loadTaskWork(sql: Sql, taskId: string): Promise<TaskWork> 
   const [task] = await sql<TaskWork["task"][]>`
     select id, run_id, key, agent, title, input, expected_output, depends_on, attempt, validation, error
       from backend_team.tasks where id = ${taskId}`;
-  const [run] = await sql<TaskWork["run"][]>`
-    select request, context, clarification, options, plan, token_budget::float8 as token_budget,
-           (prompt_tokens + completion_tokens)::float8 as used_tokens
-      from backend_team.runs where id = ${task.run_id}`;
+  const run = await loadRunRecord(sql, task.run_id);
+  if (!run) throw new Error(`task ${taskId} has no run ${task.run_id}`);
   const dependencies = await sql<DependencyOutput[]>`
     select key, agent, output from backend_team.tasks
      where run_id = ${task.run_id} and key = any(${task.depends_on}::text[]) and status = 'succeeded'

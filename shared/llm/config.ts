@@ -7,7 +7,7 @@
  * name) and another timeout through `OPENAI_TIMEOUT_MS_<AGENT>` (local servers are slow to their
  * first token). `OPENAI_API_VERSION` switches to Azure OpenAI (`api-version` on every request,
  * the model naming the deployment). `OPENAI_STRUCTURED_OUTPUT` pins how answers are constrained
- * (`json_schema`, `json_object` or `prompt`); by default (`auto`) the adapter starts with a strict
+ * (`json_schema`, `json_object`, `tool_call` or `prompt`); by default (`auto`) the adapter starts with a strict
  * JSON schema and falls back when the endpoint refuses it.
  *
  * Functions that may run without a model (the workers and the API, before anyone set one) ask
@@ -35,13 +35,12 @@ export const LlmEnv = z.object({
   /** Azure OpenAI's `api-version`; set, the endpoint is treated as Azure's. */
   OPENAI_API_VERSION: z.string().min(1).optional(),
   /** How answers are constrained; `auto` falls back from `json_schema` when it is refused. */
-  OPENAI_STRUCTURED_OUTPUT: z.enum(["auto", "json_schema", "json_object", "prompt"]).default(
-    "auto",
-  ),
+  OPENAI_STRUCTURED_OUTPUT: z.enum(["auto", "json_schema", "json_object", "tool_call", "prompt"])
+    .default("auto"),
 });
 
 /** How the adapter asks for structured output (see `OPENAI_STRUCTURED_OUTPUT`). */
-export type StructuredOutputMode = "json_schema" | "json_object" | "prompt";
+export type StructuredOutputMode = "json_schema" | "json_object" | "tool_call" | "prompt";
 
 /** The LLM adapter's configuration. */
 export interface LlmConfig {

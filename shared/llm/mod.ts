@@ -36,11 +36,13 @@ export {
   type RejectionKind,
 } from "./answer_check.ts";
 export { LLM_REQUEST_HEADERS } from "./headers.ts";
+export { describeModels, NO_MODEL_NOTICE } from "./describe_models.ts";
 export { type TransportFailure } from "./transport_errors.ts";
 export {
   createOpenAiLlm,
   DEFAULT_MAX_REASKS,
   isResponseFormatRefusal,
+  isToolCallRefusal,
   type OpenAiLlmOptions,
 } from "./openai_adapter.ts";
 export {

@@ -8,10 +8,14 @@
  * enforces it.
  *
  * Providers differ, so the way the schema is sent steps down when an endpoint refuses it (an HTTP
- * 400/422 naming `response_format`, `json_schema` or `strict`): strict JSON schema, then the
- * schema without `strict`, then JSON mode (`json_object`) with the schema in a system message,
- * then no `response_format` at all (the schema in the prompt). The step that worked is remembered
- * per model for the adapter's life, so only the first call pays for the refusal. Answers without
+ * 400/422 naming `response_format`, `json_schema` or `strict`; at the tool step, naming `tools`,
+ * `tool_choice` or function calling): strict JSON schema, then the schema without `strict`, then
+ * JSON mode (`json_object`) with the schema in a system message, then a forced call of a function
+ * whose parameters are the schema (`tools` + `tool_choice`), then no constraint at all (the schema
+ * in the prompt). The step that worked is remembered per model for the adapter's life, so only the
+ * first call pays for the refusal. An answer given as a function call (some proxies answer that way
+ * whatever was asked) is read from the call's arguments; whatever the step, the same zod schema
+ * decides whether it is an answer. Answers without
  * `usage` are estimated (4 characters a token) and marked `estimated`. With `apiVersion` the client
  * is the SDK's `AzureOpenAI` (the model names the deployment; `api-key` header, `api-version`).
  *
@@ -59,24 +63,47 @@ export function createOpenAiLlm(config: LlmConfig, options: OpenAiLlmOptions): L
 type ResponseFormat = ReturnType<typeof zodResponseFormat>;
 
 /** The ways to send a schema, most to least constrained; a refusal steps one down. */
-const FORMAT_STEPS = ["json_schema", "json_schema_loose", "json_object", "prompt"] as const;
+const FORMAT_STEPS = [
+  "json_schema",
+  "json_schema_loose",
+  "json_object",
+  "tool_call",
+  "prompt",
+] as const;
+/** One way of sending the schema. */
 type FormatStep = (typeof FORMAT_STEPS)[number];
 
 const STEP_OF_MODE: Record<StructuredOutputMode, FormatStep> = {
   json_schema: "json_schema",
   json_object: "json_object",
+  tool_call: "tool_call",
   prompt: "prompt",
 };
 
 /** Whether `e` is an endpoint refusing the response format (not the request as a whole). */
 export function isResponseFormatRefusal(e: unknown): boolean {
-  if (!(e instanceof APIError)) return false;
-  if (e.status !== 400 && e.status !== 422 && e.status !== 501) return false;
+  const text = refusalText(e);
+  return text !== undefined &&
+    /response_format|json_schema|json_object|structured output|strict/i.test(text);
+}
+
+/** Whether `e` is an endpoint refusing tools or a forced tool call (not the request as a whole). */
+export function isToolCallRefusal(e: unknown): boolean {
+  const text = refusalText(e);
+  return text !== undefined && /\btools?\b|tool_choice|tool[ _]call|function[ _]call/i.test(text);
+}
+
+/** Whether `e` refuses the way `step` sends the schema, so the next step may be tried. */
+function isRefusalOf(step: FormatStep, e: unknown): boolean {
+  return step === "tool_call" ? isToolCallRefusal(e) : isResponseFormatRefusal(e);
+}
+
+/** The words of a 400/422/501 answer (message and `param`), else `undefined`. */
+function refusalText(e: unknown): string | undefined {
+  if (!(e instanceof APIError)) return undefined;
+  if (e.status !== 400 && e.status !== 422 && e.status !== 501) return undefined;
   const body = e.error as { message?: unknown; param?: unknown } | undefined;
-  const text = [e.message, body?.message, body?.param].filter((x) => typeof x === "string").join(
-    " ",
-  );
-  return /response_format|json_schema|json_object|structured output|strict/i.test(text);
+  return [e.message, body?.message, body?.param].filter((x) => typeof x === "string").join(" ");
 }
 
 class OpenAiLlm implements LlmPort {
@@ -123,7 +150,7 @@ class OpenAiLlm implements LlmPort {
     for (let reask = 0;; reask++) {
       const completion = await this.#ask(request, model, conversation, responseFormat, reask);
       const answeredBy = completion.model || model;
-      const { estimated, ...usage } = reportedUsage(completion, conversation);
+      const { estimated, ...usage } = reportedUsage(completion, conversation, request.schemaName);
       total.prompt_tokens += usage.prompt_tokens;
       total.completion_tokens += usage.completion_tokens;
       if (estimated) total.estimated = true;
@@ -145,7 +172,7 @@ class OpenAiLlm implements LlmPort {
 
       const choice = completion.choices[0];
       const check = checkAnswer(request.schema, {
-        content: choice?.message.content ?? null,
+        content: answerText(choice?.message, request.schemaName),
         refusal: choice?.message.refusal ?? null,
         finishReason: choice?.finish_reason ?? null,
       });
@@ -200,9 +227,7 @@ class OpenAiLlm implements LlmPort {
         const completion = await this.#client.chat.completions.create(
           {
             model,
-            messages: step === "json_schema" || step === "json_schema_loose"
-              ? messages
-              : withSchemaInstruction(messages, responseFormat),
+            messages: instructedMessages(step, messages, responseFormat),
             ...formatOf(step, responseFormat),
             ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
           },
@@ -212,9 +237,9 @@ class OpenAiLlm implements LlmPort {
         return completion;
       } catch (e) {
         const next = FORMAT_STEPS[FORMAT_STEPS.indexOf(step) + 1];
-        if (!pinned && next && isResponseFormatRefusal(e)) {
+        if (!pinned && next && isRefusalOf(step, e)) {
           console.warn(
-            `[llm] ${model} refused response_format (${step}); falling back to ${next}`,
+            `[llm] ${model} refused structured output as ${step}; falling back to ${next}`,
           );
           step = next;
           continue;
@@ -255,11 +280,13 @@ class OpenAiLlm implements LlmPort {
   }
 }
 
-/** The `response_format` field of a step (nothing for `prompt`). */
+type CreateParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+
+/** The request fields of a step: `response_format`, or `tools` + `tool_choice` (none for `prompt`). */
 function formatOf(
   step: FormatStep,
   format: ResponseFormat,
-): { response_format?: OpenAI.Chat.Completions.ChatCompletionCreateParams["response_format"] } {
+): Pick<CreateParams, "response_format" | "tools" | "tool_choice"> {
   switch (step) {
     case "json_schema":
       return { response_format: format };
@@ -269,9 +296,60 @@ function formatOf(
     }
     case "json_object":
       return { response_format: { type: "json_object" } };
+    case "tool_call": {
+      const name = format.json_schema.name;
+      return {
+        tools: [{
+          type: "function",
+          function: {
+            name,
+            description: `Gives the answer: its arguments are the \`${name}\` object.`,
+            parameters: format.json_schema.schema,
+          },
+        }],
+        tool_choice: { type: "function", function: { name } },
+      };
+    }
     case "prompt":
       return {};
   }
+}
+
+/** The conversation as sent at `step`: with the schema stated where the request cannot carry it. */
+function instructedMessages(
+  step: FormatStep,
+  messages: ChatMessage[],
+  format: ResponseFormat,
+): ChatMessage[] {
+  switch (step) {
+    case "json_schema":
+    case "json_schema_loose":
+      return messages;
+    case "tool_call":
+      return [...messages, {
+        role: "system",
+        content: `Answer by calling the function \`${format.json_schema.name}\` with the whole ` +
+          "answer as its arguments.",
+      }];
+    case "json_object":
+    case "prompt":
+      return withSchemaInstruction(messages, format);
+  }
+}
+
+type AssistantMessage = OpenAI.Chat.Completions.ChatCompletionMessage;
+
+/**
+ * The answer's text: the content, or, when there is none, the arguments of the function call that
+ * carries it (the one named after the schema, else the first). Tool-call answers come from the
+ * `tool_call` step, and from providers that answer every request through a function call.
+ */
+function answerText(message: AssistantMessage | undefined, schemaName: string): string | null {
+  if (!message) return null;
+  if (message.content != null && message.content.trim() !== "") return message.content;
+  const calls = (message.tool_calls ?? []).filter((c) => c.type === "function");
+  const call = calls.find((c) => c.function.name === schemaName) ?? calls[0];
+  return call ? call.function.arguments : message.content;
 }
 
 /**
@@ -295,6 +373,7 @@ function withSchemaInstruction(
 function reportedUsage(
   completion: OpenAI.Chat.Completions.ChatCompletion,
   conversation: readonly ChatMessage[],
+  schemaName: string,
 ): TokenUsage {
   if (completion.usage && typeof completion.usage.prompt_tokens === "number") {
     return {
@@ -304,7 +383,7 @@ function reportedUsage(
   }
   const promptChars = conversation.reduce((n, m) => n + m.content.length, 0);
   const message = completion.choices[0]?.message;
-  const answerChars = (message?.content ?? message?.refusal ?? "").length;
+  const answerChars = (answerText(message, schemaName) ?? message?.refusal ?? "").length;
   return {
     prompt_tokens: Math.ceil(promptChars / 4),
     completion_tokens: Math.ceil(answerChars / 4),

@@ -13,14 +13,15 @@
 import type { ChatMessage } from "../llm/mod.ts";
 import type { Prompt } from "../prompts/mod.ts";
 import type { Understanding } from "../plan/schema.ts";
+import type { RunRecord } from "../runs/mod.ts";
 
-/** What the phases read of a run. */
-export interface RunBrief {
-  request: string;
-  context: { schema_sql?: string; conventions?: string; stack?: string };
-  /** Questions asked earlier and the user's answers, when the run was clarified. */
-  clarification?: { questions?: unknown[]; answers?: Record<string, unknown> | null } | null;
-}
+/**
+ * What the phases read of a run (its record's request and context, and — when the run was
+ * clarified — the questions asked earlier and the user's answers).
+ */
+export type RunBrief =
+  & Pick<RunRecord, "request" | "context">
+  & Partial<Pick<RunRecord, "clarification">>;
 
 // The project's schema can be long; the planner needs its shape, not every statement.
 const MAX_SCHEMA_CHARS = 12_000;

@@ -10,11 +10,4 @@
 export { DEFAULT_RUN_MAX_DELIVERIES, handleRunMessage, type RunWorkerDeps } from "./run_worker.ts";
 export { MAX_PLAN_FIXES, plan, understand } from "./planning.ts";
 export { planFixMessages, planMessages, type RunBrief, understandMessages } from "./messages.ts";
-export {
-  failRun,
-  finishMessage,
-  loadRun,
-  type RunRecord,
-  type SqlLike,
-  transitionRun,
-} from "./run_store.ts";
+export { failRun, finishMessage, type SqlLike, transitionRun } from "./run_store.ts";

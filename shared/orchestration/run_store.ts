@@ -6,7 +6,6 @@
  *
  * @example
  * ```ts
- * const run = await loadRun(sql, runId);
  * await finishMessage(sql, msgId, (tx) => transitionRun(tx, runId, "planning", patch));
  * ```
  */
@@ -16,31 +15,6 @@ import type { WorkerName } from "../dispatch/mod.ts";
 
 /** A SQL handle: the pool or a transaction. */
 export type SqlLike = Sql | TransactionSql;
-
-/** What the orchestrator reads of a run. */
-export interface RunRecord {
-  id: string;
-  owner_id: string;
-  status: RunStatus;
-  request: string;
-  context: { schema_sql?: string; conventions?: string; stack?: string };
-  options: { token_budget?: number; max_parallel?: number };
-  understanding: Record<string, unknown> | null;
-  plan: Record<string, unknown> | null;
-  clarification: {
-    questions?: unknown[];
-    answers?: Record<string, unknown> | null;
-    resume_to?: string;
-  } | null;
-}
-
-/** The run, or undefined when it does not exist. */
-export async function loadRun(sql: SqlLike, runId: string): Promise<RunRecord | undefined> {
-  const [row] = await sql<RunRecord[]>`
-    select id, owner_id, status, request, context, options, understanding, plan, clarification
-      from backend_team.runs where id = ${runId}`;
-  return row;
-}
 
 /** Moves the run along its state machine (see `backend_team.transition_run`). */
 export async function transitionRun(

@@ -28,12 +28,11 @@ import { plan, understand } from "./planning.ts";
 import {
   failRun,
   finishMessage,
-  loadRun,
   persistPlan,
   resumeEscalatedTasks,
-  type RunRecord,
   transitionRun,
 } from "./run_store.ts";
+import { loadRunRecord, type RunRecord } from "../runs/mod.ts";
 
 /** What the orchestrator worker needs. */
 export interface RunWorkerDeps {
@@ -63,7 +62,7 @@ export async function handleRunMessage(
   const maxDeliveries = deps.maxDeliveries ?? DEFAULT_RUN_MAX_DELIVERIES;
   // A run moves through several steps in one delivery (received → understanding → planning …).
   for (let step = 0; step < 8 && !lease.signal.aborted; step++) {
-    const run = /^[0-9a-f-]{36}$/i.test(runId) ? await loadRun(sql, runId) : undefined;
+    const run = /^[0-9a-f-]{36}$/i.test(runId) ? await loadRunRecord(sql, runId) : undefined;
     if (!run) return void await finishMessage(sql, message.msg_id, async () => {});
     if (message.read_ct > maxDeliveries) {
       await finishMessage(sql, message.msg_id, (tx) =>

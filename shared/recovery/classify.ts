@@ -7,9 +7,9 @@
  * |----------------|-----------------------------------------------------------|------------------------------|
  * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit, contract_violation | db-architect (a contract: the consumer retries) |
  * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              |
- * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak | security |
+ * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak, function_isolation_leak | security |
  * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author |
- * | deployment     | a build/runtime failure in a deployment task's output     | debugger, then deployment    |
+ * | deployment     | a build/runtime failure in a deployment task's output; deploy_config_invalid, deploy_config_unknown_function, function_env_undeclared, verify_jwt_mismatch | debugger, then deployment |
  * | integration    | apply_error on an earlier task's objects; integration_failed; task_failed | debugger first, then the author |
  * | model          | llm_unavailable, llm_invalid_output, upstream_unavailable, plan_invalid | the same agent (redelivery), then the user |
  * | budget         | budget_exceeded                                           | the user                     |
@@ -64,6 +64,11 @@ export const RULE_CLASS = {
   import_not_allowed: "function_build",
   function_boot_error: "function_build",
   function_error_unhandled: "function_build",
+  function_isolation_leak: "security",
+  deploy_config_invalid: "deployment",
+  deploy_config_unknown_function: "deployment",
+  function_env_undeclared: "deployment",
+  verify_jwt_mismatch: "deployment",
 } as const satisfies Record<string, FailureClass>;
 
 /** Class of each error code an attempt, a delivery or a run can fail with. */

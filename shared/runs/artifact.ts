@@ -129,6 +129,23 @@ export const RollbackStep = z.object({
 });
 export type RollbackStep = z.infer<typeof RollbackStep>;
 
+/**
+ * Something that failed during the run and what recovered it: one recovery decision (stored in
+ * `backend_team.recovery_decisions`), with the agents of the tasks it names.
+ */
+export const RecoveryNote = z.object({
+  class: z.string().meta({ description: "Failure class, e.g. integration, security, schema." }),
+  strategy: z.string().meta({ description: "retry, reroute, decompose, rollback or escalate." }),
+  from_task: z.string().nullable().meta({ description: "The failing task's key." }),
+  from_agent: z.string().nullable(),
+  to_task: z.string().nullable().meta({
+    description: "The task that carried the recovery; null when the user was asked.",
+  }),
+  to_agent: z.string().nullable(),
+  reason: z.string().meta({ description: "What failed and what was done about it." }),
+}).meta({ id: "RecoveryNote" });
+export type RecoveryNote = z.infer<typeof RecoveryNote>;
+
 /** A task's shadow-database verdict, as evidence for the files it produced. */
 export const TaskEvidence = z.object({
   ok: z.boolean(),
@@ -228,6 +245,10 @@ export const DeliverySections = z.object({
     assumptions: z.array(z.string()),
     rollback: z.array(RollbackStep),
     future_improvements: z.array(z.string()),
+    recovery: z.array(RecoveryNote).optional().meta({
+      description: "What failed during the run and what recovered it, in order (absent in " +
+        "deliverables assembled before recovery was recorded).",
+    }),
   }),
 });
 export type DeliverySections = z.infer<typeof DeliverySections>;

@@ -27,6 +27,14 @@ export {
   Strategy,
 } from "./run.ts";
 export { Task, TaskAttempt, TaskWithAttempts } from "./task.ts";
+export {
+  loadRunRecord,
+  RUN_RECORD_COLUMNS,
+  RunRecord,
+  RunRecordClarification,
+  RunRecordContext,
+  RunRecordOptions,
+} from "./record.ts";
 export { RunEvent } from "./event.ts";
 export {
   Artifact,
@@ -44,6 +52,7 @@ export {
   DeliverySummary,
   FileEvidence,
   IntegrationReport,
+  RecoveryNote,
   RollbackStep,
   SetupStep,
   TaskEvidence,

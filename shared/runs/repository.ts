@@ -100,7 +100,7 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
       select id, class, strategy, from_task, to_task, to_agent, reason, created_at
         from backend_team.recovery_decisions
        where run_id = ${id}
-       order by created_at, id`;
+       order by created_at, length(from_task), from_task, id`;
     const gates = await tx<{ seq: string; type: string; payload: Record<string, unknown> }[]>`
       select seq, type, payload from backend_team.run_events
        where run_id = ${id} and type = any(${[...GATE_EVENTS]}::text[])

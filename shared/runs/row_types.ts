@@ -15,6 +15,7 @@ import type { z } from "zod";
 import type { Database, Json } from "../db/database.types.ts";
 import type { Artifact } from "./artifact.ts";
 import type { RunEvent } from "./event.ts";
+import type { RunRecord } from "./record.ts";
 import type { Run } from "./run.ts";
 import type { Task } from "./task.ts";
 
@@ -45,6 +46,7 @@ export type AssertRowSchemaFits<Mismatch extends never> = Mismatch;
 /** The API's row schemas, each against its table (checked by `deno check`). */
 export type RowSchemasFit = [
   AssertRowSchemaFits<RowSchemaMismatch<typeof Run, "runs">>,
+  AssertRowSchemaFits<RowSchemaMismatch<typeof RunRecord, "runs">>,
   AssertRowSchemaFits<RowSchemaMismatch<typeof Task, "tasks">>,
   AssertRowSchemaFits<RowSchemaMismatch<typeof RunEvent, "run_events">>,
   AssertRowSchemaFits<RowSchemaMismatch<typeof Artifact, "artifacts">>,

@@ -14,7 +14,7 @@
  */
 import type { Sql } from "../db/mod.ts";
 import { deliverRun } from "../delivery/mod.ts";
-import type { RunRecord } from "../orchestration/mod.ts";
+import type { RunRecord } from "../runs/mod.ts";
 import { sharedShadow } from "../shadow/mod.ts";
 
 /** The `deliver` step of the orchestrator worker. */

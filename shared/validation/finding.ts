@@ -296,8 +296,47 @@ export const RULES = {
     level: "warn",
     source: "backend-team",
     summary: "a delivered edge function's answer breaks the HTTP contract: no CORS on the " +
-      "OPTIONS preflight, not 401 without a token, or malformed JSON not answered with a 4xx " +
-      "JSON error",
+      "OPTIONS preflight, not 401 without a token, malformed JSON not answered with a 4xx " +
+      "JSON error, or a documented endpoint answering an undocumented status or a body its " +
+      "response JSON Schema refuses (ajv, with the error path)",
+  },
+  function_isolation_leak: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered edge function, called with another user's token, answered with rows " +
+      "seeded for the owner (their ids or marker values appear in its response)",
+  },
+  function_isolation_not_shown: {
+    level: "info",
+    source: "backend-team",
+    summary: "a delivered edge function's isolation was not shown: called as the owner it " +
+      "answered none of the owner's seeded rows (or no users/rows could be seeded), so another " +
+      "user's empty answer proves nothing",
+  },
+  deploy_config_invalid: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered config.toml does not parse, or a [functions.<name>] table is malformed " +
+      "(not a table, a name the CLI cannot deploy, verify_jwt/enabled not a boolean)",
+  },
+  deploy_config_unknown_function: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered config.toml configures [functions.<name>] for a function the " +
+      "deliverable does not contain",
+  },
+  function_env_undeclared: {
+    level: "error",
+    source: "backend-team",
+    summary: "a delivered edge function reads an environment variable (without a fallback) that " +
+      "the deliverable's env list does not declare and the platform does not provide",
+  },
+  verify_jwt_mismatch: {
+    level: "error",
+    source: "backend-team",
+    summary: "a function's verify_jwt contradicts its code: false on a function using the " +
+      "service role or the database without its own check, true on a webhook-like function " +
+      "checking a shared secret, or config.toml disagreeing with the function's declaration",
   },
   function_probe_not_run: {
     level: "info",

@@ -1,28 +1,45 @@
 /**
  * Delivered edge functions, started and called (issue 15): each function (`<name>/index.ts` of
  * the submission) boots in its own Deno subprocess against the validation's shadow database, and
- * generated HTTP checks run against it — it boots; an OPTIONS preflight answers with CORS headers;
- * a call without a token gets 401; malformed JSON (sent with a valid user token) gets a 4xx with a
- * JSON body. Findings: `function_boot_error`, `function_error_unhandled` (a 5xx, or the process
- * died), `function_contract_mismatch` (an answer the house contract does not allow), and
- * `function_probe_not_run` where this runtime starts no subprocesses.
+ * generated HTTP checks run against it, under its name as Supabase routes it (`/<name>`) — it
+ * boots; an OPTIONS preflight answers with CORS headers; a call without a token gets 401 (unless
+ * the function is deployed with `verify_jwt = false`); malformed JSON (sent with a valid user
+ * token) gets a 4xx with a JSON body. Given the documented endpoints, each one under
+ * `/functions/v1/<name>` is called as a user and judged: a documented status, and a success body
+ * its response JSON Schema accepts (ajv, `function_contract.ts`). Given the validation's session
+ * and catalog, an owner and another user are created, the owner's rows seeded
+ * (`function_seed.ts`), a PostgREST stand-in serves `/rest/v1` on the session as each caller's
+ * token (`function_rest.ts`), and each function is called as both: the other user's answer must
+ * carry none of the owner's rows. Findings: `function_boot_error`, `function_error_unhandled` (a
+ * 5xx, or the process died), `function_contract_mismatch`, `function_isolation_leak`,
+ * `function_isolation_not_shown` (info: the owner's own rows never came back, so nothing was
+ * shown), and `function_probe_not_run` where this runtime starts no subprocesses.
  *
  * The code is hostile, so the subprocess is the boundary, not the import filter before it: a
  * cleared environment holding only Deno's cache location and keys made for this probe (a random
  * JWT secret, signed-for-nobody API keys, the shadow's own login URL); `--allow-read` of its
  * temporary folder and the Deno cache only; `--allow-net` to its own loopback port, the shadow
- * database's address and a stand-in Auth endpoint of this probe; no writes, subprocesses, FFI or
- * system information; a V8 heap cap, and a kill after the time limit.
+ * database's address and this probe's stand-in platform (Auth and PostgREST); no writes,
+ * subprocesses, FFI or system information; a V8 heap cap, and a kill after the time limit.
  *
  * @example
  * ```ts
- * const findings = await runFunctionChecks(files, { databaseUrl: await session.connectionUrl!(4) });
+ * const findings = await runFunctionChecks(files, {
+ *   databaseUrl: await session.connectionUrl!(8),
+ *   session, catalog,                 // isolation: owner vs another user
+ *   endpoints,                        // ApiEndpoint[]: status and response schema (ajv)
+ *   verifyJwt: { "board-summary": true },
+ * });
  * ```
  */
 import { join } from "node:path";
 import { apiKeys, mintUserToken, verifyToken } from "../auth/mod.ts";
-import { canSpawnProcesses } from "../shadow/mod.ts";
+import { canSpawnProcesses, type ShadowSession } from "../shadow/mod.ts";
+import type { Catalog } from "./catalog.ts";
 import { type Finding, finding } from "./finding.ts";
+import { type ContractCheck, contractOf, type DocumentedEndpoint } from "./function_contract.ts";
+import { restStandIn } from "./function_rest.ts";
+import { NO_OWNED_TABLES, type Seeded, seededIdFor, seedOwnerRows } from "./function_seed.ts";
 import {
   type FunctionFile,
   redactPaths,
@@ -42,6 +59,32 @@ export interface FunctionRunOptions {
   tempDir?: string;
   /** Deno's cache for the children (default `DENO_DIR`, else `~/.cache/deno`). */
   denoDir?: string;
+  /**
+   * The validation's session (the run's migrations applied, not inside a transaction) and its
+   * catalog. With both, two users (owner, other) are created in the shadow's `auth.users`, rows
+   * owned by the owner are seeded in every exposed table with an owner column, a PostgREST
+   * stand-in serves `/rest/v1` on this session as each caller's token, and each function is
+   * called as the owner and as the other user (`function_isolation_leak`). The seeded rows and
+   * users are deleted afterwards.
+   */
+  session?: ShadowSession;
+  catalog?: Catalog;
+  /** Schemas the Data API exposes (default `["public"]`): seeded, and served by the stand-in. */
+  exposedSchemas?: readonly string[];
+  /**
+   * Documented endpoints (`ApiEndpoint`s of the api-data agent); those whose path is under
+   * `/functions/v1/<function>` are called as the owner, their status compared with the
+   * documented ones and their body validated against the declared response JSON Schema (ajv).
+   */
+  endpoints?: readonly DocumentedEndpoint[];
+  /**
+   * `verify_jwt` per function name (config.toml, or `EdgeFunction.verify_jwt`; default true).
+   * Where false, a call without a token need not get 401 (a public or webhook function; whether
+   * that is right is `checkDeployConfig`'s `verify_jwt_mismatch`), though a 5xx still counts.
+   */
+  verifyJwt?: Readonly<Record<string, boolean>>;
+  /** Receives how long each function's proof took, in ms (for benchmarks). */
+  trace?: (entry: string, ms: number) => void;
 }
 
 const SUBMISSION = "submission";
@@ -102,10 +145,12 @@ function hostOf(url: string): string | null {
 }
 
 /**
- * A stand-in for Supabase Auth's `GET /auth/v1/user` (what `supabase.auth.getUser()` calls),
- * answering for tokens of this probe's secret; everything else is a 503 JSON, not a hang.
+ * The platform the functions see at `SUPABASE_URL`: a stand-in for Supabase Auth's
+ * `GET /auth/v1/user` (what `supabase.auth.getUser()` calls), answering for tokens of this probe's
+ * secret, and, given a session, a PostgREST stand-in on it (`function_rest.ts`); everything else is
+ * a 503 JSON, not a hang.
  */
-function serveAuthStandIn(secret: string) {
+function servePlatformStandIn(secret: string, rest?: (req: Request) => Promise<Response>) {
   const abort = new AbortController();
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", signal: abort.signal, onListen() {} },
@@ -115,6 +160,7 @@ function serveAuthStandIn(secret: string) {
         const token = req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
         try {
           const claims = await verifyToken(secret, token);
+          if (claims.role !== "authenticated") throw new Error("not a user token");
           return Response.json({
             id: claims.sub,
             aud: "authenticated",
@@ -125,6 +171,7 @@ function serveAuthStandIn(secret: string) {
           return Response.json({ code: 401, msg: "invalid JWT" }, { status: 401 });
         }
       }
+      if (rest && url.pathname.startsWith("/rest/v1/")) return await rest(req);
       return Response.json({ message: "not available while probing a function" }, {
         status: 503,
       });
@@ -193,7 +240,7 @@ async function call(
   url: string,
   init: RequestInit,
   timeoutMs: number,
-): Promise<{ status: number; headers: Headers; json: boolean } | { error: string }> {
+): Promise<{ status: number; headers: Headers; json: boolean; text: string } | { error: string }> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();
@@ -202,7 +249,7 @@ async function call(
       JSON.parse(text);
       json = (res.headers.get("content-type") ?? "").includes("json");
     } catch { /* not JSON */ }
-    return { status: res.status, headers: res.headers, json };
+    return { status: res.status, headers: res.headers, json, text };
   } catch (e) {
     return { error: e instanceof DOMException ? "no answer in time" : "the connection failed" };
   }
@@ -211,7 +258,8 @@ async function call(
 /**
  * Starts each function and runs the generated HTTP checks; a finding per problem. Returns one
  * `function_probe_not_run` info finding where subprocesses are not allowed or no database URL
- * is given.
+ * is given. With `session` and `catalog`, also the isolation checks (owner vs other user); with
+ * `endpoints`, the documented contract checks (see {@link FunctionRunOptions}).
  */
 export async function runFunctionChecks(
   files: readonly FunctionFile[],
@@ -237,8 +285,32 @@ export async function runFunctionChecks(
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
   const keys = await apiKeys(secret);
-  const auth = serveAuthStandIn(secret);
-  const out: Finding[] = [];
+  const exposed = options.exposedSchemas ?? ["public"];
+  const live = options.session?.alive ? options.session : undefined;
+  const seeded: Seeded | string | undefined = live && options.catalog
+    ? await seedOwnerRows(live, options.catalog, exposed)
+    : undefined;
+  // What the PostgREST stand-in refused while the current function was being called.
+  const refused: string[] = [];
+  const notSeeded = typeof seeded === "string" && seeded !== NO_OWNED_TABLES
+    ? [finding(
+      "function_isolation_not_shown",
+      `isolation through the functions (${entries.join(", ")}) was not checked: ${seeded}`,
+      { file: entries.length === 1 ? entries[0] : null },
+    )]
+    : [];
+  const platform = servePlatformStandIn(
+    secret,
+    live
+      ? restStandIn(live, {
+        secret,
+        exposedSchemas: exposed,
+        catalog: options.catalog,
+        onUnsupported: (what) => refused.push(what),
+      })
+      : undefined,
+  );
+  const out: Finding[] = [...notSeeded];
   try {
     await Deno.writeTextFile(
       join(dir, "deno.json"),
@@ -260,15 +332,25 @@ export async function runFunctionChecks(
       stdout: "null",
       stderr: "null",
     }).output();
-    const owner = await mintUserToken(secret, { sub: crypto.randomUUID() });
+    const users = typeof seeded === "object"
+      ? {
+        owner: await mintUserToken(secret, { sub: seeded.owner.id, email: seeded.owner.email }),
+        other: await mintUserToken(secret, { sub: seeded.other.id, email: seeded.other.email }),
+      }
+      : undefined;
+    const owner = users?.owner ?? await mintUserToken(secret, { sub: crypto.randomUUID() });
     for (const entry of entries) {
-      const where = { file: entry, line: null, object: entry.split("/")[0] };
+      const began = performance.now();
+      const firstFinding = out.length;
+      refused.length = 0;
+      const name = entry.split("/")[0];
+      const where = { file: entry, line: null, object: name };
       const port = freePort();
       const env = {
         DENO_DIR: denoDir,
         NO_COLOR: "1",
         DENO_NO_UPDATE_CHECK: "1",
-        SUPABASE_URL: auth.url,
+        SUPABASE_URL: platform.url,
         SUPABASE_ANON_KEY: keys.anon,
         SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
         SUPABASE_DB_URL: options.databaseUrl,
@@ -283,7 +365,7 @@ export async function runFunctionChecks(
         "--config",
         config,
         `--allow-read=${dir},${denoDir}`,
-        `--allow-net=127.0.0.1:${port},${dbHost},${auth.url.slice("http://".length)}`,
+        `--allow-net=127.0.0.1:${port},${dbHost},${platform.url.slice("http://".length)}`,
         "--allow-env",
         "--deny-write",
         "--deny-run",
@@ -310,7 +392,32 @@ export async function runFunctionChecks(
           ));
           continue;
         }
-        out.push(...await httpChecks(`http://127.0.0.1:${port}/`, entry, owner, requestMs, where));
+        // Requests reach a function under its name (`/functions/v1/<name>` → `/<name>`).
+        const base = `http://127.0.0.1:${port}`;
+        const requireToken = options.verifyJwt?.[name] ?? true;
+        const contract = contractOf(
+          options.endpoints ?? [],
+          name,
+          (placeholder) =>
+            typeof seeded === "object" ? seededIdFor(seeded, placeholder, name) : undefined,
+        );
+        // Without a token, the function is called the way its first documented endpoint is.
+        const first = contract[0];
+        const anonymousCall = first
+          ? { url: `${base}${first.path}`, method: first.method, body: first.body }
+          : { url: `${base}/${name}`, method: "POST", body: "{}" };
+        out.push(
+          ...await httpChecks(`${base}/${name}`, entry, owner, requestMs, where, {
+            requireToken,
+            anonymousCall,
+          }),
+        );
+        out.push(...await contractChecks(base, entry, contract, owner, requestMs, where));
+        if (users && typeof seeded === "object") {
+          out.push(
+            ...await isolationChecks(base, name, entry, contract, users, seeded, requestMs, where),
+          );
+        }
         const exited = await Promise.race([
           started.child.status.then(() => true),
           new Promise<false>((r) => setTimeout(() => r(false), 50)),
@@ -327,11 +434,121 @@ export async function runFunctionChecks(
           started.child.kill("SIGKILL");
         } catch { /* already gone */ }
         await started.child.status;
+        if (refused.length) {
+          // An answer shaped by the stand-in's limits must not pass for the function's own.
+          const note = ` (while answering, the probe's PostgREST stand-in refused what it does ` +
+            `not support: ${[...new Set(refused)].slice(0, 2).join("; ")}; this answer may ` +
+            "come from that, not from the function)";
+          for (let i = firstFinding; i < out.length; i++) {
+            out[i] = { ...out[i], message: out[i].message + note };
+          }
+        }
+        options.trace?.(entry, performance.now() - began);
       }
     }
   } finally {
-    await auth.close();
+    await platform.close();
+    if (typeof seeded === "object") await seeded.cleanup();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  return out;
+}
+
+type Where = { file: string; line: null; object: string };
+
+/** The documented endpoints of one function, called as the owner and judged. */
+async function contractChecks(
+  base: string,
+  entry: string,
+  checks: readonly ContractCheck[],
+  token: string,
+  timeoutMs: number,
+  where: Where,
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const c of checks) {
+    const res = await call(`${base}${c.path}`, {
+      method: c.method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: c.body,
+    }, timeoutMs);
+    if ("error" in res) {
+      out.push(finding("function_error_unhandled", `${entry}: ${c.label} got ${res.error}`, where));
+    } else if (res.status >= 500) {
+      out.push(finding(
+        "function_error_unhandled",
+        `${entry}: ${c.label} as a signed-in user answered ${res.status}`,
+        where,
+      ));
+    } else {
+      const problem = c.judge(res.status, res.text);
+      if (problem) out.push(finding("function_contract_mismatch", `${entry}: ${problem}`, where));
+    }
+  }
+  return out;
+}
+
+/**
+ * The owner and the other user call the function the same way (its documented calls, else a GET
+ * and a POST of `{}` on its root); the other user's answer must carry none of the owner's
+ * markers. The owner's answers show whether the check could see anything at all.
+ */
+async function isolationChecks(
+  base: string,
+  name: string,
+  entry: string,
+  contract: readonly ContractCheck[],
+  users: { owner: string; other: string },
+  seeded: Seeded,
+  timeoutMs: number,
+  where: Where,
+): Promise<Finding[]> {
+  if (seeded.markers.size === 0) return [];
+  const calls = contract.length
+    ? contract.map((c) => ({ label: c.label, method: c.method, path: c.path, body: c.body }))
+    : [
+      { label: `GET /functions/v1/${name}`, method: "GET", path: `/${name}`, body: undefined },
+      { label: `POST /functions/v1/${name}`, method: "POST", path: `/${name}`, body: "{}" },
+    ];
+  const out: Finding[] = [];
+  let ownerSaw = false;
+  for (const c of calls) {
+    const as = async (token: string) =>
+      await call(`${base}${c.path}`, {
+        method: c.method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: c.body,
+      }, timeoutMs);
+    // The owner first: a function that writes on the call sees the same state for both.
+    const mine = await as(users.owner);
+    if (!("error" in mine) && [...seeded.markers.keys()].some((m) => mine.text.includes(m))) {
+      ownerSaw = true;
+    }
+    const other = await as(users.other);
+    if ("error" in other) continue;
+    const leaked = [...seeded.markers].filter(([m]) => other.text.includes(m));
+    if (leaked.length) {
+      const tables = [...new Set(leaked.map(([, t]) => t))].join(", ");
+      out.push(finding(
+        "function_isolation_leak",
+        `${entry}: ${c.label} as another user answered ${other.status} with the owner's rows of ` +
+          `${tables} (seeded values ${leaked.slice(0, 2).map(([m]) => m).join(", ")} appear in ` +
+          "its body), which row level security hides from that user: act with the caller's " +
+          "token (createClient with their Authorization header) or filter by auth.getUser()'s id",
+        where,
+      ));
+      return out;
+    }
+  }
+  if (!ownerSaw) {
+    out.push(finding(
+      "function_isolation_not_shown",
+      `${entry}: isolation through it was not shown: called as the owner (${
+        calls.map((c) => c.label).join(", ")
+      }), it answered none of the owner's seeded rows, so the other user's empty answer proves ` +
+        "nothing (fine for a function that returns no rows)",
+      where,
+    ));
   }
   return out;
 }
@@ -341,7 +558,11 @@ async function httpChecks(
   entry: string,
   token: string,
   timeoutMs: number,
-  where: { file: string; line: null; object: string },
+  where: Where,
+  { requireToken, anonymousCall }: {
+    requireToken: boolean;
+    anonymousCall: { url: string; method: string; body: string | undefined };
+  },
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   const mismatch = (what: string) =>
@@ -366,14 +587,14 @@ async function httpChecks(
     );
   }
 
-  const anonymous = await call(url, {
-    method: "POST",
+  const anonymous = await call(anonymousCall.url, {
+    method: anonymousCall.method,
     headers: { "content-type": "application/json" },
-    body: "{}",
+    body: anonymousCall.body,
   }, timeoutMs);
   if ("error" in anonymous) unhandled(`a call without a token got ${anonymous.error}`);
   else if (anonymous.status >= 500) unhandled(`a call without a token got ${anonymous.status}`);
-  else if (anonymous.status !== 401) {
+  else if (requireToken && anonymous.status !== 401) {
     mismatch(`a call without a token got ${anonymous.status}, not 401`);
   }
 

@@ -56,6 +56,22 @@ export {
   type FunctionRunOptions,
   runFunctionChecks,
 } from "./function_run.ts";
+export {
+  compileSchema,
+  contractOf,
+  type DocumentedEndpoint,
+  exampleOf,
+} from "./function_contract.ts";
+export { restStandIn, type RestStandInOptions } from "./function_rest.ts";
+export {
+  checkDeployConfig,
+  type DeliveredFunction,
+  type DeployConfigInput,
+  deployConfigInputOf,
+  type FunctionFacts,
+  functionFacts,
+  PLATFORM_ENV,
+} from "./deploy_config.ts";
 export { formatReport } from "./report.ts";
 export {
   createValidateApp,

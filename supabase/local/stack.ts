@@ -20,6 +20,8 @@ import { createRealtimeServer } from "./realtime/mod.ts";
 import { pushProductMigrations } from "./supabase_cli.ts";
 import { localWorkerSecret, startWorkerSchedule } from "./worker_schedule.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
+import { describeModels } from "../../shared/llm/mod.ts";
+import { AGENTS } from "../../shared/plan/mod.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -62,6 +64,8 @@ export interface LocalStack {
   startedShadowDatabase: boolean;
   /** Admin URL of the shadow server (given to functions as `SHADOW_DATABASE_URL`). */
   shadowUrl: string;
+  /** The model settings the functions were given (`OPENAI_*`, `BT_LLM_PRICES`), for start-up text. */
+  llmEnv: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -115,23 +119,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const port = await listening;
   const apiUrl = `http://127.0.0.1:${port}`;
 
+  const functionEnv: Record<string, string> = {
+    SUPABASE_URL: apiUrl,
+    SUPABASE_ANON_KEY: keys.anon,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+    SUPABASE_DB_URL: dbUrl,
+    JWT_SECRET: jwtSecret,
+    BT_WORKER_SECRET: workerSecret,
+    // Shadow databases (validation of untrusted SQL) live on the shadow cluster, a second
+    // server; set SHADOW_DATABASE_URL to use another one.
+    SHADOW_DATABASE_URL: shadowUrl,
+    ...passThroughEnv(),
+    ...options.env,
+  };
   const functions = createFunctionsGateway({
     configPath: options.configPath ?? `${REPO_ROOT}supabase/config.toml`,
     functions: options.functions,
     jwtSecret,
-    env: {
-      SUPABASE_URL: apiUrl,
-      SUPABASE_ANON_KEY: keys.anon,
-      SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-      SUPABASE_DB_URL: dbUrl,
-      JWT_SECRET: jwtSecret,
-      BT_WORKER_SECRET: workerSecret,
-      // Shadow databases (validation of untrusted SQL) live on the shadow cluster, a second
-      // server; set SHADOW_DATABASE_URL to use another one.
-      SHADOW_DATABASE_URL: shadowUrl,
-      ...passThroughEnv(),
-      ...options.env,
-    },
+    env: functionEnv,
   });
   const realtime = await createRealtimeServer({ databaseUrl: dbUrl, jwtSecret });
   handler = routeApi({ functions, realtime });
@@ -155,6 +160,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     startedDatabase,
     startedShadowDatabase,
     shadowUrl,
+    llmEnv: Object.fromEntries(
+      Object.entries(functionEnv).filter(([k]) => k.startsWith("OPENAI_") || k === "BT_LLM_PRICES"),
+    ),
     async stop() {
       await schedule?.stop();
       await scheduleSql.end();
@@ -191,6 +199,8 @@ export function describeStack(stack: LocalStack): string {
     "Backend Team local stack is running.",
     "",
     ...rows.map(([k, v]) => `${k.padStart(width)}: ${v}`),
+    "",
+    describeModels(stack.llmEnv, ["orchestrator", ...AGENTS]),
     "",
     "Mint a user token: deno task token --user you@example.com",
     "Press Ctrl-C to stop.",

@@ -18,7 +18,8 @@
 import { asCaller, type Sql } from "../../shared/db/mod.ts";
 import type { WorkerName } from "../../shared/dispatch/mod.ts";
 import { createOpenAiLlm, loadLlmConfig } from "../../shared/llm/mod.ts";
-import { handleRunMessage, type RunRecord } from "../../shared/orchestration/mod.ts";
+import { handleRunMessage } from "../../shared/orchestration/mod.ts";
+import type { RunRecord } from "../../shared/runs/mod.ts";
 import { loadPrompt, type Prompt } from "../../shared/prompts/mod.ts";
 import { pgmqQueue } from "../../shared/queue/mod.ts";
 import { DbUsageRecorder } from "../../shared/runs/usage_recorder.ts";

@@ -49,6 +49,8 @@ export interface RunMetrics {
   criticalLlmMs: number;
   /** (execution − critical-path LLM) / tasks: the orchestration's per-step cost. */
   perStepMs: number;
+  /** Events in the run's log (every one a client sees on the channel and in `GET …/events`). */
+  events: number;
   taskTimings: TaskTiming[];
 }
 
@@ -83,6 +85,8 @@ export async function runMetrics(sql: Sql, runId: string): Promise<RunMetrics> {
          where c.kind = 'queued' and c.key = t.id::text
       ) q on true
      where t.run_id = ${runId}`;
+  const [{ events }] = await sql<{ events: number }[]>`
+    select count(*)::int as events from backend_team.run_events where run_id = ${runId}`;
   const taskTimings: TaskTiming[] = tasks.map((t) => ({
     key: t.key,
     dependsOn: t.depends_on,
@@ -111,6 +115,7 @@ export async function runMetrics(sql: Sql, runId: string): Promise<RunMetrics> {
     deliveryMs: ms(lastDone, run.completed_at),
     criticalLlmMs,
     perStepMs: (executionMs - criticalLlmMs) / tasks.length,
+    events,
     taskTimings,
   };
 }

@@ -13,6 +13,7 @@ export interface Summary {
   n: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   mean: number;
   min: number;
@@ -34,6 +35,7 @@ export function summarize(samples: readonly number[]): Summary {
     n: s.length,
     p50: round(percentile(s, 50)),
     p90: round(percentile(s, 90)),
+    p95: round(percentile(s, 95)),
     p99: round(percentile(s, 99)),
     mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
     min: round(s[0] ?? NaN),

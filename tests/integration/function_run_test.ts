@@ -10,10 +10,12 @@ import assert from "node:assert/strict";
 import { createPgliteShadow, createPostgresShadow } from "../../shared/shadow/mod.ts";
 import {
   type Finding,
+  readCatalog,
   runFunctionChecks,
   validateMigrations,
 } from "../../shared/validation/mod.ts";
 import { shadowAdminUrl } from "../_support/db.ts";
+import { endpointOf, FUNCTION_CASES, SCHEMA } from "../fixtures/functions/corpus/cases.ts";
 
 const HEADER = `
 import { verify } from "npm:hono@4.13.19/jwt";
@@ -154,5 +156,175 @@ Deno.test("validateMigrations runs the functions on its own shadow when asked", 
     const hits = report.findings.filter((f) => f.rule.startsWith("function_"));
     assert.deepEqual(hits.map((f) => [f.rule, f.level]), [["function_probe_not_run", "info"]]);
     assert.match(hits[0].message, /were not started: this shadow has no server/);
+  });
+});
+
+Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions and missing CORS are caught; the correct one is clean", async (t) => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(SCHEMA);
+  const catalog = await readCatalog(session);
+  const databaseUrl = await session.connectionUrl!(8);
+  const times: number[] = [];
+  const totals: number[] = [];
+  for (const c of FUNCTION_CASES) {
+    await t.step(`${c.name}: ${c.must.join(", ") || "clean"}`, async () => {
+      const began = performance.now();
+      const found = await runFunctionChecks([{ name: `${c.name}/index.ts`, source: c.source }], {
+        databaseUrl,
+        session,
+        catalog,
+        endpoints: [c.endpoint ?? endpointOf(c.name)],
+        trace: (_, ms) => times.push(ms),
+      });
+      totals.push(performance.now() - began);
+      const rules = [...new Set(found.map((f) => f.rule))].sort();
+      assert.deepEqual(rules, [...c.must].sort(), show(found));
+      for (const f of found) assert.equal(f.file, `${c.name}/index.ts`);
+      if (c.must.includes("function_contract_mismatch") && c.name.includes("schema")) {
+        assert.match(show(found), /POST \/functions\/v1\/notes-contradicts-schema answered 200/);
+        assert.match(show(found), /\/notes\/0\/title: must be string/);
+      }
+      if (c.must.includes("function_isolation_leak")) {
+        assert.match(
+          show(found),
+          /as another user answered 200 with the owner's rows of public\.notes/,
+        );
+      }
+    });
+  }
+  await t.step(
+    "without verify_jwt a public function need not answer 401 without a token",
+    async () => {
+      const source = FUNCTION_CASES[0].source.replace(
+        'if (!authorization) return fail(401, "unauthorized", "sign in first");',
+        "if (!authorization) return json({ notes: [] });",
+      );
+      const run = (verifyJwt: boolean) =>
+        runFunctionChecks([{ name: "public-notes/index.ts", source }], {
+          databaseUrl,
+          verifyJwt: { "public-notes": verifyJwt },
+        });
+      assert.deepEqual((await run(false)).map((f) => f.rule), []);
+      assert.deepEqual((await run(true)).map((f) => f.rule), ["function_contract_mismatch"]);
+    },
+  );
+  await t.step("an answer shaped by what the stand-in refuses says so", async () => {
+    const source = FUNCTION_CASES[0].source.replace(
+      '.select("id,title").order("created_at")',
+      '.select("id,title").or("title.eq.a,title.eq.b")',
+    );
+    const found = await runFunctionChecks([{ name: "notes-or/index.ts", source }], {
+      databaseUrl,
+      session,
+      catalog,
+      endpoints: [endpointOf("notes-or")],
+    });
+    assert.ok(found.some((f) => f.rule === "function_error_unhandled"), show(found));
+    for (const f of found) {
+      assert.match(f.message, /stand-in refused what it does not support: or= filters/);
+    }
+  });
+  await t.step("the seeded users and rows are gone afterwards", async () => {
+    const [{ n }] = await session.query<{ n: number }>(
+      "select (select count(*) from public.notes)::int + (select count(*) from auth.users)::int as n",
+    );
+    assert.equal(n, 0);
+  });
+  const p50 = (xs: number[]) => Math.round([...xs].sort((a, b) => a - b)[xs.length >> 1]);
+  console.log(
+    `function proof p50: ${p50(times)} ms started and called, ${p50(totals)} ms with the run's ` +
+      `setup (seeding, cache); per case ${totals.map((ms) => Math.round(ms)).join(", ")} ms`,
+  );
+});
+
+Deno.test("the nine-agents scenario's board-summary runs isolated on its migration; its missing CORS is caught", async () => {
+  const fixture = (name: string) =>
+    Deno.readTextFile(new URL(`../fixtures/nine_agents/${name}`, import.meta.url));
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(await fixture("create_boards.up.sql"));
+  const found = await runFunctionChecks(
+    [{ name: "board-summary/index.ts", source: await fixture("board_summary.ts") }],
+    {
+      databaseUrl: await session.connectionUrl!(8),
+      session,
+      catalog: await readCatalog(session),
+      endpoints: [{
+        method: "GET",
+        path: "/functions/v1/board-summary",
+        request: null,
+        response: JSON.stringify({
+          type: "object",
+          required: ["boards"],
+          properties: {
+            boards: {
+              type: "array",
+              items: {
+                type: "object",
+                required: ["id", "name", "open", "done"],
+                properties: {
+                  id: { type: "string", format: "uuid" },
+                  name: { type: "string" },
+                  open: { type: "integer", minimum: 0 },
+                  done: { type: "integer", minimum: 0 },
+                },
+              },
+            },
+          },
+        }),
+        errors: [{ status: 401 }, { status: 405 }],
+      }],
+    },
+  );
+  // Boards and cards were seeded for the owner and the owner saw them (no "not shown"); the
+  // other user saw none (no leak); only the OPTIONS preflight without CORS headers is wrong.
+  assert.deepEqual(found.map((f) => f.rule), ["function_contract_mismatch"], show(found));
+  assert.match(found[0].message, /OPTIONS preflight got 405 without Access-Control-Allow-Origin/);
+});
+
+Deno.test("rows RLS shows every user are not the owner's to leak; nor is a shared parent's id", async (t) => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  await session.exec(`
+    create table public.topics (id uuid primary key default gen_random_uuid(), label text not null);
+    alter table public.topics enable row level security;
+    create policy topics_read on public.topics for select to authenticated using (true);
+    create table public.posts (
+      id uuid primary key default gen_random_uuid(),
+      user_id uuid not null references auth.users (id) on delete cascade,
+      topic_id uuid not null references public.topics (id) on delete cascade,
+      body text not null
+    );
+    alter table public.posts enable row level security;
+    create policy posts_read on public.posts for select to authenticated using (true);
+    grant select on public.topics, public.posts to authenticated;
+  `);
+  // The service-role function of the corpus, listing another table.
+  const lister = (table: string, columns: string) =>
+    FUNCTION_CASES[1].source.replace(
+      'admin.from("notes").select("id,title")',
+      `admin.from("${table}").select("${columns}")`,
+    );
+  const run = async (table: string, columns: string) =>
+    (await runFunctionChecks([{ name: `${table}/index.ts`, source: lister(table, columns) }], {
+      databaseUrl: await session.connectionUrl!(8),
+      session,
+      catalog: await readCatalog(session),
+    })).map((f) => f.rule);
+  await t.step("posts everyone may read: listing them all is no leak", async () => {
+    assert.deepEqual(await run("posts", "id,topic_id,body"), []);
+  });
+  await session.exec(`
+    drop policy posts_read on public.posts;
+    create policy posts_read on public.posts for select to authenticated
+      using ((select auth.uid()) = user_id);
+  `);
+  await t.step("posts of their owner only: listing them all is a leak", async () => {
+    assert.deepEqual(await run("posts", "id,topic_id,body"), ["function_isolation_leak"]);
+  });
+  await t.step("the public topic an owner's post points to is no leak of that post", async () => {
+    // No leak; and since no owner row came back either, the check says it showed nothing.
+    assert.deepEqual(await run("topics", "id,label"), ["function_isolation_not_shown"]);
   });
 });

@@ -1,9 +1,9 @@
 /**
  * The LLM port against providers that are not OpenAI: the scripted server plays each quirk real
  * OpenAI-compatible endpoints have (refusing `json_schema` or `strict` or any `response_format`,
- * JSON in a code fence or after prose, no `usage`, Azure's deployments and `api-version`, a slow
- * first answer), and the real `openai` client talks to it over loopback. Each quirk ends in a
- * valid answer or a clear `llm_*` error.
+ * refusing tools, answering only through function calls, JSON in a code fence or after prose, no
+ * `usage`, Azure's deployments and `api-version`, a slow first answer), and the real `openai`
+ * client talks to it over loopback. Each quirk ends in a valid answer or a clear `llm_*` error.
  */
 import assert from "node:assert/strict";
 import { AppError } from "../../shared/errors/mod.ts";
@@ -90,13 +90,114 @@ Deno.test("a provider refusing strict gets the same schema without strict", asyn
   assert.equal(sent?.json_schema?.name, "understanding");
 });
 
-Deno.test("a provider refusing any response_format gets a plain prompt stating the schema", async () => {
+Deno.test("a provider refusing any response_format but calling tools answers through a forced function call, remembered", async () => {
   await using p = await provider(["no_response_format"]);
+  const first = await p.ask();
+  assert.deepEqual(first.value, understanding);
+  assert.equal(first.reasks, 0);
+  assert.deepEqual(
+    p.server.requests.map((r) => [r.body.response_format?.type ?? null, r.outcome]),
+    [
+      ["json_schema", "format_refused"],
+      ["json_schema", "format_refused"],
+      ["json_object", "format_refused"],
+      [null, "json"],
+    ],
+  );
+  const called = p.server.requests[3];
+  assert.deepEqual(called.body.tool_choice, {
+    type: "function",
+    function: { name: "understanding" },
+  });
+  const tool = called.body.tools?.[0] as
+    | { type: string; function: { name: string; parameters: { properties: object } } }
+    | undefined;
+  assert.equal(tool?.type, "function");
+  assert.equal(tool?.function.name, "understanding");
+  // The function's parameters are the schema the other steps send.
+  assert.ok("complexity" in (tool?.function.parameters.properties ?? {}));
+  assert.equal(called.schemaName, "understanding");
+
+  // Remembered: the next call goes straight to the tool call.
+  const before = p.server.requests.length;
+  assert.deepEqual((await p.ask()).value, understanding);
+  assert.equal(p.server.requests.length, before + 1);
+  assert.equal(p.server.requests.at(-1)!.body.tool_choice !== undefined, true);
+});
+
+Deno.test("a tool-called answer that breaks the schema is re-asked with the issues, like any other", async () => {
+  await using p = await provider(["no_response_format"], {}, [
+    { kind: "json", value: { ...understanding, complexity: "galactic" } },
+    { kind: "json", value: understanding },
+  ]);
+  const result = await p.ask();
+  assert.deepEqual(result.value, understanding);
+  assert.equal(result.reasks, 1);
+  const reasked = p.server.requests.at(-1)!;
+  assert.equal(reasked.reask, 1);
+  assert.ok(reasked.body.tool_choice, "the re-ask stays at the tool-call step");
+  assert.ok(reasked.messages.some((m) => m.role === "assistant" && m.content.includes("galactic")));
+  assert.match(reasked.messages.at(-2)?.content ?? "", /complexity/);
+});
+
+Deno.test("a provider refusing any response_format and tools gets a plain prompt stating the schema", async () => {
+  await using p = await provider(["no_response_format", "no_tools"]);
   assert.deepEqual((await p.ask()).value, understanding);
   const last = p.server.requests.at(-1)!;
   assert.equal(last.body.response_format, undefined);
+  assert.equal(last.body.tools, undefined);
   assert.match(last.messages.at(-1)!.content, /"complexity"/);
-  assert.equal(p.server.requests.filter((r) => r.outcome === "format_refused").length, 3);
+  assert.equal(p.server.requests.filter((r) => r.outcome === "format_refused").length, 4);
+});
+
+Deno.test("a provider answering only through function calls: the answer is read from the call's arguments", async () => {
+  await using p = await provider(["tool_answers_only"]);
+  const result = await p.ask();
+  assert.deepEqual(result.value, understanding);
+  assert.equal(result.reasks, 0);
+  // Asked with a strict json_schema, which it accepted; it answered with a call anyway.
+  assert.equal(p.server.requests.length, 1);
+  assert.equal(p.server.requests[0].body.response_format?.type, "json_schema");
+
+  // Without usage too: the estimate counts the call's arguments, not an empty content.
+  await using bare = await provider(["tool_answers_only", "no_usage"]);
+  const estimated = await bare.ask();
+  assert.equal(estimated.usage.estimated, true);
+  assert.ok(
+    estimated.usage.completion_tokens >= Math.floor(JSON.stringify(understanding).length / 4),
+    JSON.stringify(estimated.usage),
+  );
+});
+
+Deno.test("a provider answering only through function calls gets invalid arguments re-asked, then llm_invalid_output", async () => {
+  await using p = await provider(["tool_answers_only"], {}, [
+    { kind: "text", text: '{"goal": ' },
+    { kind: "json", value: { goal: "only a goal" } },
+    { kind: "json", value: { goal: "only a goal" } },
+  ]);
+  try {
+    await p.ask();
+    assert.fail("expected llm_invalid_output");
+  } catch (e) {
+    assert.ok(e instanceof AppError, String(e));
+    assert.equal(e.code, "llm_invalid_output");
+    const rejections = (e.details as { rejections: { kind: string }[] }).rejections;
+    assert.deepEqual(rejections.map((r) => r.kind), [
+      "malformed_json",
+      "schema_mismatch",
+      "schema_mismatch",
+    ]);
+  }
+  assert.equal(p.server.requests.length, 3);
+});
+
+Deno.test("OPENAI_STRUCTURED_OUTPUT=tool_call pins the forced function call", async () => {
+  await using p = await provider([], { OPENAI_STRUCTURED_OUTPUT: "tool_call" });
+  assert.deepEqual((await p.ask()).value, understanding);
+  assert.equal(p.server.requests.length, 1);
+  assert.equal(p.server.requests[0].body.response_format, undefined);
+  assert.equal(p.server.requests[0].outcome, "json");
+  assert.ok(p.server.requests[0].body.tool_choice);
 });
 
 Deno.test("OPENAI_STRUCTURED_OUTPUT pins the mode: no refusal is paid for", async () => {
@@ -156,6 +257,7 @@ Deno.test("a slow local server: the agent's own timeout waits for it; the defaul
     assert.ok(e instanceof AppError);
     assert.equal(e.code, "llm_unavailable");
     assert.match(e.message, /did not answer within 200 ms/);
+    assert.equal((e.details as { reason?: string }).reason, "timeout");
   }
 });
 

@@ -21,6 +21,17 @@ export const ChatRequestBody = z.looseObject({
     type: z.string(),
     json_schema: z.looseObject({ name: z.string() }).optional(),
   }).optional(),
+  tools: z.array(z.looseObject({
+    type: z.string(),
+    function: z.looseObject({ name: z.string() }).optional(),
+  })).optional(),
+  tool_choice: z.union([
+    z.string(),
+    z.looseObject({
+      type: z.string(),
+      function: z.looseObject({ name: z.string() }).optional(),
+    }),
+  ]).optional(),
   stream: z.boolean().nullish(),
 });
 export type ChatRequestBody = z.infer<typeof ChatRequestBody>;
@@ -43,6 +54,18 @@ export function textMessages(body: ChatRequestBody): TextMessage[] {
   });
 }
 
+/**
+ * The function a request makes the model call: the one `tool_choice` names, or the only tool when
+ * `tool_choice` is `"required"`; `undefined` when the model may answer in text.
+ */
+export function forcedFunction(body: ChatRequestBody): string | undefined {
+  const choice = body.tool_choice;
+  if (choice && typeof choice === "object") return choice.function?.name;
+  const functions = (body.tools ?? []).filter((t) => t.type === "function" && t.function);
+  if (choice === "required" && functions.length === 1) return functions[0].function!.name;
+  return undefined;
+}
+
 /** Tokens as the scripted server counts them: one per 4 characters, rounded up. */
 export function scriptedTokens(text: string): number {
   return Math.ceil(text.length / 4);
@@ -56,6 +79,8 @@ export function completionBody(
   answer: MessageAnswer,
   request: { model: string; messages: readonly TextMessage[] },
   seq: number,
+  /** Send the content as a call of this function (`tool_calls`, no content), as tools answer. */
+  asCallOf?: string,
 ): Record<string, unknown> {
   const content = answer.kind === "json"
     ? JSON.stringify(answer.value)
@@ -74,8 +99,23 @@ export function completionBody(
     model: request.model,
     choices: [{
       index: 0,
-      message: { role: "assistant", content, refusal },
-      finish_reason: answer.kind === "text" ? answer.finish_reason ?? "stop" : "stop",
+      message: asCallOf !== undefined && content !== null
+        ? {
+          role: "assistant",
+          content: null,
+          refusal,
+          tool_calls: [{
+            id: `call_scripted_${seq}`,
+            type: "function",
+            function: { name: asCallOf, arguments: content },
+          }],
+        }
+        : { role: "assistant", content, refusal },
+      finish_reason: answer.kind === "text" && answer.finish_reason
+        ? answer.finish_reason
+        : asCallOf !== undefined && content !== null
+        ? "tool_calls"
+        : "stop",
       logprobs: null,
     }],
     usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },

@@ -10,6 +10,7 @@ import {
   ChatRequestBody,
   completionBody,
   errorResponse,
+  forcedFunction,
   scriptedErrorResponse,
   type TextMessage,
   textMessages,
@@ -31,6 +32,14 @@ export type ProviderQuirk =
   | "no_strict"
   /** 400 for any `response_format`. */
   | "no_response_format"
+  /** 400 for any `tools` or `tool_choice` (no function calling). */
+  | "no_tools"
+  /**
+   * Every answer comes as a function call (`tool_calls`, no content), whatever was asked — as
+   * proxies that implement JSON output through tool use answer. Without the quirk, only a request
+   * forcing a function call (`tool_choice`) is answered with one, as OpenAI does.
+   */
+  | "tool_answers_only"
   /** The content comes in a Markdown code fence. */
   | "fenced"
   /** The content comes after a sentence of prose. */
@@ -56,7 +65,7 @@ export interface RecordedRequest {
   runId?: string;
   /** Value of the re-ask header (0 for a first answer). */
   reask?: number;
-  /** `response_format.json_schema.name`. */
+  /** `response_format.json_schema.name`, else the function `tool_choice` forces. */
   schemaName?: string;
   /** The SDK's transport retry number for this request (`x-stainless-retry-count`), 0 if absent. */
   retryCount: number;
@@ -148,7 +157,7 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
       recorded.answeredBy = "quirk";
       recorded.outcome = "format_refused";
       return Response.json({
-        error: { message: refusal, type: "invalid_request_error", param: "response_format" },
+        error: { message: refusal.message, type: "invalid_request_error", param: refusal.param },
       }, { status: 400 });
     }
 
@@ -178,7 +187,12 @@ export async function startScriptedLlm(options: ScriptedLlmOptions = {}): Promis
       case "http_error":
         return scriptedErrorResponse(answer);
       default:
-        return Response.json(withQuirks(quirks, completionBody(answer, recorded, recorded.seq)));
+        return Response.json(
+          withQuirks(
+            quirks,
+            completionBody(answer, recorded, recorded.seq, calledFunction(quirks, parsed.data)),
+          ),
+        );
     }
   };
 
@@ -244,18 +258,38 @@ interface AzureCall {
   apiVersion: string;
 }
 
-/** The error text a quirky provider answers a request's `response_format` with, if it does. */
-function formatRefusal(quirks: Set<ProviderQuirk>, body: ChatRequestBody): string | undefined {
+/** The 400 a quirky provider answers a request's `response_format` or `tools` with, if it does. */
+function formatRefusal(
+  quirks: Set<ProviderQuirk>,
+  body: ChatRequestBody,
+): { message: string; param: string } | undefined {
+  if ((body.tools !== undefined || body.tool_choice !== undefined) && quirks.has("no_tools")) {
+    return { message: "tools are not supported by this model", param: "tools" };
+  }
   const format = body.response_format;
   if (!format) return undefined;
-  if (quirks.has("no_response_format")) return "response_format is not supported";
+  const param = "response_format";
+  if (quirks.has("no_response_format")) {
+    return { message: "response_format is not supported", param };
+  }
   if (format.type === "json_schema" && quirks.has("no_json_schema")) {
-    return `response_format type "json_schema" is not supported by this model`;
+    return { message: `response_format type "json_schema" is not supported by this model`, param };
   }
   if (format.json_schema?.strict === true && quirks.has("no_strict")) {
-    return "json_schema.strict is not supported";
+    return { message: "json_schema.strict is not supported", param };
   }
   return undefined;
+}
+
+/**
+ * The function whose call carries the answer: the one the request forces; with the
+ * `tool_answers_only` quirk, whatever was asked (the first tool, else the schema's name).
+ */
+function calledFunction(quirks: Set<ProviderQuirk>, body: ChatRequestBody): string | undefined {
+  const forced = forcedFunction(body);
+  if (forced !== undefined || !quirks.has("tool_answers_only")) return forced;
+  return body.tools?.find((t) => t.function)?.function?.name ??
+    body.response_format?.json_schema?.name ?? "json_tool_call";
 }
 
 /** The answer as a quirky provider would send it. */
@@ -286,7 +320,7 @@ function record(seq: number, headers: Headers, body: ChatRequestBody): RecordedR
     phase: header(LLM_REQUEST_HEADERS.phase),
     runId: header(LLM_REQUEST_HEADERS.runId),
     reask: reask === undefined ? undefined : Number(reask),
-    schemaName: body.response_format?.json_schema?.name,
+    schemaName: body.response_format?.json_schema?.name ?? forcedFunction(body),
     retryCount: Number(header("x-stainless-retry-count") ?? 0),
     answeredBy: "unmatched",
     outcome: "unmatched",

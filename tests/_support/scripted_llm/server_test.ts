@@ -129,3 +129,47 @@ Deno.test("models are listed, and other paths and bad bodies get clear errors", 
   await streaming.body?.cancel();
   assert.equal(llm.requests.length, 0);
 });
+
+Deno.test("a forced function call is answered as one; no_tools refuses tools, tool_answers_only answers every request with a call", async () => {
+  const rules = [{
+    name: "hi",
+    match: { schema: "greeting" },
+    answers: [{ kind: "json" as const, value: { hi: 1 } }],
+  }];
+  const { response_format: _, ...plain } = request;
+  const forced = {
+    ...plain,
+    tools: [{ type: "function", function: { name: "greeting", parameters: {} } }],
+    tool_choice: { type: "function", function: { name: "greeting" } },
+  };
+  {
+    await using llm = await startScriptedLlm({ scenarios: [{ rules }] });
+    const body = await (await chat(llm.url, forced)).json();
+    assert.equal(llm.requests[0].schemaName, "greeting", "the forced function names the schema");
+    const choice = body.choices[0];
+    assert.equal(choice.finish_reason, "tool_calls");
+    assert.equal(choice.message.content, null);
+    assert.equal(choice.message.tool_calls[0].type, "function");
+    assert.equal(choice.message.tool_calls[0].function.name, "greeting");
+    assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { hi: 1 });
+    // Not forced (no tool_choice): the answer is content, as OpenAI may answer.
+    const free = await (await chat(llm.url, { ...request, tools: forced.tools })).json();
+    assert.equal(free.choices[0].message.content, '{"hi":1}');
+  }
+  {
+    await using llm = await startScriptedLlm({ scenarios: [{ rules }], quirks: ["no_tools"] });
+    const refused = await chat(llm.url, forced);
+    assert.equal(refused.status, 400);
+    assert.equal((await refused.json()).error.param, "tools");
+    assert.equal(llm.requests[0].outcome, "format_refused");
+  }
+  {
+    await using llm = await startScriptedLlm({
+      scenarios: [{ rules }],
+      quirks: ["tool_answers_only"],
+    });
+    const body = await (await chat(llm.url, request)).json();
+    assert.equal(body.choices[0].message.content, null);
+    assert.equal(body.choices[0].message.tool_calls[0].function.name, "greeting");
+  }
+});
