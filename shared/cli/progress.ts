@@ -134,6 +134,12 @@ export function applyEvent(progress: RunProgress, event: RunEventPayload): RunPr
     case "artifact.created":
       next.artifacts = [...progress.artifacts, { kind: event.kind, path: event.path }];
       return next;
+    // Gate verdicts are shown as lines (progress_render.ts); the task rows follow task.status.
+    case "checkpoint.passed":
+    case "checkpoint.failed":
+    case "contract.passed":
+    case "contract.failed":
+      return next;
     case "recovery.decision":
       next.recovery = [...progress.recovery, {
         seq: event.seq,

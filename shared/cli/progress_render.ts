@@ -59,6 +59,23 @@ export function describeEvent(event: RunEventPayload, progress: RunProgress): st
       const task = taskById(progress, event.task_id);
       return `${prefix} ${task ? `${task.key} ` : ""}wrote ${event.kind} ${event.path}`;
     }
+    case "checkpoint.passed":
+    case "checkpoint.failed": {
+      const what = `${prefix} checkpoint after ${event.after} (${event.suites.join(", ")})`;
+      if (event.type === "checkpoint.passed") return `${what} passed`;
+      const rules = [...new Set((event.failures ?? []).map((f) => f.rule))].join(", ");
+      const count = (event.failures?.length ?? 0) + (event.more ?? 0);
+      return `${what} failed: ${rules} in ${(event.responsible ?? []).join(", ")} ` +
+        `(${plural(count, "finding")})`;
+    }
+    case "contract.passed":
+    case "contract.failed": {
+      const what =
+        `${prefix} ${event.consumer} contract ${event.contract} (from ${event.producer})`;
+      if (event.type === "contract.passed") return `${what} honoured`;
+      const missing = (event.violations ?? []).map((v) => v.object ?? v.rule).join(", ");
+      return `${what} broken: ${missing} not in the schema`;
+    }
     case "recovery.decision": {
       const decision = progress.recovery.find((d) => d.seq === event.seq) ?? {
         class: event.class,

@@ -191,3 +191,70 @@ Deno.test("a decision listed by GET /runs/:id reads like its event (bt status)",
     "model escalate: T2 → you: out of deliveries",
   );
 });
+
+Deno.test("checkpoint and contract verdicts are plain lines too", () => {
+  const runId = crypto.randomUUID();
+  const base = { run_id: runId, at: "2026-12-02T10:00:00.000Z", task_id: crypto.randomUUID() };
+  const failure = {
+    rule: "unindexed_foreign_keys",
+    task: "T1",
+    file: "create.sql",
+    object: "public.trades",
+    message: "m",
+  };
+  const { lines } = folded([
+    {
+      ...base,
+      seq: 1,
+      type: "checkpoint.failed",
+      task: "T1",
+      attempt: 1,
+      checkpoint: 0,
+      after: "T1",
+      suites: ["indexes"],
+      validate: ["indexes"],
+      responsible: ["T1"],
+      failures: [failure, failure],
+      more: 0,
+    },
+    {
+      ...base,
+      seq: 2,
+      type: "checkpoint.passed",
+      task: "T1",
+      attempt: 2,
+      checkpoint: 0,
+      after: "T1",
+      suites: ["indexes"],
+      validate: ["indexes"],
+      reports: 0,
+    },
+    {
+      ...base,
+      seq: 3,
+      type: "contract.failed",
+      task: "T2",
+      attempt: 1,
+      contract: "positions_api",
+      producer: "T1",
+      consumer: "T2",
+      violations: [{ ...failure, rule: "contract_violation", object: "public.positions.size" }],
+    },
+    {
+      ...base,
+      seq: 4,
+      type: "contract.passed",
+      task: "T2",
+      attempt: 2,
+      contract: "positions_api",
+      producer: "T1",
+      consumer: "T2",
+    },
+  ]);
+  assert.deepEqual(lines, [
+    "#1 checkpoint after T1 (indexes) failed: unindexed_foreign_keys in T1 (2 findings)",
+    "#2 checkpoint after T1 (indexes) passed",
+    "#3 T2 contract positions_api (from T1) broken: public.positions.size not in the schema",
+    "#4 T2 contract positions_api (from T1) honoured",
+  ]);
+});

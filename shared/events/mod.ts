@@ -87,6 +87,64 @@ export const RecoveryDecisionEvent = Base.extend({
   reason: z.string(),
 });
 
+/** A failing finding of a checkpoint or contract, as its event shows it. */
+const GateFindingView = z.object({
+  rule: z.string(),
+  task: z.string(),
+  file: z.string().nullable(),
+  object: z.string().nullable(),
+  message: z.string(),
+});
+
+/** What every gate verdict carries: the task and attempt it judged. */
+const GateBase = Base.extend({
+  task_id: z.uuid(),
+  task: z.string(),
+  attempt: z.number().int().positive(),
+});
+
+/**
+ * A plan checkpoint ran its validator suites on the run's accumulated output after its task
+ * (shared/checkpoints): passed (with how many report-only findings) or failed (the tasks the
+ * failures are attributed to, the first failures, how many more).
+ */
+const CheckpointShape = {
+  checkpoint: z.number().int().nonnegative(),
+  after: z.string(),
+  suites: z.array(z.string()),
+  validate: z.array(z.string()),
+  reports: z.number().int().nonnegative().optional(),
+  validated: z.boolean().optional(),
+  responsible: z.array(z.string()).optional(),
+  failures: z.array(GateFindingView).optional(),
+  more: z.number().int().nonnegative().optional(),
+};
+export const CheckpointPassedEvent = GateBase.extend({
+  type: z.literal("checkpoint.passed"),
+  ...CheckpointShape,
+});
+export const CheckpointFailedEvent = GateBase.extend({
+  type: z.literal("checkpoint.failed"),
+  ...CheckpointShape,
+});
+
+/** A consuming task's output was checked against a plan contract: passed, or its violations. */
+const ContractShape = {
+  contract: z.string(),
+  producer: z.string(),
+  consumer: z.string(),
+  violations: z.array(GateFindingView).optional(),
+  more: z.number().int().nonnegative().optional(),
+};
+export const ContractPassedEvent = GateBase.extend({
+  type: z.literal("contract.passed"),
+  ...ContractShape,
+});
+export const ContractFailedEvent = GateBase.extend({
+  type: z.literal("contract.failed"),
+  ...ContractShape,
+});
+
 /** Any run event. */
 export const RunEventPayload = z.discriminatedUnion("type", [
   RunStatusEvent,
@@ -95,6 +153,10 @@ export const RunEventPayload = z.discriminatedUnion("type", [
   ValidationReportEvent,
   ArtifactCreatedEvent,
   RunCompletedEvent,
+  CheckpointPassedEvent,
+  CheckpointFailedEvent,
+  ContractPassedEvent,
+  ContractFailedEvent,
   RecoveryDecisionEvent,
 ]);
 export type RunEventPayload = z.infer<typeof RunEventPayload>;
@@ -108,6 +170,10 @@ export const RUN_EVENT_NAMES = [
   "artifact.created",
   "run.completed",
   "recovery.decision",
+  "checkpoint.passed",
+  "checkpoint.failed",
+  "contract.passed",
+  "contract.failed",
 ] as const;
 
 /** The Realtime topic of a run. */

@@ -42,3 +42,41 @@ Deno.test("a recovery decision event parses as the SQL emits it (record_recovery
     RunEventPayload.parse({ type: "recovery.decision", run_id: runId, seq: 9, at: "", class: "x" })
   );
 });
+
+Deno.test("checkpoint and contract verdicts parse as the SQL emits them (announce_gate_results)", () => {
+  const common = {
+    run_id: crypto.randomUUID(),
+    at: new Date().toISOString(),
+    task_id: crypto.randomUUID(),
+    task: "T1",
+    attempt: 1,
+  };
+  const c = RunEventPayload.parse({
+    ...common,
+    seq: 5,
+    type: "checkpoint.failed",
+    checkpoint: 0,
+    after: "T1",
+    suites: ["indexes"],
+    validate: ["indexes"],
+    responsible: ["T1"],
+    failures: [{
+      rule: "unindexed_foreign_keys",
+      task: "T1",
+      file: "a.sql",
+      object: null,
+      message: "m",
+    }],
+    more: 0,
+  });
+  assert.equal(c.type, "checkpoint.failed");
+  const k = RunEventPayload.parse({
+    ...common,
+    seq: 6,
+    type: "contract.passed",
+    contract: "positions_api",
+    producer: "T1",
+    consumer: "T2",
+  });
+  assert.equal(k.type, "contract.passed");
+});
