@@ -77,6 +77,7 @@ Deno.test("suites: names, sentences naming suites, and sentences naming none (sc
   assert.deepEqual(suitesOf({ validate: ["RLS isolates users"] }), ["rls"]);
   assert.deepEqual(suitesOf({ validate: ["EXPLAIN uses the new index"] }), ["indexes"]);
   assert.deepEqual(suitesOf({ validate: ["relationships correct"] }), ["schema"]);
+  assert.deepEqual(suitesOf({ validate: ["the function type-checks"] }), ["types", "functions"]);
   assert.deepEqual(suitesOf({ validate: ["types", "schema applies", "types"] }), [
     "schema",
     "types",

@@ -14,7 +14,7 @@
  * | indexes   | unindexed_foreign_keys, duplicate_index, index_not_used, index_no_improvement, query_error |
  * | safety    | require_concurrent_index_creation, adding_required_field, ban_drop_table, ban_drop_column, renaming_table, renaming_column, ban_uncommitted_transaction, unsafe_statement |
  * | types     | prefer_timestamptz, prefer_identity, prefer_bigint_over_int, typecheck_error, import_not_allowed |
- * | functions | function_boot_error, function_error_unhandled, function_contract_mismatch, n_plus_one, function_search_path_mutable, plpgsql_check_warning |
+ * | functions | function_boot_error, function_error_unhandled, function_contract_mismatch, function_isolation_leak, deploy_config_invalid, deploy_config_unknown_function, function_env_undeclared, verify_jwt_mismatch, n_plus_one, function_search_path_mutable, plpgsql_check_warning |
  * | realtime  | realtime_isolation_leak, realtime_owner_access                                    |
  *
  * @example
@@ -102,11 +102,16 @@ export const SUITE_RULES: Record<CheckpointSuite, SuiteRules> = {
       "function_boot_error",
       "function_error_unhandled",
       "function_contract_mismatch",
+      "function_isolation_leak",
+      "deploy_config_invalid",
+      "deploy_config_unknown_function",
+      "function_env_undeclared",
+      "verify_jwt_mismatch",
       "n_plus_one",
       "function_search_path_mutable",
       "plpgsql_check_warning",
     ],
-    reports: ["function_probe_not_run"],
+    reports: ["function_probe_not_run", "function_isolation_not_shown"],
   },
   realtime: {
     fails: ["realtime_isolation_leak", "realtime_owner_access"],
@@ -135,7 +140,10 @@ export function strictSuitesOf(checkpoint: Pick<Checkpoint, "validate">): Checkp
   return CHECKPOINT_SUITES.filter((s) => named.has(s));
 }
 
-/** The suites an item names as words (case-insensitive; `index`/`indices` count as `indexes`). */
+/**
+ * The suites an item names as words (case-insensitive; singular forms count: `index`, `type`,
+ * `function`; "type-checks" names `types`).
+ */
 export function namedSuites(item: string): CheckpointSuite[] {
   const words = new Set(item.toLowerCase().split(/[^a-z]+/).filter(Boolean));
   const aliases: Record<CheckpointSuite, string[]> = {
@@ -143,8 +151,8 @@ export function namedSuites(item: string): CheckpointSuite[] {
     rls: ["rls"],
     indexes: ["indexes", "index", "indices"],
     safety: ["safety"],
-    types: ["types"],
-    functions: ["functions"],
+    types: ["types", "type", "typecheck"],
+    functions: ["functions", "function"],
     realtime: ["realtime"],
   };
   return CHECKPOINT_SUITES.filter((s) => aliases[s].some((a) => words.has(a)));
