@@ -60,6 +60,9 @@ export interface ContractCheckInput {
 
 /** Most violations reported per check (a wholly wrong output need not list every column). */
 const MAX_FINDINGS = 40;
+/** Longest endpoint path read, and deepest nesting of embedded resources followed. */
+const MAX_PATH = 8000;
+const MAX_EMBED_DEPTH = 4;
 
 /** The schema as the check needs it: tables with their columns, and function names. */
 export interface SchemaIndex {
@@ -159,6 +162,7 @@ export function checkContracts(input: ContractCheckInput): Finding[] {
 export function restTarget(
   path: string,
 ): { rpc: boolean; name: string; params: URLSearchParams } | null {
+  if (path.length > MAX_PATH) return null; // model-written: bounded before any parsing
   const [pathname, query = ""] = path.trim().split("?", 2);
   const m =
     /^(?:https?:\/\/[^/]+)?\/rest\/v1\/(rpc\/)?([A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?)\/?$/
@@ -186,7 +190,7 @@ const RESERVED_PARAMS = new Set([
 ]);
 
 /** Columns of a PostgREST `select` list: `[null, top-level]` and `[resource, its columns]`. */
-export function selectColumns(select: string): [string | null, string[]][] {
+export function selectColumns(select: string, nesting = 0): [string | null, string[]][] {
   const groups = new Map<string | null, string[]>();
   const add = (resource: string | null, name: string) => {
     const list = groups.get(resource) ?? [];
@@ -211,8 +215,10 @@ export function selectColumns(select: string): [string | null, string[]][] {
     if (!item || item === "*") continue;
     const embed = /^(?:[A-Za-z_][\w$]*:)?([A-Za-z_][\w$]*)(?:![\w$]+)?\((.*)\)$/s.exec(item);
     if (embed) {
-      for (const [, names] of selectColumns(embed[2])) {
-        for (const n of names) add(embed[1].toLowerCase(), n);
+      if (nesting >= MAX_EMBED_DEPTH) continue;
+      // `a(x, b(y))`: x is a's column, y is b's (each resource is its own table).
+      for (const [resource, names] of selectColumns(embed[2], nesting + 1)) {
+        for (const n of names) add(resource ?? embed[1].toLowerCase(), n);
       }
       continue;
     }

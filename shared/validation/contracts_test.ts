@@ -137,6 +137,14 @@ Deno.test("no contracts, nothing to check; hostile text is not trusted", () => {
   );
   assert.equal(restTarget("/rest/v1/x;drop table y"), null);
   assert.equal(restTarget("/rest/v1/../../etc"), null);
+  assert.equal(restTarget("/rest/v1/t?select=" + "a,".repeat(10_000)), null);
+  const nested = "a(".repeat(3000) + "x" + ")".repeat(3000);
+  const t0 = performance.now();
+  assert.ok(selectColumns(nested).length <= 1);
+  // Embedded resources past four levels are not followed (their columns are not checked).
+  assert.deepEqual(selectColumns("a(b(c(d(e(f(g))))))"), []);
+  assert.deepEqual(selectColumns("id,a(x,b(y))"), [[null, ["id"]], ["a", ["x"]], ["b", ["y"]]]);
+  assert.ok(performance.now() - t0 < 1000, "deep nesting is cut off, not followed");
   assert.deepEqual(schemaProperties("not json"), []);
   assert.deepEqual(schemaProperties(JSON.stringify({ properties: { "a b": {}, ok: {} } })), [
     ["ok", false],
