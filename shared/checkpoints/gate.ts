@@ -33,12 +33,17 @@ export interface TaskGates {
   contracts: (ContractRef & { consumer: string })[];
 }
 
-/** The checkpoints placed after task `key` and the contracts it consumes. */
-export function gatesOf(plan: Plan, key: string): TaskGates {
+/**
+ * The checkpoints placed after task `key` and the contracts it consumes. `handoffOf` names the
+ * task a recovery handoff took over (the specialist's task fixes that output on top of it): its
+ * checkpoints run after the specialist's task, where its output is complete.
+ */
+export function gatesOf(plan: Plan, key: string, handoffOf: string | null = null): TaskGates {
   const agentOf = new Map(plan.tasks.map((t) => [t.id, t.agent]));
+  const after = new Set([key, ...(handoffOf ? [handoffOf] : [])]);
   return {
     checkpoints: plan.checkpoints.flatMap((checkpoint, index) =>
-      checkpoint.after === key
+      after.has(checkpoint.after)
         ? [{ index, checkpoint, suites: suitesOf(checkpoint), strict: strictSuitesOf(checkpoint) }]
         : []
     ),

@@ -6,6 +6,7 @@ import {
   endpointsOf,
   gateFailureText,
   gatesOf,
+  handoffOf,
   judgeGates,
   responsibleFor,
   SUITE_RULES,
@@ -295,4 +296,27 @@ Deno.test("a suite a sentence names fails on errors only; a suite named exactly,
     migrations: MIGRATIONS,
   });
   assert.equal(strict.ok, false);
+});
+
+Deno.test("a handoff's specialist task runs the checkpoints of the task it took over", () => {
+  const amended = {
+    ...PLAN,
+    tasks: [...PLAN.tasks, {
+      id: "T4",
+      agent: "security" as const,
+      title: "t",
+      input: "i",
+      output: ["m"],
+      depends_on: ["T1"],
+      tables: [],
+    }],
+  };
+  assert.deepEqual(gatesOf(amended, "T4").checkpoints, []);
+  assert.deepEqual(gatesOf(amended, "T4", "T1").checkpoints.map((c) => c.checkpoint.after), ["T1"]);
+  const task = (input: Record<string, unknown>, depends_on: string[]) => ({
+    task: { input, depends_on } as never,
+  });
+  assert.equal(handoffOf(task({ recovery_of: "T1" }, ["T1"])), "T1");
+  assert.equal(handoffOf(task({ recovery_of: "T1" }, [])), null); // a diagnosis
+  assert.equal(handoffOf(task({}, ["T1"])), null);
 });

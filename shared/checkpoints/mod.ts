@@ -37,6 +37,7 @@ export {
   checkTaskGates,
   endpointsOf,
   type GateDeps,
+  handoffOf,
 } from "./run.ts";
 export {
   judgeSuites,

@@ -42,7 +42,7 @@ export async function checkTaskGates(
 ): Promise<GateVerdict | null> {
   const plan = Plan.safeParse(work.run.plan);
   if (!plan.success) return null;
-  const gates = gatesOf(plan.data, work.task.key);
+  const gates = gatesOf(plan.data, work.task.key, handoffOf(work));
   if (!hasGates(gates)) return null;
   const suites = new Set(gates.checkpoints.flatMap((c) => c.suites));
   const kinds = ["migration"];
@@ -101,6 +101,15 @@ export async function checkTaskGates(
     migrations,
   });
   return { ...verdict, durationMs };
+}
+
+/**
+ * The task a recovery handoff took over: a task added by recovery (`input.recovery_of`) that
+ * depends on the failing one (a handoff; a diagnosis runs before it instead).
+ */
+export function handoffOf(work: Pick<TaskWork, "task">): string | null {
+  const of = (work.task.input as { recovery_of?: unknown }).recovery_of;
+  return typeof of === "string" && work.task.depends_on.includes(of) ? of : null;
 }
 
 /** The accumulated artifacts with unique migration file names, and the migrations' tasks. */
