@@ -49,6 +49,11 @@ export {
   type JoinOutcome,
   probeChannels,
 } from "./channel_probe.ts";
+export {
+  channelProbeFromEnv,
+  channelProbeHandler,
+  remoteChannelProbe,
+} from "./channel_probe_remote.ts";
 export { FunctionFile } from "./typecheck.ts";
 export {
   functionEntries,
@@ -57,6 +62,7 @@ export {
   runFunctionChecks,
 } from "./function_run.ts";
 export { formatReport } from "./report.ts";
+export { validateOpenApi } from "./openapi.ts";
 export {
   createValidateApp,
   loadValidateConfig,
