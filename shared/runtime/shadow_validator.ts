@@ -32,6 +32,7 @@ import {
   type QueryCheck,
   validateMigrations,
 } from "../validation/mod.ts";
+import type { ShadowDatabase } from "../shadow/mod.ts";
 
 /** What the composition root may inject or turn off. */
 export interface ShadowValidatorPorts {
@@ -43,6 +44,8 @@ export interface ShadowValidatorPorts {
   benchmarkRows?: number;
   /** Measure indexes at all (default true). */
   benchmark?: boolean;
+  /** A shadow of the caller's (tests), instead of the process-wide one the environment names. */
+  shadow?: ShadowDatabase;
 }
 
 /** A {@link ValidationSummary} with the index measurements of the attempt, when any. */
@@ -56,7 +59,7 @@ export function createShadowValidator(
   env: Record<string, string | undefined> = Deno.env.toObject(),
   ports: ShadowValidatorPorts = {},
 ): ArtifactValidator {
-  const shadow = env.SHADOW_DATABASE_URL ? "postgres" : "pglite";
+  const shadow = ports.shadow ?? (env.SHADOW_DATABASE_URL ? "postgres" : "pglite");
   const rows = ports.benchmarkRows ?? positiveInt(env.BT_INDEX_BENCH_ROWS);
   return {
     async validate({ artifacts, accepted, baseSql }): Promise<ValidationSummary> {
@@ -154,14 +157,15 @@ export function validationRequest(artifacts: readonly ArtifactDraft[]): {
 
 const MAX_CHANNELS = 10;
 
-// The user-id placeholders agents write in topic patterns, each becoming the probe's `{uid}`.
+// The user-id placeholders agents write in topic patterns, each becoming the probe's `{uid}`
+// (`<user_id>`, `{userId}`, `${uid}`…; a bare `:user_id` is too ambiguous in colon-separated topics).
 const USER_PLACEHOLDER =
-  /<\s*(user_?id|uid|owner_?id|auth\.uid\(\))\s*>|\{\s*(user_?id|uid|owner_?id)\s*\}|\$\{\s*(user_?id|uid|userId|ownerId)\s*\}|:(user_?id|uid)\b/gi;
+  /<\s*(user_?id|uid|owner_?id|auth\.uid\(\))\s*>|\{\s*(user_?id|uid|owner_?id)\s*\}|\$\{\s*(user_?id|uid|userId|ownerId)\s*\}/gi;
 
 /** The topic with its user-id placeholder as `{uid}`, or null when it names no user. Pure. */
 export function ownerTopic(pattern: string): string | null {
   if (!new RegExp(USER_PLACEHOLDER.source, "i").test(pattern)) return null;
-  const topic = pattern.replace(USER_PLACEHOLDER, (m) => m.startsWith(":") ? ":{uid}" : "{uid}");
+  const topic = pattern.replace(USER_PLACEHOLDER, "{uid}");
   // Other placeholders stay unknown: the owner could not be authorized for them.
   return /[<>]|\$\{/.test(topic) ? null : topic;
 }
