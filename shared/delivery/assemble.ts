@@ -29,7 +29,7 @@ import type {
 } from "../runs/mod.ts";
 import { formatUsd } from "../runs/mod.ts";
 import type { AssemblyInput, DeliveryArtifact, DeliveryTask } from "./assembly_input.ts";
-import { integrationLine, taskEvidence } from "./evidence.ts";
+import { indexMeasurements, integrationLine, taskEvidence } from "./evidence.ts";
 import type { IntegrationOutcome } from "./integration.ts";
 import { renderDeliverableMarkdown } from "./markdown.ts";
 import {
@@ -398,6 +398,13 @@ function deliveredIndexes(
   ) => artifact.meta);
   const text = (meta: Record<string, unknown> | undefined, k: string) =>
     meta && typeof meta[k] === "string" ? meta[k] as string : null;
+  const measured = indexMeasurements(
+    [...new Set(ordered.map(({ task }) => task))].map((t) => t.validation),
+  );
+  const withMeasurement = (index: DeliveredIndex): DeliveredIndex => {
+    const m = measured.get(index.name);
+    return m ? { ...index, measured: m } : index;
+  };
   const out: DeliveredIndex[] = migrations.flatMap((m) =>
     facts.get(m.path)!.indexes.map((i) => {
       const doc = documented.find((d) => d.name === i.name);
@@ -422,7 +429,7 @@ function deliveredIndexes(
       migration_path: null,
     });
   }
-  return out;
+  return out.map(withMeasurement);
 }
 
 function edgeFunctions(

@@ -14,6 +14,7 @@ import {
   type Deliverable,
   type DeliverableFile,
   DeliveryResult,
+  type IndexMeasurement,
   type IntegrationReport,
 } from "../runs/mod.ts";
 
@@ -75,6 +76,7 @@ export function renderDeliverableMarkdown(
     else out.push("Serves: no query was recorded (typically a foreign key lookup).", "");
     if (i.expected_plan) out.push(`Expected plan: ${i.expected_plan}`, "");
     if (i.migration_path) out.push(`Created in \`${i.migration_path}\`.`, "");
+    if (i.measured) out.push(...measurementLines(i.name, i.measured));
   }
 
   out.push("## Edge Functions", "");
@@ -317,4 +319,40 @@ function code(text: string | null): string {
 
 function list(items: string[], empty: string): string[] {
   return items.length === 0 ? [empty] : items.map((i) => `- ${i}`);
+}
+
+/** The before/after evidence of an index: timings, buffers and both plans. */
+function measurementLines(name: string, m: IndexMeasurement): string[] {
+  const rows = Object.entries(m.rows).map(([t, n]) => `${n.toLocaleString("en-US")} in \`${t}\``)
+    .join(", ");
+  const ratio = m.after.execution_ms > 0
+    ? ` (${(m.before.execution_ms / m.after.execution_ms).toFixed(1)}× faster)`
+    : "";
+  return [
+    `Measured with \`EXPLAIN (ANALYZE, BUFFERS)\` on synthetic rows (${rows || "none"}):`,
+    "",
+    "| | Execution time | Buffers | Uses the index |",
+    "| --- | --- | --- | --- |",
+    `| Before (without \`${name}\`) | ${m.before.execution_ms} ms | ${m.before.buffers} | ${
+      m.before.uses_index ? "yes" : "no"
+    } |`,
+    `| After (with \`${name}\`) | ${m.after.execution_ms} ms | ${m.after.buffers} | ${
+      m.after.uses_index ? "yes" : "no"
+    } |`,
+    "",
+    m.improved
+      ? `The index pays off${m.before.execution_ms > m.after.execution_ms ? ratio : ""}.`
+      : "**`index_no_improvement`**: at this scale the index does not make its query cheaper " +
+        "(neither a fifth less time nor half the buffers); it still costs every write — " +
+        "reconsider it.",
+    "",
+    "Plan before:",
+    "",
+    fenced("text", m.before.plan),
+    "",
+    "Plan after:",
+    "",
+    fenced("text", m.after.plan),
+    "",
+  ];
 }

@@ -43,6 +43,8 @@ export {
   DeliverySections,
   DeliverySummary,
   FileEvidence,
+  IndexMeasurement,
+  IndexPlanRun,
   IntegrationReport,
   RollbackStep,
   SetupStep,
