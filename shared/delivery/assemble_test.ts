@@ -64,6 +64,8 @@ Deno.test("the deliverable is a Supabase project: README, timestamped migrations
     "supabase/rollbacks/20261125143001_create_positions_and_trades.down.sql",
     "supabase/rollbacks/20261125143002_create_tags.down.sql",
     "supabase/rollbacks/20261125143003_add_journal_query_indexes.down.sql",
+    "supabase/functions/tests/_env.ts",
+    "supabase/functions/tests/trade-stats_test.ts",
     "supabase/functions/trade-stats/index.ts",
     "docs/api.md",
     "docs/indexes.md",
@@ -215,6 +217,7 @@ Deno.test("setup names the secrets to set, the functions to deploy and the CLI s
     "supabase db push",
     "supabase secrets set MARKET_DATA_API_KEY=<value>",
     "supabase functions deploy trade-stats",
+    "deno test -A supabase/functions/tests/",
   ]);
   assert.ok(steps.some((s) => s.title.startsWith("Add SUPABASE_ACCESS_TOKEN")));
   assert.deepEqual(result.sections.edge_functions, [{
@@ -276,7 +279,11 @@ Deno.test("with integration evidence, the pgTAP files are delivered and the evid
   });
   const test = files.find((f) => f.path === "supabase/tests/database/profiles.test.sql")!;
   assert.equal(test.kind, "test");
-  assert.deepEqual(result.sections.tests, ["supabase/tests/database/profiles.test.sql"]);
+  assert.deepEqual(result.sections.tests, [
+    "supabase/functions/tests/_env.ts",
+    "supabase/functions/tests/trade-stats_test.ts",
+    "supabase/tests/database/profiles.test.sql",
+  ]);
   const byPath = new Map(result.validation.evidence.map((e) => [e.path, e]));
   assert.equal(
     byPath.get("supabase/migrations/20261125143000_create_profiles.sql")!.integration,

@@ -160,21 +160,45 @@ export function renderDeliverableMarkdown(
   );
 
   out.push("## Tests", "");
+  const functionTests = s.tests.filter((p) => p.startsWith("supabase/functions/tests/"));
+  const pgtap = s.tests.filter((p) => !functionTests.includes(p));
   if (s.tests.length === 0) out.push("No tests were delivered.", "");
-  else {
-    out.push("Run them with `supabase test db` (each file rolls back what it does):", "");
-    for (const path of s.tests) {
+  if (pgtap.length > 0) {
+    out.push(
+      "Database tests (pgTAP): run them with `supabase test db` locally, or " +
+        "`supabase test db --linked` on the linked project (each file rolls back what it does):",
+      "",
+    );
+    for (const path of pgtap) {
       const f = file(path);
       const planned = typeof f?.meta.planned === "number" ? ` — ${f.meta.planned} tests` : "";
       out.push(`- \`${path}\`${planned}`);
     }
     out.push("");
+  }
+  if (functionTests.length > 0) {
+    out.push(
+      "Function tests (Deno): with the functions served (`supabase start` and " +
+        "`supabase functions serve`, or deployed to the linked project), set `SUPABASE_URL`, " +
+        "`SUPABASE_ANON_KEY` and two test users — `TEST_USER_TOKEN` and `TEST_OTHER_USER_TOKEN`, " +
+        "or `TEST_USER_EMAIL`/`TEST_USER_PASSWORD` and " +
+        "`TEST_OTHER_USER_EMAIL`/`TEST_OTHER_USER_PASSWORD` — then run " +
+        "`deno test -A supabase/functions/tests/`. They check that each function boots and " +
+        "answers a CORS preflight, refuses a call without a token (401), answers the owner with " +
+        "JSON and another user without the owner's rows, and answers a body that is not JSON " +
+        "with a 4xx JSON error:",
+      "",
+    );
+    for (const path of functionTests) out.push(`- \`${path}\``);
+    out.push("");
+  }
+  if (s.tests.length > 0) {
     for (const path of s.tests) {
       out.push(
         "<details>",
         `<summary>${path}</summary>`,
         "",
-        fenced("sql", file(path)?.content ?? ""),
+        fenced(path.endsWith(".ts") ? "ts" : "sql", file(path)?.content ?? ""),
         "",
         "</details>",
         "",
