@@ -17,6 +17,7 @@ import {
   type Finding,
   type IndexBenchmark,
   remoteChannelProbe,
+  validateMigrations,
 } from "../../shared/validation/mod.ts";
 import { localChannelProbe } from "../../supabase/local/realtime/mod.ts";
 import { shadowAdminUrl } from "../_support/db.ts";
@@ -222,6 +223,23 @@ Deno.test(
           assert.equal(skipped.length, 1, show(summary.findings));
           assert.equal(skipped[0].level, "info");
           assert.ok(summary.ok);
+        },
+      );
+
+      await t.step(
+        "functions share the validation's time: with too little left none starts",
+        async () => {
+          const report = await validateMigrations({
+            shadow,
+            files: [{ name: "x.sql", sql: "select 1;" }],
+            functions: [{ name: "good/index.ts", source: GOOD_FUNCTION }],
+            runFunctions: true,
+            limits: { totalMs: 2_000 },
+          });
+          const notRun = report.findings.filter((f) => f.rule === "function_probe_not_run");
+          assert.equal(notRun.length, 1, show(report.findings));
+          assert.match(notRun[0].message, /too little of the validation's time was left/);
+          assert.equal(notRun[0].level, "info");
         },
       );
 
