@@ -3,7 +3,7 @@
  * an attempt's error code — gets one class, and each class names the agent(s) whose specialty can
  * fix it. The two tables below are the whole of it, so a reader can check them against the seed:
  *
- * | class          | from (rules / codes)                                      | fixed by                     |
+ * | class          | from (rules / codes)                                      | fixed by (then: split?)      |
  * |----------------|-----------------------------------------------------------|------------------------------|
  * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit | db-architect |
  * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              |
@@ -84,33 +84,64 @@ export const CODE_CLASS = {
  * Who fixes each class (Phase 6.1): `specialist` is the agent whose specialty the class names (null:
  * the agent that wrote the output, or the user); `diagnose` says the debugger looks first and the
  * fix comes after its diagnosis ("wrong results → debugger first, then fix", "build failed →
- * debugger + deployment").
+ * debugger + deployment"); `decompose` says a task still failing this way after its retries is
+ * split by the planner into smaller tasks (Phase 6.2 "decompose further": every class of an
+ * output that fails validation; not model, budget or infrastructure failures).
  */
 export const CLASS_OWNER: Record<
   FailureClass,
-  { specialist: AgentName | null; diagnose: boolean; seed: string }
+  { specialist: AgentName | null; diagnose: boolean; decompose: boolean; seed: string }
 > = {
-  schema: { specialist: "db-architect", diagnose: false, seed: "Invalid SQL → db-architect fix" },
-  query: { specialist: "query-optimizer", diagnose: false, seed: "Slow query → query-optimizer" },
-  security: { specialist: "security", diagnose: false, seed: "RLS bypass → security (critical)" },
+  schema: {
+    specialist: "db-architect",
+    diagnose: false,
+    decompose: true,
+    seed: "Invalid SQL → db-architect fix",
+  },
+  query: {
+    specialist: "query-optimizer",
+    diagnose: false,
+    decompose: true,
+    seed: "Slow query → query-optimizer",
+  },
+  security: {
+    specialist: "security",
+    diagnose: false,
+    decompose: true,
+    seed: "RLS bypass → security (critical)",
+  },
   function_build: {
     specialist: null,
     diagnose: true,
+    decompose: true,
     seed: "Build failed → debugger + deployment",
   },
   deployment: {
     specialist: "deployment",
     diagnose: true,
+    decompose: true,
     seed: "Build failed → debugger + deployment",
   },
   integration: {
     specialist: null,
     diagnose: true,
+    decompose: true,
     seed: "Wrong results → debugger first, then fix",
   },
-  model: { specialist: null, diagnose: false, seed: "(transport) retry, then escalate" },
-  budget: { specialist: null, diagnose: false, seed: "escalate: ask the user" },
-  infrastructure: { specialist: null, diagnose: false, seed: "(transport) retry, then escalate" },
+  // A smaller task does not make a model answer or a platform work, nor cost less in total.
+  model: {
+    specialist: null,
+    diagnose: false,
+    decompose: false,
+    seed: "(transport) retry, then escalate",
+  },
+  budget: { specialist: null, diagnose: false, decompose: false, seed: "escalate: ask the user" },
+  infrastructure: {
+    specialist: null,
+    diagnose: false,
+    decompose: false,
+    seed: "(transport) retry, then escalate",
+  },
 };
 
 /** Severity order when one output fails several ways: the first class found wins. */

@@ -30,13 +30,17 @@ export {
 export {
   decideRecovery,
   DEFAULT_LIMITS,
+  dollars,
+  moneyShortfall,
   type EscalationReason,
   type RecoveryDecision,
   type RecoveryInput,
   type RecoveryLimits,
   STRATEGIES,
   type Strategy,
+  strategyAttempts,
   strategyCost,
+  strategyCostUsd,
 } from "./strategy.ts";
 export {
   type AmendLimits,
@@ -51,6 +55,10 @@ export {
   type EscalationClarification,
   escalationClarification,
   type EscalationInput,
+  PLAN_ACTIONS,
+  type PlanClarification,
+  planClarification,
+  type PlanEscalationInput,
   RECOVERY_ACTIONS,
   type RecoveryAction,
   recoveryAnswerIssues,

@@ -1,0 +1,411 @@
+/**
+ * Recovery end to end, continued (the real workers, shadow validation and a scripted LLM on
+ * loopback): a task still invalid after its retries is split in two by the planner (a refused split
+ * re-asked first), the amended plan stays a valid DAG and its dependents complete on the new
+ * tasks; a plan still invalid after its corrections asks the user instead of failing the run, and
+ * the answer (another model, guidance) resumes planning; a money budget (`cost_budget_usd`) stops a
+ * retry before it starts, and a raised one resumes the run.
+ */
+import assert from "node:assert/strict";
+import type { ScenarioInput } from "../_support/scripted_llm/mod.ts";
+import { startProduct } from "../_support/stack.ts";
+import { dbArchitectAnswer } from "../fixtures/trade_journal/scenario.ts";
+import { type Plan, validatePlan } from "../../shared/plan/mod.ts";
+
+type Agent = "db-architect" | "security";
+const usage = { prompt_tokens: 100, completion_tokens: 100 };
+
+const understanding = {
+  goal: "A trade journal",
+  requirements: ["journal tables"],
+  assumptions: ["owner-only access"],
+  ambiguities: [],
+  complexity: "moderate",
+  scope: ["schema"],
+  questions: [],
+};
+
+function planOf(tasks: { id: string; agent: Agent; depends_on: string[] }[]) {
+  return {
+    goal: "A trade journal",
+    strategy: tasks.length > 1 ? "sequential" : "parallel",
+    tasks: tasks.map((t) => ({
+      ...t,
+      title: `${t.agent} for the trade journal`,
+      input: `The trade journal's ${t.agent} work.`,
+      output: ["migration"],
+      tables: ["positions", "trades", "tags", "trade_tags"],
+    })),
+    checkpoints: [],
+    contracts: [],
+    integration: [],
+  };
+}
+
+function orchestrator(
+  tasks: { id: string; agent: Agent; depends_on: string[] }[],
+  more: ScenarioInput["rules"] = [],
+): ScenarioInput {
+  return {
+    rules: [{
+      name: "understand",
+      match: { agent: "orchestrator", phase: "understand" },
+      answers: [{ kind: "json", usage, value: understanding }],
+    }, {
+      name: "plan",
+      match: { agent: "orchestrator", phase: "plan" },
+      answers: [{ kind: "json", usage, value: planOf(tasks) }],
+    }, ...more],
+  };
+}
+
+const json = (value: unknown, extra: Record<string, unknown> = {}) => ({
+  kind: "json" as const,
+  value: structuredClone(value) as never,
+  ...extra,
+});
+
+/** db-architect's answer with an index on a column positions does not have (a schema error). */
+async function brokenSchema() {
+  const broken = structuredClone(await dbArchitectAnswer());
+  broken.artifacts.migrations[0].up_sql +=
+    "\ncreate index positions_ticker_idx on public.positions (ticker);\n";
+  return broken;
+}
+
+/** A second, small db-architect migration: documents positions (its rollback restores it). */
+async function commentAnswer() {
+  const valid = await dbArchitectAnswer();
+  return {
+    ...valid,
+    summary: "Documents the positions table.",
+    artifacts: {
+      migrations: [{
+        name: "document_positions",
+        description: "Documents what a position is.",
+        up_sql: "comment on table public.positions is 'Reviewed: one instrument per position.';\n",
+        down_sql: "comment on table public.positions is " +
+          "'A position in one instrument, opened and closed by trades.';\n",
+        policies: [],
+      }],
+    },
+  };
+}
+
+/** A security review that finds nothing to change. */
+function securityNoop() {
+  return {
+    summary: "Owner-only RLS is in place on every table; nothing to change.",
+    artifacts: {
+      migrations: [{
+        name: "note_security_review",
+        description: "Records the review on the trades table.",
+        up_sql: "comment on table public.trades is 'Reviewed by security: owner-only RLS.';\n",
+        down_sql: "comment on table public.trades is " +
+          "'A fill: part of a position bought or sold at a price.';\n",
+        policies: [],
+      }],
+      findings: [],
+    },
+    notes: [],
+    assumptions: [],
+  };
+}
+
+interface Decision {
+  class: string;
+  strategy: string;
+  from_task: string | null;
+  to_task: string | null;
+  reason: string;
+}
+
+async function decisionEvents(app: Awaited<ReturnType<typeof startProduct>>, runId: string) {
+  const rows = await app.db.sql<{ payload: Decision }[]>`
+    select payload from backend_team.run_events
+     where run_id = ${runId} and type = 'recovery.decision' order by seq`;
+  return rows.map((r) => r.payload);
+}
+
+const settled = (s: string) =>
+  ["completed", "failed", "cancelled", "awaiting_clarification"].includes(s);
+
+const splitTask = (id: string, depends_on: string[], title: string) => ({
+  id,
+  agent: "db-architect",
+  title,
+  input: `${title}, with owner-only RLS.`,
+  output: ["migration"],
+  depends_on,
+  tables: ["positions", "trades", "tags", "trade_tags"],
+});
+
+Deno.test("a task still invalid after its retries is split in two; the DAG stays valid and its dependents complete", async () => {
+  const broken = await brokenSchema();
+  await using app = await startProduct({
+    scenarios: [
+      orchestrator([
+        { id: "T1", agent: "db-architect", depends_on: [] },
+        { id: "T2", agent: "security", depends_on: ["T1"] },
+      ], [{
+        name: "split",
+        match: { agent: "orchestrator", phase: "split" },
+        // S1 needs T2, which needs T1's replacement: a cycle, refused and sent back.
+        answers: [json({
+          reason: "The schema and its documentation are separate concerns.",
+          tasks: [splitTask("S1", ["T2"], "The tables"), splitTask("S2", ["S1"], "Document them")],
+        }, { usage })],
+      }, {
+        name: "split-fix",
+        match: { agent: "orchestrator", phase: "split-fix" },
+        answers: [json({
+          reason: "The tables first, then their documentation.",
+          tasks: [splitTask("S1", [], "The tables"), splitTask("S2", ["S1"], "Document them")],
+        }, { usage })],
+      }]),
+      {
+        rules: [{
+          name: "db",
+          match: { agent: "db-architect" },
+          answers: [
+            json(broken),
+            json(broken),
+            json(broken),
+            json(await dbArchitectAnswer()),
+            json(await commentAnswer()),
+          ],
+        }],
+      },
+      { rules: [{ name: "security", match: { agent: "security" }, answers: [json(securityNoop())] }] },
+    ],
+  });
+  const alice = await app.newUser();
+  const run = await app.submit(alice.token, "A trade journal");
+  const done = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status));
+  assert.equal(
+    done.run.status,
+    "completed",
+    JSON.stringify([done.run.error, done.run.clarification]),
+  );
+  const tasks = await app.db.sql<
+    { key: string; agent: string; status: string; depends_on: string[]; input: { split_of?: string }; error: { code?: string } | null }[]
+  >`
+    select key, agent, status, depends_on, input, error from backend_team.tasks
+     where run_id = ${run.id} order by length(key), key`;
+  assert.deepEqual(tasks.map((t) => [t.key, t.status, t.depends_on, t.input.split_of ?? null]), [
+    ["T1", "cancelled", [], null],
+    ["T2", "succeeded", ["T4"], null],
+    ["T3", "succeeded", [], "T1"],
+    ["T4", "succeeded", ["T3"], "T1"],
+  ]);
+  assert.equal(tasks[0].error?.code, "superseded");
+
+  const [stored] = await app.db.sql<{ plan: Plan; strategy: string }[]>`
+    select plan, strategy from backend_team.runs where id = ${run.id}`;
+  assert.deepEqual(stored.plan.tasks.map((t) => [t.id, t.depends_on]), [
+    ["T2", ["T4"]],
+    ["T3", []],
+    ["T4", ["T3"]],
+  ]);
+  assert.deepEqual(validatePlan(stored.plan), [], "the amended plan is a valid DAG");
+  assert.equal(stored.strategy, "sequential");
+
+  const events = await decisionEvents(app, run.id);
+  assert.deepEqual(events.map((e) => [e.class, e.strategy, e.from_task, e.to_task]), [
+    ["schema", "retry", "T1", "T1"],
+    ["schema", "retry", "T1", "T1"],
+    ["schema", "decompose", "T1", null],
+    ["schema", "decompose", "T1", "T3, T4"],
+  ]);
+  assert.match(events[3].reason, /split T1 into T3 \(db-architect\), T4 \(db-architect\)/);
+
+  const splits = app.llm.requests.filter((r) => r.agent === "orchestrator" && /^split/.test(r.phase ?? ""));
+  assert.equal(splits.length, 2, "one refused split, re-asked once");
+  const asked = splits[0].messages.map((m) => m.content).join("\n");
+  assert.match(asked, /The failing task: T1 \(db-architect\)/);
+  assert.match(asked, /apply_error|positions_ticker_idx|ticker/, "the planner sees the findings");
+  assert.match(splits[1].messages.at(-1)!.content, /cycle/);
+  assert.equal(app.llm.requests.filter((r) => r.agent === "db-architect").length, 5);
+  assert.equal(app.llm.requests.filter((r) => r.agent === "security").length, 1);
+
+  const deliverable = await app.api(alice.token, `/runs/${run.id}/deliverable`);
+  const body = await deliverable.json() as { files: { path: string; content: string }[] };
+  const sql = body.files.filter((f) => f.path.endsWith(".sql")).map((f) => f.content).join("\n");
+  assert.doesNotMatch(sql, /positions_ticker_idx/, "the superseded task delivers nothing");
+  assert.match(sql, /Reviewed: one instrument per position/);
+  assert.match(sql, /Reviewed by security/);
+});
+
+Deno.test("a plan still invalid after its corrections asks the user; another model and guidance resume planning", async () => {
+  // T1 depends on T9, which does not exist: invalid however often it is asked.
+  const invalid = planOf([{ id: "T1", agent: "db-architect", depends_on: ["T9"] }]);
+  const valid = planOf([{ id: "T1", agent: "db-architect", depends_on: [] }]);
+  await using app = await startProduct({
+    respond: (r) =>
+      r.agent === "orchestrator" && /^plan/.test(r.phase ?? "")
+        ? { kind: "json", usage, value: structuredClone(r.model === "planner-b" ? valid : invalid) }
+        : undefined,
+    scenarios: [
+      orchestrator([]),
+      {
+        rules: [{
+          name: "db",
+          match: { agent: "db-architect" },
+          answers: [json(await dbArchitectAnswer())],
+        }],
+      },
+    ],
+  });
+  const alice = await app.newUser();
+  const run = await app.submit(alice.token, "A trade journal");
+  const waiting = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status));
+  assert.equal(waiting.run.status, "awaiting_clarification", JSON.stringify(waiting.run.error));
+  const clarification = waiting.run.clarification as {
+    kind: string;
+    escalation: string;
+    resume_to: string;
+    reason: string;
+    questions: { id: string; choices: string[] | null; required: boolean }[];
+  };
+  assert.deepEqual([clarification.kind, clarification.escalation, clarification.resume_to], [
+    "recovery",
+    "plan",
+    "planning",
+  ]);
+  assert.match(clarification.reason, /unknown task T9/);
+  assert.deepEqual(
+    clarification.questions.map((q) => [q.id, q.choices, q.required]),
+    [["guidance", null, false], ["action", ["retry", "other_model", "cancel"], true], [
+      "model",
+      null,
+      false,
+    ]],
+  );
+  assert.equal(waiting.tasks.length, 0);
+  const planCalls = () =>
+    app.llm.requests.filter((r) => r.agent === "orchestrator" && /^plan/.test(r.phase ?? ""));
+  assert.equal(planCalls().length, 3, "the plan and its two corrections");
+
+  const noModel = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { action: "other_model" } }),
+  });
+  assert.equal(noModel.status, 400);
+  await noModel.body?.cancel();
+  const noBudget = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { action: "raise_budget", token_budget: "900000" } }),
+  });
+  assert.equal(noBudget.status, 400, "raise_budget is not a choice here");
+  await noBudget.body?.cancel();
+
+  const answered = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({
+      answers: { action: "other_model", model: "planner-b", guidance: "One schema task only." },
+    }),
+  });
+  assert.equal(answered.status, 200, await answered.clone().text());
+  const done = await app.waitForRun(
+    alice.token,
+    run.id,
+    (d) => settled(d.run.status) && d.run.status !== "awaiting_clarification",
+  );
+  assert.equal(done.run.status, "completed", JSON.stringify(done.run.error));
+  const last = planCalls().at(-1)!;
+  assert.equal(last.model, "planner-b");
+  assert.match(last.messages.map((m) => m.content).join("\n"), /One schema task only\./);
+  assert.equal(planCalls().length, 4);
+  assert.equal(
+    app.llm.requests.filter((r) => r.phase === "understand").length,
+    1,
+    "understanding is not redone",
+  );
+});
+
+Deno.test("a plan still invalid after its corrections: cancel ends the run", async () => {
+  const invalid = planOf([{ id: "T1", agent: "db-architect", depends_on: ["T1"] }]);
+  await using app = await startProduct({
+    respond: (r) =>
+      r.agent === "orchestrator" && /^plan/.test(r.phase ?? "")
+        ? { kind: "json", usage, value: structuredClone(invalid) }
+        : undefined,
+    scenarios: [orchestrator([])],
+  });
+  const alice = await app.newUser();
+  const run = await app.submit(alice.token, "A trade journal");
+  const waiting = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status));
+  assert.equal(waiting.run.status, "awaiting_clarification", JSON.stringify(waiting.run.error));
+  const answered = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { action: "cancel" } }),
+  });
+  assert.equal(answered.status, 200, await answered.clone().text());
+  const done = await app.waitForRun(
+    alice.token,
+    run.id,
+    (d) => settled(d.run.status) && d.run.status !== "awaiting_clarification",
+  );
+  assert.equal(done.run.status, "cancelled");
+});
+
+Deno.test("a money budget that cannot pay for the next retry stops it before it starts; a raised one resumes", async () => {
+  const valid = await dbArchitectAnswer();
+  const broken = await brokenSchema();
+  // At the scripted price ($1 / $2 per million tokens) one attempt costs $0.0035.
+  const costly = { usage: { prompt_tokens: 2500, completion_tokens: 500 } };
+  await using app = await startProduct({
+    scenarios: [
+      orchestrator([{ id: "T1", agent: "db-architect", depends_on: [] }]),
+      {
+        rules: [{
+          name: "db",
+          match: { agent: "db-architect" },
+          answers: [json(broken, costly), json(valid, costly)],
+        }],
+      },
+    ],
+  });
+  const alice = await app.newUser();
+  // Tokens are plentiful; money is not: $0.0006 planning + $0.0035 = $0.0041 of $0.005 spent.
+  const run = await app.submit(alice.token, "A trade journal", {
+    options: { token_budget: 500_000, cost_budget_usd: 0.005 },
+  });
+  const waiting = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status));
+  assert.equal(waiting.run.status, "awaiting_clarification", JSON.stringify(waiting.run.error));
+  const clarification = waiting.run.clarification as {
+    escalation: string;
+    reason: string;
+    questions: { id: string }[];
+  };
+  assert.equal(clarification.escalation, "budget");
+  assert.match(clarification.reason, /retry would cost about \$0\.0035 but only \$0\.0009 of the \$0\.005 money budget remain/);
+  assert.ok(clarification.questions.some((q) => q.id === "cost_budget_usd"));
+  assert.equal(
+    app.llm.requests.filter((r) => r.agent === "db-architect").length,
+    1,
+    "no retry started",
+  );
+  const [decision] = await decisionEvents(app, run.id);
+  assert.deepEqual([decision.class, decision.strategy], ["schema", "escalate"]);
+
+  const tooLow = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { action: "raise_budget", cost_budget_usd: "0.001" } }),
+  });
+  assert.equal(tooLow.status, 400, "a money budget below what is spent");
+  await tooLow.body?.cancel();
+  const answered = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { action: "raise_budget", cost_budget_usd: "0.05" } }),
+  });
+  assert.equal(answered.status, 200, await answered.clone().text());
+  const done = await app.waitForRun(
+    alice.token,
+    run.id,
+    (d) => settled(d.run.status) && d.run.status !== "awaiting_clarification",
+  );
+  assert.equal(done.run.status, "completed", JSON.stringify(done.run.error));
+  assert.equal(done.run.cost_budget_usd, 0.05);
+  assert.equal(done.run.token_budget, 500_000, "the token budget is unchanged");
+});
