@@ -47,9 +47,9 @@ export async function recoverIntegration(
            cost_budget_usd::float8 as limit_usd, cost_usd::float8 as used_usd
       from backend_team.runs where id = ${runId}::uuid`;
   const history = await sql<
-    { key: string; retries: number; tokens: number; cost_usd: number | null }[]
+    { key: string; status: string; retries: number; tokens: number; cost_usd: number | null }[]
   >`
-    select t.key,
+    select t.key, t.status,
            (select count(*) from backend_team.recovery_decisions d
              where d.task_id = t.id and d.class = 'integration' and d.strategy = 'retry'
                and d.detail ->> 'mode' = 'delivery')::int as retries,
@@ -73,6 +73,9 @@ export async function recoverIntegration(
   const exhausted = causes.filter((c) =>
     (byKey.get(c.task)?.retries ?? 0) >= MAX_INTEGRATION_RETRIES
   );
+  // Only an accepted output can be redone; a blamed task that is no longer `succeeded` (skipped,
+  // superseded, or changed meanwhile) cannot be queued, so the run asks instead of waiting on it.
+  const stuck = causes.filter((c) => byKey.get(c.task)?.status !== "succeeded");
   const remaining = budget.limit - budget.used;
   const short = moneyShortfall({
     limit: budget.limit,
@@ -81,7 +84,7 @@ export async function recoverIntegration(
     limitUsd: budget.limit_usd,
     usedUsd: budget.used_usd,
   }, costUsd);
-  const escalation = exhausted.length > 0
+  const escalation = exhausted.length > 0 || stuck.length > 0
     ? "integration"
     : remaining < cost || short
     ? "budget"
@@ -96,7 +99,10 @@ export async function recoverIntegration(
     mode: "delivery",
     cost: escalation ? 0 : strategyCost("retry", null, byKey.get(c.task)?.tokens ?? 0),
     escalation,
-    reason: escalation === "integration"
+    reason: stuck.length > 0
+      ? `${what(c)}; task(s) ${stuck.map((s) => s.task).join(", ")} can no longer be redone ` +
+        `(not succeeded), so the user decides`
+      : escalation === "integration"
       ? `${what(c)}; its integration retries are spent, so the user decides`
       : escalation === "budget" && remaining < cost
       ? `${what(c)}; retrying would need about ${cost} tokens but only ` +
@@ -111,8 +117,14 @@ export async function recoverIntegration(
       taskKey: keys.join(", "),
       agent: causes[0]?.agent ?? "",
       message: causes.map(what).join("; "),
-      budget: { limit: budget.limit, used: budget.used },
+      budget: {
+        limit: budget.limit,
+        used: budget.used,
+        limit_usd: budget.limit_usd,
+        used_usd: budget.used_usd,
+      },
       findings: causes.flatMap((c) => c.findings),
+      taskKeys: keys,
     })
     : null;
   const rows = await sql<{ agent: string }[]>`

@@ -33,6 +33,11 @@ export interface EscalationInput {
   budget: { limit: number; used: number; limit_usd?: number | null; used_usd?: number | null };
   /** Findings to show (validation escalations). */
   findings?: unknown[];
+  /**
+   * Every task the question is about (an integration failure may blame several); a `skip` answer
+   * skips them all, even those that are not escalated. Default: `[taskKey]`.
+   */
+  taskKeys?: string[];
 }
 
 /** The `runs.clarification` document of an escalation. */
@@ -42,6 +47,7 @@ export interface EscalationClarification {
   reason: string;
   resume_to: "executing";
   task_key: string;
+  task_keys: string[];
   agent: string;
   findings: unknown[];
   budget: EscalationInput["budget"];
@@ -109,6 +115,7 @@ export function escalationClarification(input: EscalationInput): EscalationClari
     reason: input.message,
     resume_to: "executing",
     task_key: input.taskKey,
+    task_keys: input.taskKeys ?? [input.taskKey],
     agent: input.agent,
     findings: input.findings ?? [],
     budget: input.budget,
