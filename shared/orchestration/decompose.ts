@@ -7,8 +7,8 @@
  * tasks, 8 per agent and 6 added by recovery), re-asks with the exact problems while the amendment
  * is refused (at most {@link MAX_SPLIT_FIXES} times), and has the state machine store it
  * (`backend_team.apply_split`: new tasks, dependents re-wired, the failing task superseded). A
- * split that cannot be made — the model unavailable, or still no valid split — escalates the task
- * with the typed recovery questions (`backend_team.escalate_split`), so the run is never lost.
+ * split that cannot be made — the planner's model failing, or still no valid split — escalates the
+ * task (as a validation failure: guidance first) with the typed recovery questions (`backend_team.escalate_split`), so the run is never lost.
  *
  * @example
  * ```ts
@@ -26,8 +26,8 @@ import {
   amendPlan,
   type AmendResult,
   escalationClarification,
-  type FailureClass,
   FAILURE_CLASSES,
+  type FailureClass,
   nextTaskKey,
 } from "../recovery/mod.ts";
 import type { WorkerName } from "../dispatch/mod.ts";
@@ -61,7 +61,11 @@ export type TaskSplit = z.infer<typeof TaskSplit>;
  * The amendment a split makes: the `S` ids become the plan's next free `T` ids (in the order given),
  * and dependencies on them follow. Pure.
  */
-export function splitAmendment(plan: Pick<Plan, "tasks">, from: string, split: TaskSplit): Amendment {
+export function splitAmendment(
+  plan: Pick<Plan, "tasks">,
+  from: string,
+  split: TaskSplit,
+): Amendment {
   const ids = new Map(split.tasks.map((t, i) => [t.id, nextTaskKey(plan, i)]));
   const tasks: PlanTask[] = split.tasks.map((t) => ({
     ...t,
@@ -99,7 +103,8 @@ export function splitMessages(prompt: Prompt, brief: SplitBrief): ChatMessage[] 
     { role: "system", content: `${preamble}\n\n## Split\n\n${section}` },
     {
       role: "user",
-      content: `Request:\n${brief.request.slice(0, 4000)}\n\nThe plan (goal: ${brief.plan.goal}):\n` +
+      content:
+        `Request:\n${brief.request.slice(0, 4000)}\n\nThe plan (goal: ${brief.plan.goal}):\n` +
         `${tasks}\n\nThe failing task: ${brief.task.key} (${brief.task.agent}) ` +
         `"${brief.task.title}"\nIts input:\n${brief.task.input.slice(0, 4000)}\n\n` +
         `Findings of its last attempt:\n${findings || "- (none recorded)"}`,
@@ -217,19 +222,20 @@ export async function splitFailingTask(
   const [{ count: recoveryTasks }] = await sql<{ count: number }[]>`
     select count(*)::int as count from backend_team.tasks
      where run_id = ${row.run_id}::uuid and (input ? 'recovery_of' or input ? 'split_of')`;
-  const escalate = (escalation: "validation" | "model", reason: string) =>
+  // The task's failure is what the user answers (guidance first), whatever stopped the split.
+  const escalate = (reason: string) =>
     finishMessage(sql, msgId, async (tx) => {
       const decision = {
-        class: escalation === "model" ? "model" : cls,
+        class: cls,
         strategy: "escalate",
         toAgent: null,
         mode: null,
         cost: 0,
-        escalation,
+        escalation: "validation",
         reason,
       };
       const clarification = escalationClarification({
-        reason: escalation,
+        reason: "validation",
         taskKey: row.key,
         agent: row.agent,
         message: `Task ${row.key} (${row.agent}): ${reason}.`,
@@ -244,7 +250,7 @@ export async function splitFailingTask(
 
   const plan = Plan.safeParse(row.plan);
   if (!plan.success) {
-    return await escalate("validation", "the run's plan cannot be read, so the task cannot be split");
+    return await escalate("the run's plan cannot be read, so the task cannot be split");
   }
   const prompt = deps.splitPrompt ?? await loadPrompt("orchestrator-split");
   let outcome: SplitOutcome;
@@ -262,21 +268,21 @@ export async function splitFailingTask(
       signal,
     });
   } catch (e) {
-    if (signal?.aborted || !isAppError(e)) throw e; // the message comes back after its lease
+    if (signal?.aborted) throw e; // the lease is gone: the message comes back
     if (isAppError(e, "budget_exceeded")) {
       await finishMessage(sql, msgId, async () => {});
       return []; // the usage recorder has failed the run
     }
+    // Whatever failed (the planner's model, its endpoint), the task is what the user decides on.
     const error = publicError(e);
     console.error(`[orchestrator] run ${row.run_id}: splitting ${row.key} failed:`, e);
     return await escalate(
-      "model",
-      `the planner could not split it (${error.code}: ${error.message})`,
+      `it still failed after its retries, and the planner could not split it ` +
+        `(${error.code}: ${error.message})`,
     );
   }
   if (!outcome.ok) {
     return await escalate(
-      "validation",
       `it still failed after its retries, and the planner's split was refused after ` +
         `${MAX_SPLIT_FIXES} corrections: ${outcome.problems.join("; ")}`,
     );

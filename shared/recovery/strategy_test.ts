@@ -105,7 +105,10 @@ Deno.test("a money budget that cannot pay for the next strategy stops it before 
     budget: { ...money, usedUsd: 0.0075, attemptCostUsd: 0.0035 },
   }));
   assert.deepEqual([stopped.strategy, stopped.escalation], ["escalate", "budget"]);
-  assert.match(stopped.reason, /retry would cost about \$0\.0035 but only \$0\.0025 of the \$0\.01/);
+  assert.match(
+    stopped.reason,
+    /retry would cost about \$0\.0035 but only \$0\.0025 of the \$0\.01/,
+  );
   // A split costs three attempts: $0.0105 is more than the $0.01 left of a $0.02 budget.
   const split = decideRecovery(input({
     history: { invalidAttempts: 3, reroutes: [] },
