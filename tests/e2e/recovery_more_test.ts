@@ -182,7 +182,13 @@ Deno.test("a task still invalid after its retries is split in two; the DAG stays
           ],
         }],
       },
-      { rules: [{ name: "security", match: { agent: "security" }, answers: [json(securityNoop())] }] },
+      {
+        rules: [{
+          name: "security",
+          match: { agent: "security" },
+          answers: [json(securityNoop())],
+        }],
+      },
     ],
   });
   const alice = await app.newUser();
@@ -194,7 +200,14 @@ Deno.test("a task still invalid after its retries is split in two; the DAG stays
     JSON.stringify([done.run.error, done.run.clarification]),
   );
   const tasks = await app.db.sql<
-    { key: string; agent: string; status: string; depends_on: string[]; input: { split_of?: string }; error: { code?: string } | null }[]
+    {
+      key: string;
+      agent: string;
+      status: string;
+      depends_on: string[];
+      input: { split_of?: string };
+      error: { code?: string } | null;
+    }[]
   >`
     select key, agent, status, depends_on, input, error from backend_team.tasks
      where run_id = ${run.id} order by length(key), key`;
@@ -225,7 +238,9 @@ Deno.test("a task still invalid after its retries is split in two; the DAG stays
   ]);
   assert.match(events[3].reason, /split T1 into T3 \(db-architect\), T4 \(db-architect\)/);
 
-  const splits = app.llm.requests.filter((r) => r.agent === "orchestrator" && /^split/.test(r.phase ?? ""));
+  const splits = app.llm.requests.filter((r) =>
+    r.agent === "orchestrator" && /^split/.test(r.phase ?? "")
+  );
   assert.equal(splits.length, 2, "one refused split, re-asked once");
   const asked = splits[0].messages.map((m) => m.content).join("\n");
   assert.match(asked, /The failing task: T1 \(db-architect\)/);
@@ -240,6 +255,66 @@ Deno.test("a task still invalid after its retries is split in two; the DAG stays
   assert.doesNotMatch(sql, /positions_ticker_idx/, "the superseded task delivers nothing");
   assert.match(sql, /Reviewed: one instrument per position/);
   assert.match(sql, /Reviewed by security/);
+});
+
+Deno.test("a split the planner cannot get right escalates the task with the recovery questions; guidance resumes it", async () => {
+  const broken = await brokenSchema();
+  // S1 depends on itself: refused, and the corrections repeat it.
+  const cyclic = {
+    reason: "Two parts.",
+    tasks: [splitTask("S1", ["S1"], "The tables"), splitTask("S2", ["S1"], "Document them")],
+  };
+  await using app = await startProduct({
+    scenarios: [
+      orchestrator([{ id: "T1", agent: "db-architect", depends_on: [] }], [{
+        name: "split",
+        match: { agent: "orchestrator", phase: "split" },
+        answers: [json(cyclic, { usage })],
+      }, {
+        name: "split-fix",
+        match: { agent: "orchestrator", phase: "split-fix" },
+        answers: [json(cyclic, { usage }), json(cyclic, { usage })],
+      }]),
+      {
+        rules: [{
+          name: "db",
+          match: { agent: "db-architect" },
+          answers: [json(broken), json(broken), json(broken), json(await dbArchitectAnswer())],
+        }],
+      },
+    ],
+  });
+  const alice = await app.newUser();
+  const run = await app.submit(alice.token, "A trade journal");
+  const waiting = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status));
+  assert.equal(waiting.run.status, "awaiting_clarification", JSON.stringify(waiting.run.error));
+  const clarification = waiting.run.clarification as {
+    escalation: string;
+    reason: string;
+    task_key: string;
+    questions: { id: string }[];
+  };
+  assert.deepEqual([clarification.escalation, clarification.task_key], ["validation", "T1"]);
+  assert.match(clarification.reason, /split was refused after 2 corrections: .*cycle/);
+  assert.equal(clarification.questions[0].id, "guidance");
+  assert.deepEqual(waiting.tasks.map((t) => [t.key, t.status]), [["T1", "escalated"]]);
+  const events = await decisionEvents(app, run.id);
+  assert.deepEqual(events.map((e) => e.strategy), ["retry", "retry", "decompose", "escalate"]);
+
+  const answered = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { guidance: "Drop the ticker index.", action: "retry" } }),
+  });
+  assert.equal(answered.status, 200, await answered.clone().text());
+  const done = await app.waitForRun(
+    alice.token,
+    run.id,
+    (d) => settled(d.run.status) && d.run.status !== "awaiting_clarification",
+  );
+  assert.equal(done.run.status, "completed", JSON.stringify(done.run.error));
+  const asked = app.llm.requests.filter((r) => r.agent === "db-architect");
+  assert.equal(asked.length, 4);
+  assert.match(asked[3].messages.map((m) => m.content).join("\n"), /Drop the ticker index/);
 });
 
 Deno.test("a plan still invalid after its corrections asks the user; another model and guidance resume planning", async () => {
@@ -315,9 +390,14 @@ Deno.test("a plan still invalid after its corrections asks the user; another mod
   const done = await app.waitForRun(
     alice.token,
     run.id,
-    (d) => settled(d.run.status) && d.run.status !== "awaiting_clarification" || planCalls().length > 4,
+    (d) =>
+      settled(d.run.status) && d.run.status !== "awaiting_clarification" || planCalls().length > 4,
   );
-  assert.equal(done.run.status, "completed", JSON.stringify([done.run.error, done.run.clarification, planCalls().map((r) => r.model)]));
+  assert.equal(
+    done.run.status,
+    "completed",
+    JSON.stringify([done.run.error, done.run.clarification, planCalls().map((r) => r.model)]),
+  );
   const last = planCalls().at(-1)!;
   assert.equal(last.model, "planner-b");
   assert.match(last.messages.map((m) => m.content).join("\n"), /One schema task only\./);
@@ -385,7 +465,10 @@ Deno.test("a money budget that cannot pay for the next retry stops it before it 
     questions: { id: string }[];
   };
   assert.equal(clarification.escalation, "budget", JSON.stringify(clarification));
-  assert.match(clarification.reason, /retry would cost about \$0\.0035 but only \$0\.0009 of the \$0\.005 money budget remain/);
+  assert.match(
+    clarification.reason,
+    /retry would cost about \$0\.0035 but only \$0\.0009 of the \$0\.005 money budget remain/,
+  );
   assert.ok(clarification.questions.some((q) => q.id === "cost_budget_usd"));
   assert.equal(
     app.llm.requests.filter((r) => r.agent === "db-architect").length,
@@ -479,7 +562,9 @@ async function answerAndResume(s: Seeded, answers: Record<string, unknown>) {
 }
 
 async function statuses(s: Seeded) {
-  const rows = await s.db.sql<{ key: string; status: string; code: string | null; files: number }[]>`
+  const rows = await s.db.sql<
+    { key: string; status: string; code: string | null; files: number }[]
+  >`
     select t.key, t.status, t.error ->> 'code' as code,
            (select count(*)::int from backend_team.artifacts a where a.task_id = t.id) as files
       from backend_team.tasks t where t.run_id = ${s.run} order by t.key`;
