@@ -55,6 +55,10 @@ export async function recoveryAfterValidation(
 ): Promise<RecoveryStep> {
   const history = await loadRecoveryHistory(sql, work.task.id);
   const money = await loadMoney(sql, work.task.run_id, usage);
+  // Tasks recovery added: reroutes (counted by their decisions) and the tasks of splits.
+  const [{ count: splitTasks }] = await sql<{ count: number }[]>`
+    select count(*)::int as count from backend_team.tasks
+     where run_id = ${work.task.run_id}::uuid and input ? 'split_of'`;
   const earlierObjects = work.acceptedMigrations.flatMap((m) => tablesCreatedBy(m.up));
   const classification = classifyFindings(findings, { agent: work.task.agent, earlierObjects });
   let reroutes = history.reroutes as FailureClass[];
@@ -73,7 +77,7 @@ export async function recoveryAfterValidation(
             title: work.task.title,
             tables: work.task.input.tables,
           }, findings),
-        }, { recoveryTasksSoFar: history.recoveryTasks })
+        }, { recoveryTasksSoFar: history.recoveryTasks + splitTasks })
         : { ok: false as const, problems: ["the run's plan cannot be read"] };
       if (amended.ok) {
         return {

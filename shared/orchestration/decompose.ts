@@ -185,6 +185,77 @@ interface SplitRow {
   class: string | null;
 }
 
+async function loadSplitRow(sql: Sql, taskId: string): Promise<SplitRow | undefined> {
+  const [row] = await sql<SplitRow[]>`
+    select t.id, t.run_id, t.key, t.agent, t.title, t.input, t.validation,
+           backend_team.awaiting_split(t) as waiting, r.request, r.plan, r.status as run_status,
+           r.options, r.token_budget::float8 as token_budget,
+           (r.prompt_tokens + r.completion_tokens)::float8 as used,
+           (select d.class from backend_team.recovery_decisions d where d.task_id = t.id
+             order by d.created_at desc, d.id limit 1) as class
+      from backend_team.tasks t join backend_team.runs r on r.id = t.run_id
+     where t.id = ${taskId}::uuid`;
+  return row;
+}
+
+function errorFindings(row: SplitRow) {
+  return (row.validation?.findings ?? []).filter((f) => f.level === "error");
+}
+
+/**
+ * Escalates the waiting task instead of splitting it, archiving `msgId` in the same transaction.
+ * The task's failure is what the user answers (guidance first), whatever stopped the split.
+ */
+function escalateSplit(sql: Sql, row: SplitRow, msgId: number, reason: string) {
+  return finishMessage(sql, msgId, async (tx) => {
+    const decision = {
+      class: (FAILURE_CLASSES as readonly string[]).includes(row.class ?? "")
+        ? row.class as FailureClass
+        : "schema",
+      strategy: "escalate",
+      toAgent: null,
+      mode: null,
+      cost: 0,
+      escalation: "validation",
+      reason,
+    };
+    const clarification = escalationClarification({
+      reason: "validation",
+      taskKey: row.key,
+      agent: row.agent,
+      message: `Task ${row.key} (${row.agent}): ${reason}.`,
+      budget: { limit: row.token_budget, used: row.used },
+      findings: errorFindings(row),
+    });
+    await tx`select backend_team.escalate_split(${row.id}::uuid, ${
+      tx.json(decision as never)
+    }::jsonb, ${tx.json(clarification as never)}::jsonb)`;
+    return [] as WorkerName[];
+  });
+}
+
+function isWaiting(row: SplitRow | undefined): row is SplitRow {
+  return !!row && row.waiting && !["completed", "failed", "cancelled"].includes(row.run_status);
+}
+
+/**
+ * A split message that keeps coming back without finishing (a worker that dies on it every time):
+ * the task escalates instead of being split, so the run asks rather than retrying forever.
+ */
+export async function abandonSplit(
+  sql: Sql,
+  taskId: string,
+  msgId: number,
+  reason: string,
+): Promise<void> {
+  const row = await loadSplitRow(sql, taskId);
+  if (!isWaiting(row)) {
+    await finishMessage(sql, msgId, async () => {});
+    return;
+  }
+  await escalateSplit(sql, row, msgId, reason);
+}
+
 /**
  * Splits the task `taskId` (waiting for it) and stores the result, archiving the orchestrator
  * message `msgId` in the same transaction; returns the agents to wake. A task no longer waiting
@@ -197,23 +268,15 @@ export async function splitFailingTask(
   signal?: AbortSignal,
 ): Promise<WorkerName[]> {
   const { sql } = deps;
-  const [row] = await sql<SplitRow[]>`
-    select t.id, t.run_id, t.key, t.agent, t.title, t.input, t.validation,
-           backend_team.awaiting_split(t) as waiting, r.request, r.plan, r.status as run_status,
-           r.options, r.token_budget::float8 as token_budget,
-           (r.prompt_tokens + r.completion_tokens)::float8 as used,
-           (select d.class from backend_team.recovery_decisions d where d.task_id = t.id
-             order by d.created_at desc, d.id limit 1) as class
-      from backend_team.tasks t join backend_team.runs r on r.id = t.run_id
-     where t.id = ${taskId}::uuid`;
-  if (!row || !row.waiting || ["completed", "failed", "cancelled"].includes(row.run_status)) {
+  const row = await loadSplitRow(sql, taskId);
+  if (!isWaiting(row)) {
     await finishMessage(sql, msgId, async () => {});
     return [];
   }
   const cls: FailureClass = (FAILURE_CLASSES as readonly string[]).includes(row.class ?? "")
     ? row.class as FailureClass
     : "schema";
-  const findings = (row.validation?.findings ?? []).filter((f) => f.level === "error");
+  const findings = errorFindings(row);
   const statuses = Object.fromEntries(
     (await sql<{ key: string; status: string }[]>`
       select key, status from backend_team.tasks where run_id = ${row.run_id}::uuid`)
@@ -222,31 +285,7 @@ export async function splitFailingTask(
   const [{ count: recoveryTasks }] = await sql<{ count: number }[]>`
     select count(*)::int as count from backend_team.tasks
      where run_id = ${row.run_id}::uuid and (input ? 'recovery_of' or input ? 'split_of')`;
-  // The task's failure is what the user answers (guidance first), whatever stopped the split.
-  const escalate = (reason: string) =>
-    finishMessage(sql, msgId, async (tx) => {
-      const decision = {
-        class: cls,
-        strategy: "escalate",
-        toAgent: null,
-        mode: null,
-        cost: 0,
-        escalation: "validation",
-        reason,
-      };
-      const clarification = escalationClarification({
-        reason: "validation",
-        taskKey: row.key,
-        agent: row.agent,
-        message: `Task ${row.key} (${row.agent}): ${reason}.`,
-        budget: { limit: row.token_budget, used: row.used },
-        findings,
-      });
-      await tx`select backend_team.escalate_split(${taskId}::uuid, ${
-        tx.json(decision as never)
-      }::jsonb, ${tx.json(clarification as never)}::jsonb)`;
-      return [] as WorkerName[];
-    });
+  const escalate = (reason: string) => escalateSplit(sql, row, msgId, reason);
 
   const plan = Plan.safeParse(row.plan);
   if (!plan.success) {

@@ -28,7 +28,7 @@ import type { Prompt } from "../prompts/mod.ts";
 import type { QueueMessage } from "../queue/mod.ts";
 import type { Lease } from "../worker/mod.ts";
 import { planClarification } from "../recovery/mod.ts";
-import { splitFailingTask } from "./decompose.ts";
+import { abandonSplit, splitFailingTask } from "./decompose.ts";
 import { plan, understand } from "./planning.ts";
 import {
   failRun,
@@ -68,6 +68,16 @@ export async function handleRunMessage(
   const maxDeliveries = deps.maxDeliveries ?? DEFAULT_RUN_MAX_DELIVERIES;
   const { split, task_id: taskId } = message.message as { split?: unknown; task_id?: unknown };
   if (typeof split === "string" && typeof taskId === "string" && /^[0-9a-f-]{36}$/i.test(taskId)) {
+    if (message.read_ct > maxDeliveries) {
+      await abandonSplit(
+        sql,
+        taskId,
+        message.msg_id,
+        `it still failed after its retries, and splitting it was started ` +
+          `${message.read_ct - 1} times without finishing`,
+      );
+      return;
+    }
     try {
       const agents = await splitFailingTask(deps, taskId, message.msg_id, lease.signal);
       if (agents.length > 0) deps.wake(agents);

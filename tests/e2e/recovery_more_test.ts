@@ -16,6 +16,7 @@ import { type Plan, validatePlan } from "../../shared/plan/mod.ts";
 import { loadDelivery } from "../../shared/delivery/delivery_store.ts";
 import { recoverIntegration } from "../../shared/delivery/recover_integration.ts";
 import { resumeEscalatedTasks } from "../../shared/orchestration/run_store.ts";
+import { abandonSplit } from "../../shared/orchestration/decompose.ts";
 import { freshDatabase } from "../_support/db.ts";
 
 type Agent = "db-architect" | "security";
@@ -632,4 +633,41 @@ Deno.test("skip after an integration escalation withdraws the skipped task's fil
   const input = await loadDelivery(s.db.sql, s.run);
   assert.deepEqual(input!.tasks.map((t) => t.key), ["T3"], "skipped tasks deliver nothing");
   assert.deepEqual(input!.artifacts.map((a) => a.path), ["supabase/migrations/T3.sql"]);
+});
+
+Deno.test("a split message that keeps coming back escalates its task; a duplicate split changes nothing", async () => {
+  const s = await seedDelivering([{ key: "T1", status: "succeeded" }]);
+  await using _db = s.db;
+  await s.db.sql`update backend_team.runs set status = 'executing' where id = ${s.run}`;
+  const [{ id: task }] = await s.db.sql<{ id: string }[]>`
+    insert into backend_team.tasks (run_id, owner_id, key, agent, title, status, depends_on,
+                                    attempt, input)
+    select ${s.run}, owner_id, 'T2', 'db-architect', 'task T2', 'retrying', '{T1}', 3,
+           '{"text": "the tables"}'::jsonb
+      from backend_team.runs where id = ${s.run}
+    returning id`;
+  await s.db.sql`
+    insert into backend_team.recovery_decisions (run_id, owner_id, task_id, class, strategy,
+                                                 from_task, reason)
+    select run_id, owner_id, id, 'schema', 'decompose', key, 'split it'
+      from backend_team.tasks where id = ${task}`;
+  // A split for a task that no longer waits (here: T1, succeeded) is only archived.
+  const none = await s.db.sql.begin((tx) =>
+    tx`select * from backend_team.apply_split(${s.ids.T1}::uuid, '{"added": []}'::jsonb, '{}'::jsonb)`
+  );
+  assert.equal(none.length, 0);
+
+  const [{ msg }] = await s.db.sql<{ msg: number }[]>`
+    select pgmq.send('bt_orchestrator', '{}'::jsonb) as msg`;
+  await abandonSplit(s.db.sql, task, Number(msg), "splitting it was started 5 times");
+  const [run] = await s.db.sql<{ status: string; clarification: Record<string, unknown> }[]>`
+    select status, clarification from backend_team.runs where id = ${s.run}`;
+  assert.equal(run.status, "awaiting_clarification");
+  assert.equal(run.clarification.task_key, "T2");
+  assert.match(String(run.clarification.reason), /started 5 times/);
+  assert.deepEqual(await statuses(s), ["T1 succeeded files=1", "T2 escalated files=0"]);
+  const [decision] = await s.db.sql<{ strategy: string }[]>`
+    select strategy from backend_team.recovery_decisions where task_id = ${task}
+     order by created_at desc limit 1`;
+  assert.equal(decision.strategy, "escalate");
 });
