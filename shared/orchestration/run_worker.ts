@@ -272,9 +272,11 @@ function planRecoveryAnswers(run: RunRecord): {
   if (!c || c.kind !== "recovery" || c.resume_to !== "planning" || !c.answers) return null;
   const a = c.answers;
   const text = (v: unknown) => typeof v === "string" && v.trim() ? v.trim() : undefined;
+  // Checked by the API already (recoveryAnswerIssues); checked again before it names a model.
+  const model = text(a.model);
   return {
     action: text(a.action) ?? "retry",
-    model: text(a.model),
+    model: model && /^[A-Za-z0-9._:\/-]{1,100}$/.test(model) ? model : undefined,
     guidance: text(a.guidance),
     previous: (c.previous ?? null) as RunRecord["clarification"],
   };

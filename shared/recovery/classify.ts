@@ -3,17 +3,17 @@
  * an attempt's error code — gets one class, and each class names the agent(s) whose specialty can
  * fix it. The two tables below are the whole of it, so a reader can check them against the seed:
  *
- * | class          | from (rules / codes)                                      | fixed by (then: split?)      |
- * |----------------|-----------------------------------------------------------|------------------------------|
- * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit | db-architect |
- * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              |
- * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak | security |
- * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author |
- * | deployment     | a build/runtime failure in a deployment task's output     | debugger, then deployment    |
- * | integration    | apply_error on an earlier task's objects; integration_failed; task_failed | debugger first, then the author |
- * | model          | llm_unavailable, llm_invalid_output, upstream_unavailable, plan_invalid | the same agent (redelivery), then the user |
- * | budget         | budget_exceeded                                           | the user                     |
- * | infrastructure | infrastructure_error, database_error, internal, dead_lettered, anything unknown | the same agent (redelivery), then the user |
+ * | class          | from (rules / codes)                                      | fixed by                     | split after retries |
+ * |----------------|-----------------------------------------------------------|------------------------------|---------------------|
+ * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit | db-architect | yes |
+ * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              | yes                 |
+ * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak | security | yes |
+ * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author | yes |
+ * | deployment     | a build/runtime failure in a deployment task's output     | debugger, then deployment    | yes                 |
+ * | integration    | apply_error on an earlier task's objects; integration_failed; task_failed | debugger first, then the author | yes |
+ * | model          | llm_unavailable, llm_invalid_output, upstream_unavailable, plan_invalid | the same agent (redelivery), then the user | no |
+ * | budget         | budget_exceeded                                           | the user                     | no                  |
+ * | infrastructure | infrastructure_error, database_error, internal, dead_lettered, anything unknown | the same agent (redelivery), then the user | no |
  *
  * Pure: no I/O.
  *

@@ -15,7 +15,7 @@
  * ```
  */
 import type { ClarificationQuestion } from "../plan/mod.ts";
-import type { EscalationReason } from "./strategy.ts";
+import { dollars, type EscalationReason } from "./strategy.ts";
 
 /** The ways to go on. */
 export const RECOVERY_ACTIONS = ["retry", "raise_budget", "other_model", "skip", "cancel"] as const;
@@ -102,8 +102,9 @@ export function escalationClarification(input: EscalationInput): EscalationClari
   if (limitUsd !== null && limitUsd !== undefined) {
     questions.push({
       id: "cost_budget_usd",
-      text: `New money budget for the whole run in US dollars (now $${limitUsd}, ` +
-        `$${usedUsd ?? "?"} spent), with action raise_budget.`,
+      text: `New money budget for the whole run in US dollars (now ${dollars(limitUsd)}, ` +
+        `${usedUsd === null || usedUsd === undefined ? "an unknown amount" : dollars(usedUsd)} ` +
+        `spent), with action raise_budget.`,
       kind: "text",
       choices: null,
       required: false,
