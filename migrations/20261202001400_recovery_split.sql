@@ -8,8 +8,9 @@
 --   with error code `superseded`, which does not hold up delivery). A split that cannot be made
 --   escalates the task (`escalate_split`).
 -- * Skip: a skipped task's files are withdrawn, and so are the files of every task that depends on
---   it, even ones already accepted (their output was built on something no longer delivered); the
---   run delivers the rest. A skipped or superseded task's files are never delivered.
+--   it, even ones already accepted (their output was built on something no longer delivered), and
+--   of the output a skipped fix was to fix (handed off after failing validation); the run delivers
+--   the rest. A skipped or superseded task's files are never delivered.
 -- * An answered escalation always makes progress: when nothing is left to queue or wait for, the
 --   run goes back to delivering instead of sitting in executing.
 -- * A raised money budget (`cost_budget_usd`) is applied like a raised token budget.
@@ -305,14 +306,23 @@ begin
     end if;
   elsif v_action = 'skip' then
     -- The escalated tasks (and the ones the question named), everything that needs them, even
-    -- what was already accepted, are skipped and their files withdrawn; the rest is delivered.
+    -- what was already accepted, are skipped and their files withdrawn; the rest is delivered. A
+    -- skipped fix takes the output it was to fix with it: that output failed validation and was
+    -- only kept (handed off) for the fix to build on.
     for v_task in
-      with recursive skipped(key) as (
+      with recursive named(key) as (
         select key from backend_team.tasks
          where run_id = p_run_id
            and (status = 'escalated'
                 or key in (select jsonb_array_elements_text(
                              coalesce(v_run.clarification -> 'task_keys', '[]'::jsonb))))
+      ), skipped(key) as (
+        select key from named
+        union
+        select src.key from backend_team.tasks fix
+          join backend_team.tasks src on src.run_id = fix.run_id and src.key = fix.input ->> 'recovery_of'
+         where fix.run_id = p_run_id and fix.key in (select key from named)
+           and src.error ->> 'code' = 'handed_off'
         union
         select t.key from backend_team.tasks t join skipped s on s.key = any(t.depends_on)
          where t.run_id = p_run_id
@@ -325,7 +335,7 @@ begin
       delete from backend_team.artifacts where task_id = v_task.id;
       perform backend_team.transition_task(v_task.id, 'cancelled', jsonb_build_object('error',
         jsonb_build_object('code', 'skipped', 'message', case when v_task.status = 'succeeded'
-          then 'skipped at the user''s request: it depends on a skipped task, so its accepted files are withdrawn'
+          then 'skipped at the user''s request with the tasks it belongs with (it builds on one, or one was to fix it): its accepted files are withdrawn'
           else 'skipped at the user''s request' end)));
     end loop;
     if not exists (select 1 from backend_team.tasks

@@ -710,3 +710,34 @@ Deno.test("a split message that keeps coming back escalates its task; a duplicat
      order by created_at desc limit 1`;
   assert.equal(decision.strategy, "escalate");
 });
+
+Deno.test("skipping a specialist's fix withdraws the handed-off output it was to fix, and what builds on either", async () => {
+  const s = await seedDelivering([
+    { key: "T1", status: "succeeded", error: { code: "handed_off", message: "RLS off" } },
+    { key: "T4", status: "succeeded" },
+  ]);
+  await using _db = s.db;
+  await s.db.sql`
+    update backend_team.runs set status = 'awaiting_clarification', clarification = ${
+    JSON.stringify({ kind: "recovery", task_key: "T2", task_keys: ["T2"], questions: [] })
+  }::text::jsonb where id = ${s.run}`;
+  await s.db.sql`
+    insert into backend_team.tasks (run_id, owner_id, key, agent, title, status, depends_on, input)
+    select ${s.run}, owner_id, 'T2', 'security', 'fix T1', 'escalated', '{T1}',
+           '{"recovery_of": "T1"}'::jsonb
+      from backend_team.runs where id = ${s.run}`;
+  await s.db.sql`
+    insert into backend_team.tasks (run_id, owner_id, key, agent, title, status, depends_on)
+    select ${s.run}, owner_id, 'T3', 'query-optimizer', 'indexes', 'pending', '{T2}'
+      from backend_team.runs where id = ${s.run}`;
+  await answerAndResume(s, { action: "skip" });
+  assert.deepEqual(await statuses(s), [
+    "T1 cancelled/skipped files=0",
+    "T2 cancelled/skipped files=0",
+    "T3 cancelled/skipped files=0",
+    "T4 succeeded files=1",
+  ]);
+  const [run] = await s.db.sql<{ status: string }[]>`
+    select status from backend_team.runs where id = ${s.run}`;
+  assert.equal(run.status, "delivering");
+});
