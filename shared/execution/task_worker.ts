@@ -187,7 +187,7 @@ export async function handleTaskMessage(
       sql,
       work,
       validation.findings as { rule?: string; level?: string }[],
-      usage,
+      { ...usage, cost_usd: costUsd },
       deps.maxValidationRetries ?? 2,
     );
     const recovered = await recoverAttempt(
@@ -221,7 +221,7 @@ export async function handleTaskMessage(
       work,
       error.code,
       retryable && message.read_ct < maxDeliveries,
-      usage,
+      { ...usage, cost_usd: costUsd },
     );
     await failAttempt(
       sql,
