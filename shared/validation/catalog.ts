@@ -409,7 +409,11 @@ export async function readCatalog(session: ShadowSession): Promise<Catalog> {
   if (!row) throw new ShadowClosedError("the shadow database stopped answering");
   const raw = (typeof row.catalog === "string" ? JSON.parse(row.catalog) : row.catalog) as
     & Omit<Catalog, "schemas" | "apiSchemas" | "sequences">
-    & { schemas: { name: string }[]; apiSchemas: { name: string }[]; sequences: { name: string }[] };
+    & {
+      schemas: { name: string }[];
+      apiSchemas: { name: string }[];
+      sequences: { name: string }[];
+    };
   return {
     ...raw,
     schemas: raw.schemas.map((r) => r.name),

@@ -195,7 +195,13 @@ export function lintCatalog(catalog: Catalog, options: LintOptions): Promise<Lin
 async function lintNow(catalog: Catalog, options: LintOptions): Promise<LintHit[]> {
   const exposed = new Set(options.exposedSchemas);
   const hits: LintHit[] = [];
-  const hit = (rule: RuleName, object: string, message: string, anchors: string[], key = object) => {
+  const hit = (
+    rule: RuleName,
+    object: string,
+    message: string,
+    anchors: string[],
+    key = object,
+  ) => {
     const splinter = (SPLINTER_LINTS as Partial<Record<RuleName, SplinterLint>>)[rule];
     const fix = splinter
       ? ` (Supabase advisor ${splinter.id}${
@@ -343,7 +349,11 @@ async function lintNow(catalog: Catalog, options: LintOptions): Promise<LintHit[
     for (
       const [role, rule, can] of [
         ["anon", "anon_security_definer_function_executable", f.anonExecute],
-        ["authenticated", "authenticated_security_definer_function_executable", f.authenticatedExecute],
+        [
+          "authenticated",
+          "authenticated_security_definer_function_executable",
+          f.authenticatedExecute,
+        ],
       ] as const
     ) {
       if (!can) continue;

@@ -136,7 +136,10 @@ Deno.test("duplicate_index compares sort order, operator classes, collations, in
   assert.equal(await dupes(index({ name: "a" }), index({ name: "b", includeNums: [4] })), 0);
   assert.equal(await dupes(index({ name: "a" }), index({ name: "b", unique: true })), 0);
   assert.equal(await dupes(index({ name: "a" }), index({ name: "b", keyNums: [3, 2] })), 0);
-  assert.equal(await dupes(index({ name: "a" }), index({ name: "b", predicate: "(x IS NULL)" })), 0);
+  assert.equal(
+    await dupes(index({ name: "a" }), index({ name: "b", predicate: "(x IS NULL)" })),
+    0,
+  );
 });
 
 Deno.test("lint messages carry Splinter's number and remediation", async () => {
