@@ -179,6 +179,13 @@ export const RULES = {
     summary: "a foreign key references a unique constraint in the auth schema (not its primary " +
       "key), which Supabase Auth may change",
   },
+  rls_policy_always_true: {
+    level: "warn",
+    source: "splinter",
+    summary: "a permissive insert, update, delete or all policy for the API roles is true for " +
+      "every row (`using (true)`, `with check (true)` or none), so it does not restrict that " +
+      "action",
+  },
   sensitive_columns_exposed: {
     level: "error",
     source: "splinter",

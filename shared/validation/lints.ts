@@ -18,6 +18,7 @@ import { parseExpression, pgParser } from "./parse.ts";
 import {
   calledFunctions,
   isAuthCall,
+  isConstantTrue,
   perRowAuthCalls,
   perRowCalls,
   userMetadataReads,
@@ -64,10 +65,10 @@ const lint = (id: string, name: string, category: "SECURITY" | "PERFORMANCE"): S
  * number, categories and remediation. Left out: 0005 unused_index and 0020 table_bloat (need a
  * database's usage statistics), 0012 auth_allow_anonymous_sign_ins (Auth settings), 0022
  * extension_versions_outdated (the server's packages), 0025 public_bucket_allows_listing
- * (Storage), 0026/0027 pg_graphql_*_table_exposed (pg_graphql is not in a shadow). 0024
- * rls_policy_always_true is judged behaviourally instead: the isolation probes report a write
- * policy that is true for everyone as `rls_isolation_leak`, and a select policy that is true for
- * everyone on an owned table as `rls_public_read_on_owned_table`.
+ * (Storage), 0026/0027 pg_graphql_*_table_exposed (pg_graphql is not in a shadow). Beyond
+ * 0024's write policies, the isolation probes judge behaviour: a write policy that lets another
+ * user change an owner's rows is `rls_isolation_leak`, a select policy true for everyone on an
+ * owned table `rls_public_read_on_owned_table`.
  */
 export const SPLINTER_LINTS = {
   unindexed_foreign_keys: lint("0001", "unindexed_foreign_keys", "PERFORMANCE"),
@@ -97,6 +98,8 @@ export const SPLINTER_LINTS = {
     remediation: "Drop the foreign key constraint that references the auth schema.",
   },
   sensitive_columns_exposed: lint("0023", "sensitive_columns_exposed", "SECURITY"),
+  // Splinter's remediation page for 0024 carries the lint's earlier name.
+  rls_policy_always_true: lint("0024", "permissive_rls_policy", "SECURITY"),
   anon_security_definer_function_executable: lint(
     "0028",
     "anon_security_definer_function_executable",
@@ -451,6 +454,7 @@ type Hit = (
 async function lintPolicies(catalog: Catalog, hit: Hit): Promise<void> {
   const helpers = await authHelpers(catalog);
   const metadataHelpers = await userMetadataHelpers(catalog);
+  await lintAlwaysTrue(catalog, hit);
   for (const p of catalog.policies) {
     if (PLATFORM_SCHEMAS.has(p.schema)) continue;
     const table = `${p.schema}.${p.table}`;
@@ -530,6 +534,51 @@ async function lintPolicies(catalog: Catalog, hit: Hit): Promise<void> {
       `table ${table} has several permissive policies for the same role and action ` +
         `(${detail}); each is evaluated for every row — merge them into one`,
       [...(first ? [policyAnchor(first)] : []), `table:${table}`],
+    );
+  }
+}
+
+const COMMAND_NAMES: Record<string, string> = {
+  r: "select",
+  a: "insert",
+  w: "update",
+  d: "delete",
+  "*": "all",
+};
+
+/**
+ * Splinter 0024: a permissive write policy for the API roles that lets every row through —
+ * `using` always true (update, delete, all; or absent), or `with check` always true (insert,
+ * update, all; or absent on insert, or on update/all whose `using` is always true). Select
+ * policies are left out, as in Splinter: public reads are often meant (see the probes' warning).
+ */
+async function lintAlwaysTrue(catalog: Catalog, hit: Hit): Promise<void> {
+  for (const p of catalog.policies) {
+    if (!p.permissive || p.command === "r" || PLATFORM_SCHEMAS.has(p.schema)) continue;
+    const t = catalog.tables.find((x) => x.schema === p.schema && x.name === p.table);
+    if (!t || t.kind !== "r" || !t.rls) continue;
+    const roles = p.roles.filter((r) => r === "public" || r === "anon" || r === "authenticated");
+    if (roles.length === 0) continue;
+    const using = p.using === null ? null : isConstantTrue(await parseExpression(p.using));
+    const check = p.withCheck === null ? null : isConstantTrue(await parseExpression(p.withCheck));
+    const usingOpen = ["w", "d", "*"].includes(p.command) && (using === null || using);
+    const checkOpen = check === true ||
+      (check === null && (p.command === "a" || (["w", "*"].includes(p.command) && !!using)));
+    if (!usingOpen && !checkOpen) continue;
+    const table = `${p.schema}.${p.table}`;
+    const which = usingOpen && checkOpen
+      ? "both using and with check are always true"
+      : usingOpen
+      ? "its using is always true"
+      : "its with check is always true";
+    hit(
+      "rls_policy_always_true",
+      `${table}.${p.name}`,
+      `policy "${p.name}" on ${table} for ${COMMAND_NAMES[p.command]} lets ${
+        roles.join(", ")
+      } through on every row (${which}), which bypasses row level security for that action; ` +
+        "tie it to the caller, e.g. (select auth.uid()) = user_id",
+      [policyAnchor(p), `table:${table}`],
     );
   }
 }

@@ -77,6 +77,7 @@ Deno.test("every Splinter lint mirrored is a splinter rule at Splinter's level",
     sensitive_columns_exposed: "error",
     anon_security_definer_function_executable: "warn",
     authenticated_security_definer_function_executable: "warn",
+    rls_policy_always_true: "warn",
     duplicate_index: "warn",
   };
   for (const [rule, level] of Object.entries(splinterLevels)) {
@@ -153,4 +154,40 @@ Deno.test("lint messages carry Splinter's number and remediation", async () => {
     hit.message,
     /Supabase advisor 0016: https:\/\/supabase\.com\/docs\/guides\/database\/database-linter\?lint=0016_materialized_view_in_api/,
   );
+});
+
+Deno.test("rls_policy_always_true: permissive writes for the API roles that let every row through", async () => {
+  const t = table({ name: "s" });
+  const policy = (over: Partial<Catalog["policies"][number]>) => ({
+    schema: "public",
+    table: "s",
+    name: "p",
+    command: "w",
+    permissive: true,
+    roles: ["authenticated"],
+    using: "true",
+    withCheck: "true",
+    ...over,
+  });
+  const raised = async (p: Catalog["policies"][number]) =>
+    (await rules(catalog({ tables: [t], policies: [p] }))).includes("rls_policy_always_true");
+  assert.ok(await raised(policy({})), "update using (true) with check (true)");
+  assert.ok(await raised(policy({ command: "d", withCheck: null })), "delete using (true)");
+  assert.ok(
+    await raised(policy({ command: "a", using: null, withCheck: null })),
+    "insert, no check",
+  );
+  assert.ok(
+    await raised(policy({ command: "a", using: null, withCheck: "1 = 1" })),
+    "insert 1 = 1",
+  );
+  assert.ok(await raised(policy({ roles: ["public"], command: "*", withCheck: null })), "all");
+  assert.ok(!await raised(policy({ command: "r", withCheck: null })), "select is left out");
+  assert.ok(!await raised(policy({ permissive: false })), "restrictive");
+  assert.ok(!await raised(policy({ roles: ["service_role"] })), "not an API role");
+  assert.ok(
+    !await raised(policy({ using: "(user_id = ( SELECT auth.uid() AS uid))", withCheck: null })),
+    "update tied to the caller, with check defaulting to using",
+  );
+  assert.ok(!await raised(policy({ command: "a", using: null, withCheck: "false" })), "false");
 });

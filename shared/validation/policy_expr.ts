@@ -180,3 +180,34 @@ export function calledFunctions(expr: PgNode): string[] {
   });
   return [...out];
 }
+
+/**
+ * Whether `expr` is true whatever the row and the caller: `true`, `1 = 1`, `'t'::boolean`, and
+ * `or`/`and`/parentheses of these. Splinter's 0024 matches the text `true` or `1=1`; this reads
+ * the tree, so `(true)`, `TRUE OR false` and `2 = 2` count too and `false` does not.
+ */
+export function isConstantTrue(expr: PgNode | undefined): boolean {
+  if (!expr) return false;
+  const c = asNode(expr, "A_Const");
+  if (c) return c.boolval?.boolval === true;
+  const cast = asNode(expr, "TypeCast");
+  if (cast) {
+    const text = constantText(cast.arg);
+    const type = stringList(cast.typeName?.names).at(-1);
+    if (type === "bool" || type === "boolean") {
+      return isConstantTrue(cast.arg) ||
+        (text !== undefined && /^(t|true|y|yes|on|1)$/i.test(text.trim()));
+    }
+    return false;
+  }
+  const bool = asNode(expr, "BoolExpr");
+  if (bool?.boolop === "OR_EXPR") return (bool.args ?? []).some(isConstantTrue);
+  if (bool?.boolop === "AND_EXPR") return (bool.args ?? []).every(isConstantTrue);
+  const op = asNode(expr, "A_Expr");
+  if (op?.kind === "AEXPR_OP" && stringList(op.name).join() === "=") {
+    const a = asNode(op.lexpr, "A_Const");
+    const b = asNode(op.rexpr, "A_Const");
+    return !!a && !!b && JSON.stringify(a) === JSON.stringify({ ...b, location: a.location });
+  }
+  return false;
+}

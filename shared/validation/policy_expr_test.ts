@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { parseExpression } from "./parse.ts";
-import { columnsComparedToUid, perRowAuthCalls, userMetadataReads } from "./policy_expr.ts";
+import {
+  columnsComparedToUid,
+  isConstantTrue,
+  perRowAuthCalls,
+  userMetadataReads,
+} from "./policy_expr.ts";
 
 async function expr(text: string) {
   const node = await parseExpression(text);
@@ -72,4 +77,20 @@ Deno.test("user_metadata read from the JWT is found in every spelling, app_metad
       "user_metadata_id = 3",
     ]
   ) assert.ok(!await reads(text), text);
+});
+
+Deno.test("a constant true is found in its spellings; false and anything per row are not", async () => {
+  for (const text of ["true", "(true)", "1 = 1", "(1=1)", "'t'::boolean", "true or false"]) {
+    assert.ok(isConstantTrue(await expr(text)), text);
+  }
+  for (
+    const text of [
+      "false",
+      "true and false",
+      "1 = 2",
+      "user_id = user_id",
+      "published",
+      "now() > now()",
+    ]
+  ) assert.ok(!isConstantTrue(await expr(text)), text);
 });
