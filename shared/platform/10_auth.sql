@@ -47,6 +47,25 @@ begin
 end
 $$;
 
+-- Supabase Auth writes auth.users as supabase_auth_admin, which owns it there (so RLS does not
+-- stop it); here it gets the same reach through grants and a policy of its own. Guarded: on
+-- Supabase the role has all of this already.
+do $$
+begin
+  if not has_table_privilege('supabase_auth_admin', 'auth.users', 'insert') then
+    grant usage on schema auth to supabase_auth_admin;
+    grant all on auth.users to supabase_auth_admin;
+  end if;
+  if not exists (select from pg_policy
+                 where polrelid = 'auth.users'::regclass and polname = 'supabase auth')
+     and (select relowner from pg_class where oid = 'auth.users'::regclass)
+         <> 'supabase_auth_admin'::regrole then
+    create policy "supabase auth" on auth.users as permissive for all to supabase_auth_admin
+      using (true) with check (true);
+  end if;
+end
+$$;
+
 do $$
 begin
   if to_regprocedure('auth.uid()') is null then

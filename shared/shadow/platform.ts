@@ -44,6 +44,19 @@ grant execute on all functions in schema auth to ${SHADOW_OWNER};
 grant usage on schema realtime to ${SHADOW_OWNER};
 grant execute on all functions in schema realtime to ${SHADOW_OWNER};
 alter table realtime.messages owner to ${SHADOW_OWNER};
+-- Sign-up as Supabase Auth does it, for the isolation probes: the insert runs as Supabase Auth's
+-- role with its search_path (auth), so triggers on auth.users run with that role's rights (none on
+-- public's tables), as at a real sign-up. A function, not a role membership: the migration role
+-- gains nothing it could not already do to auth.users.
+create or replace function auth.bt_shadow_sign_up(p_id uuid, p_email text) returns void
+language sql security definer set search_path = auth
+as $f$
+  insert into auth.users (id, email, aud, role)
+  values (p_id, p_email, 'authenticated', 'authenticated')
+$f$;
+alter function auth.bt_shadow_sign_up(uuid, text) owner to supabase_auth_admin;
+revoke execute on function auth.bt_shadow_sign_up(uuid, text) from public;
+grant execute on function auth.bt_shadow_sign_up(uuid, text) to ${SHADOW_OWNER};
 do $$
 begin
   if to_regnamespace('pgmq') is not null then
