@@ -1,7 +1,8 @@
 /**
  * The corpus, table-driven, on both shadow backends: every migration under
  * tests/fixtures/validate/corpus raises the rules its sidecar lists, none of those it must not,
- * reaches the expected verdict, and puts located findings on the expected line.
+ * reaches the expected verdict, puts located findings on the expected line, and says what the
+ * case's `messages` expect (e.g. the policy and table a finding names).
  */
 import assert from "node:assert/strict";
 import {
@@ -35,6 +36,12 @@ async function check(c: CorpusCase, shadow: ShadowDatabase): Promise<void> {
     assert.ok(
       report.findings.some((f) => f.rule === at.rule && f.line === at.line && f.file === file),
       `expected ${at.rule} at ${file}:${at.line} — ${context}`,
+    );
+  }
+  for (const m of c.expect.messages) {
+    assert.ok(
+      report.findings.some((f) => f.rule === m.rule && f.message.includes(m.contains)),
+      `expected a ${m.rule} message containing ${JSON.stringify(m.contains)} — ${context}`,
     );
   }
 }
