@@ -14,7 +14,7 @@
  */
 import type { Sql, TransactionSql } from "../db/mod.ts";
 import type { WorkerName } from "../dispatch/mod.ts";
-import { recoveryAfterValidation } from "../execution/recovery_step.ts";
+import { type AttemptUsage, recoveryAfterValidation } from "../execution/recovery_step.ts";
 import { type AttemptResult, loadTaskWork, type TaskWork } from "../execution/task_store.ts";
 import { gateFailureText, type GateVerdict } from "./gate.ts";
 import { announceGateResults } from "./run.ts";
@@ -38,7 +38,7 @@ export async function recoverAtCause(
   verdict: GateVerdict,
   result: AttemptResult,
   attempt: number,
-  usage: { prompt_tokens: number; completion_tokens: number },
+  usage: AttemptUsage,
   maxRetries: number,
 ): Promise<{ wake: WorkerName[] } | null> {
   const cause = earlierCause(verdict, work.task);

@@ -486,6 +486,14 @@ export type Database = {
         Args: { p_run_id: string; p_type: string; p_body: Json };
         Returns: number;
       };
+      apply_split: {
+        Args: { p_task_id: string; p_amendment: Json; p_decision: Json };
+        Returns: string[];
+      };
+      awaiting_split: {
+        Args: { p_task: Database["backend_team"]["Tables"]["tasks"]["Row"] };
+        Returns: boolean;
+      };
       begin_validation: {
         Args: { p_task_id: string; p_attempt: number };
         Returns: boolean;
@@ -557,6 +565,10 @@ export type Database = {
       enqueue_ready_tasks: {
         Args: { p_run_id: string };
         Returns: string[];
+      };
+      escalate_split: {
+        Args: { p_task_id: string; p_decision: Json; p_clarification: Json };
+        Returns: boolean;
       };
       escalate_task: {
         Args: {

@@ -36,7 +36,8 @@ import type {
   DeliveryRun,
   DeliveryTask,
 } from "./assembly_input.ts";
-import { integrationLine, taskEvidence } from "./evidence.ts";
+import { indexMeasurements, integrationLine, taskEvidence } from "./evidence.ts";
+import { FUNCTION_TEST_FOLDER, generateFunctionTests } from "./function_tests.ts";
 import type { IntegrationOutcome } from "./integration.ts";
 import { renderDeliverableMarkdown } from "./markdown.ts";
 import {
@@ -93,6 +94,12 @@ const OutputEnvelope = z.looseObject({
       secret: z.boolean().optional(),
     })).optional(),
     steps: z.array(z.string()).optional(),
+    endpoints: z.array(z.looseObject({
+      method: z.string(),
+      path: z.string(),
+      kind: z.string(),
+      errors: z.array(z.looseObject({ status: z.number() })).optional(),
+    })).optional(),
   }).optional(),
 });
 type OutputEnvelope = z.infer<typeof OutputEnvelope>;
@@ -198,8 +205,22 @@ export async function assembleDeliverable(
   );
   const functions = edgeFunctions(ordered);
   const envVars = environment(request.tasks, outputs, functions);
+  // The functions' own tests ship beside the pgTAP tests (run with `deno test`).
+  const endpoints = [...outputs.values()].flatMap((o) => o.artifacts?.endpoints ?? []);
+  for (const test of generateFunctionTests(functions, endpoints)) {
+    files.add({
+      path: test.path,
+      kind: "test",
+      content: test.content,
+      meta: { generated: true, ...(test.function ? { function_name: test.function } : {}) },
+    });
+  }
   const all = files.list();
   const tests = all.filter((f) => f.kind === "test").map((f) => f.path);
+  const pgtapTests = tests.filter((p) => !p.startsWith(`${FUNCTION_TEST_FOLDER}/`));
+  const functionTests = tests.filter((p) =>
+    p.startsWith(`${FUNCTION_TEST_FOLDER}/`) && p.endsWith("_test.ts")
+  );
   const apiDocs = all.filter((f) => f.kind === "api_doc").map((f) => f.path);
   const deployment = all.filter((f) => f.kind === "deploy_config").map((f) => f.path);
   const functionFiles = new Set(functions.flatMap((f) => f.files));
@@ -231,7 +252,7 @@ export async function assembleDeliverable(
     policies: deliveredMigrations.reduce((n, m) => n + m.policies.length, 0),
     indexes: indexes.length,
     edge_functions: functions.length,
-    tests: tests.length,
+    tests: pgtapTests.length,
     files: all.length + 1,
   });
   const evidence: FileEvidence[] = all.map((file) => {
@@ -266,7 +287,14 @@ export async function assembleDeliverable(
       other_files: otherFiles,
       setup: {
         env_vars: envVars,
-        steps: setupSteps(migrations, functions, envVars, tests, request.tasks, outputs),
+        steps: setupSteps(
+          migrations,
+          functions,
+          envVars,
+          { pgtap: pgtapTests, functions: functionTests },
+          request.tasks,
+          outputs,
+        ),
       },
       notes: {
         assumptions: assumptions(request, outputs),
@@ -421,6 +449,13 @@ function deliveredIndexes(
   ) => artifact.meta);
   const text = (meta: Record<string, unknown> | undefined, k: string) =>
     meta && typeof meta[k] === "string" ? meta[k] as string : null;
+  const measured = indexMeasurements(
+    [...new Set(ordered.map(({ task }) => task))].map((t) => t.validation),
+  );
+  const withMeasurement = (index: DeliveredIndex): DeliveredIndex => {
+    const m = measured.get(index.name);
+    return m ? { ...index, measured: m } : index;
+  };
   const out: DeliveredIndex[] = migrations.flatMap((m) =>
     facts.get(m.path)!.indexes.map((i) => {
       const doc = documented.find((d) => d.name === i.name);
@@ -445,7 +480,7 @@ function deliveredIndexes(
       migration_path: null,
     });
   }
-  return out;
+  return out.map(withMeasurement);
 }
 
 function edgeFunctions(
@@ -526,7 +561,7 @@ function setupSteps(
   migrations: OrderedMigration[],
   functions: DeliveredFunction[],
   envVars: DeliveredEnvVar[],
-  tests: string[],
+  tests: { pgtap: string[]; functions: string[] },
   tasks: DeliveryTask[],
   outputs: Map<string, OutputEnvelope>,
 ): SetupStep[] {
@@ -540,9 +575,10 @@ function setupSteps(
       command: "supabase db push",
     });
   }
-  if (tests.length > 0) {
+  if (tests.pgtap.length > 0) {
     steps.push({
-      title: `Run the ${tests.length} pgTAP test file(s) on the linked database (each rolls back)`,
+      title: `Run the ${tests.pgtap.length} pgTAP test file(s) on the linked database ` +
+        "(each rolls back)",
       command: "supabase test db --linked",
     });
   }
@@ -559,6 +595,13 @@ function setupSteps(
     steps.push({
       title: `Deploy the ${fn.name} function`,
       command: `supabase functions deploy ${fn.name}${fn.verify_jwt ? "" : " --no-verify-jwt"}`,
+    });
+  }
+  if (tests.functions.length > 0) {
+    steps.push({
+      title: `Run the ${tests.functions.length} function test file(s) against the project ` +
+        "(SUPABASE_URL, SUPABASE_ANON_KEY and two test users' tokens set; see the README's Tests)",
+      command: "deno test -A supabase/functions/tests/",
     });
   }
   for (const task of taskOrder(tasks)) {

@@ -64,6 +64,8 @@ Deno.test("the deliverable is a Supabase project: README, timestamped migrations
     "supabase/rollbacks/20261125143001_create_positions_and_trades.down.sql",
     "supabase/rollbacks/20261125143002_create_tags.down.sql",
     "supabase/rollbacks/20261125143003_add_journal_query_indexes.down.sql",
+    "supabase/functions/tests/_env.ts",
+    "supabase/functions/tests/trade-stats_test.ts",
     "supabase/functions/trade-stats/index.ts",
     "docs/api.md",
     "docs/indexes.md",
@@ -130,6 +132,69 @@ Deno.test("indexes list the query they serve and the migration that creates them
   assert.equal(result.sections.indexes.length, 6);
 });
 
+Deno.test("each measured index shows both plans and timings, and one that does not help is flagged", async () => {
+  const input = tradeJournalRun();
+  const plan = (node: string, ms: number, buffers: number, usesIndex: boolean) => ({
+    executionMs: ms,
+    buffers,
+    plan: `${node} (rows=50 loops=1 time=${ms} ms)`,
+    usesIndex,
+  });
+  const optimizer = input.tasks.find((t) => t.agent === "query-optimizer")!;
+  optimizer.validation = {
+    ...(optimizer.validation as object),
+    benchmarks: [{
+      query: "trades_user_executed_at_idx",
+      index: "trades_user_executed_at_idx",
+      sql: "select 1",
+      rows: { "public.trades": 50_000 },
+      before: plan("Seq Scan on trades", 12.5, 640, false),
+      after: plan("Index Scan using trades_user_executed_at_idx on trades", 0.25, 6, true),
+      improved: true,
+      ms: 40,
+    }, {
+      query: "positions_open_by_user_idx",
+      index: "public.positions_open_by_user_idx",
+      sql: "select 1",
+      rows: { "public.positions": 50_000 },
+      before: plan("Seq Scan on positions", 3, 200, false),
+      after: plan("Seq Scan on positions", 3.1, 200, false),
+      improved: false,
+      ms: 30,
+    }],
+  };
+  const { result, files } = await assembleDeliverable(input);
+  assert.ok(DeliveryResult.safeParse(result).success, "the result fits its schema");
+  const timeline = result.sections.indexes.find((i) => i.name === "trades_user_executed_at_idx")!;
+  assert.deepEqual(timeline.measured?.before, {
+    execution_ms: 12.5,
+    buffers: 640,
+    plan: "Seq Scan on trades (rows=50 loops=1 time=12.5 ms)",
+    uses_index: false,
+  });
+  assert.equal(timeline.measured?.after.uses_index, true);
+  const open = result.sections.indexes.find((i) => i.name === "positions_open_by_user_idx")!;
+  assert.equal(open.measured?.improved, false);
+  const fk = result.sections.indexes.find((i) => i.name === "trade_tags_tag_id_idx")!;
+  assert.equal(fk.measured, undefined);
+
+  const readme = files.find((f) => f.path === "README.md")!.content;
+  const section = readme.slice(readme.indexOf("### `trades_user_executed_at_idx`"));
+  assert.match(
+    section,
+    /\| Before \(without `trades_user_executed_at_idx`\) \| 12\.5 ms \| 640 \| no \|/,
+  );
+  assert.match(
+    section,
+    /\| After \(with `trades_user_executed_at_idx`\) \| 0\.25 ms \| 6 \| yes \|/,
+  );
+  assert.match(section, /Plan before:\n\n```text\nSeq Scan on trades/);
+  assert.match(section, /Plan after:\n\n```text\nIndex Scan using trades_user_executed_at_idx/);
+  assert.match(section, /The index pays off \(50\.0× faster\)/);
+  const flagged = readme.slice(readme.indexOf("### `positions_open_by_user_idx`"));
+  assert.match(flagged.slice(0, flagged.indexOf("\n### ", 5)), /index_no_improvement/);
+});
+
 Deno.test("setup names the secrets to set, the functions to deploy and the CLI steps in order", async () => {
   const { result } = await assembleDeliverable(tradeJournalRun());
   const { env_vars, steps } = result.sections.setup;
@@ -152,6 +217,7 @@ Deno.test("setup names the secrets to set, the functions to deploy and the CLI s
     "supabase db push",
     "supabase secrets set MARKET_DATA_API_KEY=<value>",
     "supabase functions deploy trade-stats",
+    "deno test -A supabase/functions/tests/",
   ]);
   assert.ok(steps.some((s) => s.title.startsWith("Add SUPABASE_ACCESS_TOKEN")));
   assert.deepEqual(result.sections.edge_functions, [{
@@ -213,7 +279,11 @@ Deno.test("with integration evidence, the pgTAP files are delivered and the evid
   });
   const test = files.find((f) => f.path === "supabase/tests/database/profiles.test.sql")!;
   assert.equal(test.kind, "test");
-  assert.deepEqual(result.sections.tests, ["supabase/tests/database/profiles.test.sql"]);
+  assert.deepEqual(result.sections.tests, [
+    "supabase/functions/tests/_env.ts",
+    "supabase/functions/tests/trade-stats_test.ts",
+    "supabase/tests/database/profiles.test.sql",
+  ]);
   const byPath = new Map(result.validation.evidence.map((e) => [e.path, e]));
   assert.equal(
     byPath.get("supabase/migrations/20261125143000_create_profiles.sql")!.integration,

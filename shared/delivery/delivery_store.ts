@@ -35,15 +35,19 @@ export async function loadDelivery(
 ): Promise<(AssemblyInput & { run: RunRecord }) | undefined> {
   const run = await loadRunRecord(sql, runId);
   if (!run) return undefined;
+  // Tasks skipped at the user's word or superseded by a split deliver nothing (recovery).
   const tasks = await sql<DeliveryTask[]>`
     select id, key, agent, title, depends_on, status, output, validation
-      from backend_team.tasks where run_id = ${runId}
+      from backend_team.tasks
+     where run_id = ${runId}
+       and not (status = 'cancelled' and error ->> 'code' in ('skipped', 'superseded'))
      order by length(key), key`;
   const artifacts = await sql<DeliveryArtifact[]>`
-    select task_id, kind, path, content, meta, ordinal
-      from backend_team.artifacts
-     where run_id = ${runId} and task_id is not null
-     order by ordinal, path`;
+    select a.task_id, a.kind, a.path, a.content, a.meta, a.ordinal
+      from backend_team.artifacts a join backend_team.tasks t on t.id = a.task_id
+     where a.run_id = ${runId}
+       and not (t.status = 'cancelled' and t.error ->> 'code' in ('skipped', 'superseded'))
+     order by a.ordinal, a.path`;
   // Decisions of one transaction (several tasks sent back at once) share created_at: plan order.
   const recovery = await sql<DeliveryDecision[]>`
     select class, strategy, from_task, to_task, to_agent, reason

@@ -9,7 +9,7 @@
  * taskEvidence({ ok: true, errors: 0, warnings: 1, findings: [{ severity: "warning", message: "…" }] });
  * ```
  */
-import type { IntegrationReport, TaskEvidence } from "../runs/mod.ts";
+import { type IndexMeasurement, type IntegrationReport, type TaskEvidence } from "../runs/mod.ts";
 
 /** The evidence in a task's validation report (or an artifact's `meta.validation`), or null. */
 export function taskEvidence(...reports: unknown[]): TaskEvidence | null {
@@ -64,4 +64,48 @@ export function integrationLine(report: IntegrationReport | null, path: string):
 
 function count(v: unknown): number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0;
+}
+
+/**
+ * The index measurements in tasks' validation reports (`benchmarks`: before/after
+ * `EXPLAIN (ANALYZE, BUFFERS)` on synthetic rows), by index name without its schema. Read
+ * defensively: a report of another shape contributes nothing; a later task's measurement of the
+ * same index replaces an earlier one.
+ */
+export function indexMeasurements(reports: readonly unknown[]): Map<string, IndexMeasurement> {
+  const out = new Map<string, IndexMeasurement>();
+  for (const report of reports) {
+    if (typeof report !== "object" || report === null) continue;
+    const list = (report as { benchmarks?: unknown }).benchmarks;
+    if (!Array.isArray(list)) continue;
+    for (const raw of list) {
+      const b = raw as Record<string, unknown>;
+      const before = planRun(b?.before);
+      const after = planRun(b?.after);
+      if (typeof b?.index !== "string" || !before || !after || typeof b.improved !== "boolean") {
+        continue;
+      }
+      const rows: Record<string, number> = {};
+      if (typeof b.rows === "object" && b.rows !== null) {
+        for (const [t, n] of Object.entries(b.rows)) if (typeof n === "number") rows[t] = n;
+      }
+      out.set(b.index.split(".").at(-1)!, { rows, before, after, improved: b.improved });
+    }
+  }
+  return out;
+}
+
+function planRun(v: unknown): IndexMeasurement["before"] | null {
+  if (typeof v !== "object" || v === null) return null;
+  const r = v as Record<string, unknown>;
+  if (
+    typeof r.executionMs !== "number" || typeof r.buffers !== "number" ||
+    typeof r.plan !== "string" || typeof r.usesIndex !== "boolean"
+  ) return null;
+  return {
+    execution_ms: r.executionMs,
+    buffers: r.buffers,
+    plan: r.plan,
+    uses_index: r.usesIndex,
+  };
 }

@@ -14,6 +14,7 @@ import {
   type Deliverable,
   type DeliverableFile,
   DeliveryResult,
+  type IndexMeasurement,
   type IntegrationReport,
   type RecoveryNote,
 } from "../runs/mod.ts";
@@ -76,6 +77,7 @@ export function renderDeliverableMarkdown(
     else out.push("Serves: no query was recorded (typically a foreign key lookup).", "");
     if (i.expected_plan) out.push(`Expected plan: ${i.expected_plan}`, "");
     if (i.migration_path) out.push(`Created in \`${i.migration_path}\`.`, "");
+    if (i.measured) out.push(...measurementLines(i.name, i.measured));
   }
 
   out.push("## Edge Functions", "");
@@ -160,21 +162,45 @@ export function renderDeliverableMarkdown(
   out.push(...recoveryLines(s.notes.recovery ?? []));
 
   out.push("## Tests", "");
+  const functionTests = s.tests.filter((p) => p.startsWith("supabase/functions/tests/"));
+  const pgtap = s.tests.filter((p) => !functionTests.includes(p));
   if (s.tests.length === 0) out.push("No tests were delivered.", "");
-  else {
-    out.push("Run them with `supabase test db` (each file rolls back what it does):", "");
-    for (const path of s.tests) {
+  if (pgtap.length > 0) {
+    out.push(
+      "Database tests (pgTAP): run them with `supabase test db` locally, or " +
+        "`supabase test db --linked` on the linked project (each file rolls back what it does):",
+      "",
+    );
+    for (const path of pgtap) {
       const f = file(path);
       const planned = typeof f?.meta.planned === "number" ? ` — ${f.meta.planned} tests` : "";
       out.push(`- \`${path}\`${planned}`);
     }
     out.push("");
+  }
+  if (functionTests.length > 0) {
+    out.push(
+      "Function tests (Deno): with the functions served (`supabase start` and " +
+        "`supabase functions serve`, or deployed to the linked project), set `SUPABASE_URL`, " +
+        "`SUPABASE_ANON_KEY` and two test users — `TEST_USER_TOKEN` and `TEST_OTHER_USER_TOKEN`, " +
+        "or `TEST_USER_EMAIL`/`TEST_USER_PASSWORD` and " +
+        "`TEST_OTHER_USER_EMAIL`/`TEST_OTHER_USER_PASSWORD` — then run " +
+        "`deno test -A supabase/functions/tests/`. They check that each function boots and " +
+        "answers a CORS preflight, refuses a call without a token (401), answers the owner with " +
+        "JSON and another user without the owner's rows, and answers a body that is not JSON " +
+        "with a 4xx JSON error:",
+      "",
+    );
+    for (const path of functionTests) out.push(`- \`${path}\``);
+    out.push("");
+  }
+  if (s.tests.length > 0) {
     for (const path of s.tests) {
       out.push(
         "<details>",
         `<summary>${path}</summary>`,
         "",
-        fenced("sql", file(path)?.content ?? ""),
+        fenced(path.endsWith(".ts") ? "ts" : "sql", file(path)?.content ?? ""),
         "",
         "</details>",
         "",
@@ -363,4 +389,40 @@ function code(text: string | null): string {
 
 function list(items: string[], empty: string): string[] {
   return items.length === 0 ? [empty] : items.map((i) => `- ${i}`);
+}
+
+/** The before/after evidence of an index: timings, buffers and both plans. */
+function measurementLines(name: string, m: IndexMeasurement): string[] {
+  const rows = Object.entries(m.rows).map(([t, n]) => `${n.toLocaleString("en-US")} in \`${t}\``)
+    .join(", ");
+  const ratio = m.after.execution_ms > 0
+    ? ` (${(m.before.execution_ms / m.after.execution_ms).toFixed(1)}× faster)`
+    : "";
+  return [
+    `Measured with \`EXPLAIN (ANALYZE, BUFFERS)\` on synthetic rows (${rows || "none"}):`,
+    "",
+    "| | Execution time | Buffers | Uses the index |",
+    "| --- | --- | --- | --- |",
+    `| Before (without \`${name}\`) | ${m.before.execution_ms} ms | ${m.before.buffers} | ${
+      m.before.uses_index ? "yes" : "no"
+    } |`,
+    `| After (with \`${name}\`) | ${m.after.execution_ms} ms | ${m.after.buffers} | ${
+      m.after.uses_index ? "yes" : "no"
+    } |`,
+    "",
+    m.improved
+      ? `The index pays off${m.before.execution_ms > m.after.execution_ms ? ratio : ""}.`
+      : "**`index_no_improvement`**: at this scale the index does not make its query cheaper " +
+        "(neither a fifth less time nor half the buffers); it still costs every write — " +
+        "reconsider it.",
+    "",
+    "Plan before:",
+    "",
+    fenced("text", m.before.plan),
+    "",
+    "Plan after:",
+    "",
+    fenced("text", m.after.plan),
+    "",
+  ];
 }

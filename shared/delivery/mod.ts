@@ -69,6 +69,12 @@ export { FIXTURE_OTHER, FIXTURE_OWNER, type FixtureRow } from "./fixtures.ts";
 export { findFixtures, type Fixtures } from "./fixture_search.ts";
 export { type GeneratedTest, generatePgtapTests, reachOf, TEST_FOLDER } from "./pgtap.ts";
 export { pgtapInstallScript, runPgtapFiles, type TestRun } from "./pgtap_run.ts";
+export {
+  FUNCTION_TEST_FOLDER,
+  type FunctionEndpoint,
+  type FunctionTestFile,
+  generateFunctionTests,
+} from "./function_tests.ts";
 export { parseTap, type TapResult } from "./tap.ts";
 export {
   type IndexStatement,

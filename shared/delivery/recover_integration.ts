@@ -17,7 +17,9 @@ import {
   attributeIntegrationFailure,
   escalationClarification,
   type FailedIntegration,
+  moneyShortfall,
   strategyCost,
+  strategyCostUsd,
 } from "../recovery/mod.ts";
 
 /** Integration retries of one task per run before its user is asked. */
@@ -38,28 +40,55 @@ export async function recoverIntegration(
 ): Promise<IntegrationRecovery> {
   const causes = attributeIntegrationFailure(report, migrations);
   const keys = causes.map((c) => c.task);
-  const [budget] = await sql<{ limit: number; used: number }[]>`
-    select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used
+  const [budget] = await sql<
+    { limit: number; used: number; limit_usd: number | null; used_usd: number | null }[]
+  >`
+    select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used,
+           cost_budget_usd::float8 as limit_usd, cost_usd::float8 as used_usd
       from backend_team.runs where id = ${runId}::uuid`;
-  const history = await sql<{ key: string; retries: number; tokens: number }[]>`
-    select t.key,
+  const history = await sql<
+    { key: string; status: string; retries: number; tokens: number; cost_usd: number | null }[]
+  >`
+    select t.key, t.status,
            (select count(*) from backend_team.recovery_decisions d
              where d.task_id = t.id and d.class = 'integration' and d.strategy = 'retry'
                and d.detail ->> 'mode' = 'delivery')::int as retries,
-           coalesce((select a.prompt_tokens + a.completion_tokens from backend_team.task_attempts a
-                      where a.task_id = t.id order by a.attempt desc limit 1), 0)::float8 as tokens
+           coalesce(a.prompt_tokens + a.completion_tokens, 0)::float8 as tokens,
+           a.cost_usd::float8 as cost_usd
       from backend_team.tasks t
+      left join lateral (select prompt_tokens, completion_tokens, cost_usd
+                           from backend_team.task_attempts
+                          where task_id = t.id order by attempt desc limit 1) a on true
      where t.run_id = ${runId}::uuid and t.key = any(${keys}::text[])`;
   const byKey = new Map(history.map((h) => [h.key, h]));
   const cost = causes.reduce(
     (sum, c) => sum + strategyCost("retry", null, byKey.get(c.task)?.tokens ?? 0),
     0,
   );
+  // Money: the sum of each task's last attempt's price; unknown when one of them is.
+  const costUsd = causes.reduce<number | null>((sum, c) => {
+    const one = strategyCostUsd("retry", null, byKey.get(c.task)?.cost_usd ?? null);
+    return sum === null || one === null ? null : sum + one;
+  }, 0);
   const exhausted = causes.filter((c) =>
     (byKey.get(c.task)?.retries ?? 0) >= MAX_INTEGRATION_RETRIES
   );
+  // Only an accepted output can be redone; a blamed task that is no longer `succeeded` (skipped,
+  // superseded, or changed meanwhile) cannot be queued, so the run asks instead of waiting on it.
+  const stuck = causes.filter((c) => byKey.get(c.task)?.status !== "succeeded");
   const remaining = budget.limit - budget.used;
-  const escalation = exhausted.length > 0 ? "integration" : remaining < cost ? "budget" : null;
+  const short = moneyShortfall({
+    limit: budget.limit,
+    used: budget.used,
+    attemptTokens: 0,
+    limitUsd: budget.limit_usd,
+    usedUsd: budget.used_usd,
+  }, costUsd);
+  const escalation = exhausted.length > 0 || stuck.length > 0
+    ? "integration"
+    : remaining < cost || short
+    ? "budget"
+    : null;
   const what = (c: (typeof causes)[number]) =>
     `the merged result fails at delivery because of task ${c.task} (${c.agent}; by the ` +
     `${c.rule.replace("_", " ")} rule): ${c.findings[0]?.message ?? "see the findings"}`;
@@ -70,11 +99,16 @@ export async function recoverIntegration(
     mode: "delivery",
     cost: escalation ? 0 : strategyCost("retry", null, byKey.get(c.task)?.tokens ?? 0),
     escalation,
-    reason: escalation === "integration"
+    reason: stuck.length > 0
+      ? `${what(c)}; task(s) ${stuck.map((s) => s.task).join(", ")} can no longer be redone ` +
+        `(not succeeded), so the user decides`
+      : escalation === "integration"
       ? `${what(c)}; its integration retries are spent, so the user decides`
-      : escalation === "budget"
+      : escalation === "budget" && remaining < cost
       ? `${what(c)}; retrying would need about ${cost} tokens but only ` +
         `${Math.max(remaining, 0)} of the budget remain`
+      : escalation === "budget"
+      ? `${what(c)}; retrying would cost ${short}`
       : `${what(c)}; ${c.agent} redoes task ${c.task} with the failure as context`,
   }]));
   const clarification = escalation
@@ -83,8 +117,14 @@ export async function recoverIntegration(
       taskKey: keys.join(", "),
       agent: causes[0]?.agent ?? "",
       message: causes.map(what).join("; "),
-      budget: { limit: budget.limit, used: budget.used },
+      budget: {
+        limit: budget.limit,
+        used: budget.used,
+        limit_usd: budget.limit_usd,
+        used_usd: budget.used_usd,
+      },
       findings: causes.flatMap((c) => c.findings),
+      taskKeys: keys,
     })
     : null;
   const rows = await sql<{ agent: string }[]>`

@@ -224,7 +224,7 @@ export async function handleTaskMessage(
         gates,
         result,
         attempt,
-        usage,
+        { ...usage, cost_usd: costUsd },
         deps.maxValidationRetries ?? 2,
       );
       if (atCause) {
@@ -236,7 +236,7 @@ export async function handleTaskMessage(
       sql,
       work,
       (gateFailed ? gates.findings : validation.findings) as { rule?: string; level?: string }[],
-      usage,
+      { ...usage, cost_usd: costUsd },
       deps.maxValidationRetries ?? 2,
     );
     const gateText = gateFailed ? gateFailureText(gates, work.task.key) : "";
@@ -279,7 +279,7 @@ export async function handleTaskMessage(
       work,
       error.code,
       retryable && message.read_ct < maxDeliveries,
-      usage,
+      { ...usage, cost_usd: costUsd },
     );
     await failAttempt(
       sql,

@@ -1,8 +1,9 @@
 /**
  * Phases 1–3 over the LLM port: understand the request, then plan it. A plan that parses but
  * cannot run (unknown agent, cycle, dangling dependency, wrong strategy) is re-asked with the exact
- * problems, a bounded number of times; after that planning fails with those problems, so the run
- * fails with a reason a person can act on.
+ * problems, a bounded number of times; after that planning fails with `plan_invalid` and those
+ * problems, and the orchestrator worker asks the run's user how to go on (retry with guidance,
+ * another model, cancel: shared/recovery `planClarification`) instead of failing the run.
  *
  * @example
  * ```ts
@@ -40,6 +41,14 @@ export async function understand(
   return value;
 }
 
+/** How a re-planning after an escalation differs: the user's model and guidance. */
+export interface PlanOptions {
+  /** The model the planner uses (the user chose another one). */
+  model?: string;
+  /** The user's guidance after the last plans were invalid. */
+  guidance?: string;
+}
+
 /** Phases 2–3: a plan that {@link validatePlan} accepts, or `plan_invalid` with the problems. */
 export async function plan(
   llm: LlmPort,
@@ -48,8 +57,17 @@ export async function plan(
   understanding: Understanding,
   runId: string,
   signal?: AbortSignal,
+  options: PlanOptions = {},
 ): Promise<Plan> {
   const messages = planMessages(prompt, run, understanding);
+  if (options.guidance && options.guidance.trim().length > 0) {
+    messages.push({
+      role: "user",
+      content: `Earlier plans for this request could not run. The user's guidance for this ` +
+        `plan:
+${options.guidance.trim().slice(0, 4000)}`,
+    });
+  }
   let problems: string[] = [];
   for (let fix = 0; fix <= MAX_PLAN_FIXES; fix++) {
     const { value } = await llm.complete({
@@ -59,6 +77,7 @@ export async function plan(
       agent: "orchestrator",
       phase: fix === 0 ? "plan" : "plan-fix",
       runId,
+      model: options.model,
       signal,
     });
     problems = validatePlan(value);

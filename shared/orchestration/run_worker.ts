@@ -1,7 +1,10 @@
 /**
  * The orchestrator worker's handler for one `bt_orchestrator` message (`{ run_id }`): it looks at
  * where the run is and does the next run-level step — understand, ask, plan, resume escalated
- * tasks after answers, or deliver. Each step ends in a transaction that records it and archives
+ * tasks after answers, or deliver — or, for a `{ run_id, split, task_id }` message, has the planner
+ * split a task that failed after its retries (decompose.ts). A plan still invalid after its
+ * corrections (or a planner model that stays unavailable) does not fail the run: it asks its user
+ * (retry with guidance, another model, cancel), and the answer resumes planning. Each step ends in a transaction that records it and archives
  * the message; a crash in the middle leaves the message to come back after its lease, and the
  * step is redone from the run's status (planning twice never creates tasks twice: `persist_plan`
  * only acts on a run still in `planning`). LLM failures end the run with a clear error — its safe
@@ -24,6 +27,8 @@ import type { LlmPort } from "../llm/mod.ts";
 import type { Prompt } from "../prompts/mod.ts";
 import type { QueueMessage } from "../queue/mod.ts";
 import type { Lease } from "../worker/mod.ts";
+import { planClarification } from "../recovery/mod.ts";
+import { abandonSplit, splitFailingTask } from "./decompose.ts";
 import { plan, understand } from "./planning.ts";
 import {
   failRun,
@@ -60,6 +65,28 @@ export async function handleRunMessage(
   const runId = String((message.message as { run_id?: unknown }).run_id ?? "");
   const { sql } = deps;
   const maxDeliveries = deps.maxDeliveries ?? DEFAULT_RUN_MAX_DELIVERIES;
+  const { split, task_id: taskId } = message.message as { split?: unknown; task_id?: unknown };
+  if (typeof split === "string" && typeof taskId === "string" && /^[0-9a-f-]{36}$/i.test(taskId)) {
+    if (message.read_ct > maxDeliveries) {
+      await abandonSplit(
+        sql,
+        taskId,
+        message.msg_id,
+        `it still failed after its retries, and splitting it was started ` +
+          `${message.read_ct - 1} times without finishing`,
+      );
+      return;
+    }
+    try {
+      const agents = await splitFailingTask(deps, taskId, message.msg_id, lease.signal);
+      if (agents.length > 0) deps.wake(agents);
+    } catch (e) {
+      // Lease lost, or database trouble: the message comes back and the task still waits.
+      if (lease.signal.aborted) return;
+      throw e;
+    }
+    return;
+  }
   // A run moves through several steps in one delivery (received → understanding → planning …).
   for (let step = 0; step < 8 && !lease.signal.aborted; step++) {
     const run = /^[0-9a-f-]{36}$/i.test(runId) ? await loadRunRecord(sql, runId) : undefined;
@@ -146,7 +173,57 @@ async function advance(
     }
     case "planning": {
       const understanding = run.understanding as Parameters<typeof plan>[3];
-      const valid = await plan(llm, prompt, run, understanding, run.id, signal);
+      const answered = planRecoveryAnswers(run);
+      if (answered?.action === "cancel") {
+        await finishMessage(sql, msgId, (tx) => transitionRun(tx, run.id, "cancelled"));
+        return true;
+      }
+      const options = (run.options ?? {}) as { agent_models?: Record<string, string> };
+      let model = options.agent_models?.orchestrator;
+      if (answered?.action === "other_model" && answered.model) {
+        model = answered.model;
+        await sql`
+          update backend_team.runs
+             set options = options || jsonb_build_object('agent_models',
+                   coalesce(options -> 'agent_models', '{}'::jsonb)
+                     || jsonb_build_object('orchestrator', ${model}::text)),
+                 updated_at = now()
+           where id = ${run.id}::uuid and status = 'planning'`;
+      }
+      // The brief keeps the user's answers to the understanding's questions, not the recovery's.
+      const brief = answered ? { ...run, clarification: answered.previous } : run;
+      let valid;
+      try {
+        valid = await plan(llm, prompt, brief, understanding, run.id, signal, {
+          model,
+          guidance: answered?.guidance,
+        });
+      } catch (e) {
+        const escalation = !signal.aborted && planEscalation(e);
+        if (!escalation) throw e;
+        const error = publicError(e);
+        const [budget] = await sql<{ limit: number; used: number }[]>`
+          select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used
+            from backend_team.runs where id = ${run.id}::uuid`;
+        const problems = isAppError(e)
+          ? (e.details as { problems?: unknown } | undefined)?.problems
+          : undefined;
+        const clarification = planClarification({
+          reason: escalation,
+          message: escalation === "plan"
+            ? `The planner could not produce a plan that can run: ${error.message}`
+            : `The planner's model is unavailable: ${error.message}`,
+          problems: Array.isArray(problems) ? problems.map(String) : [error.message],
+          budget: budget ?? { limit: 0, used: 0 },
+          previous: answered ? answered.previous : run.clarification,
+        });
+        await finishMessage(
+          sql,
+          msgId,
+          (tx) => transitionRun(tx, run.id, "awaiting_clarification", { clarification }),
+        );
+        return true;
+      }
       const agents = await finishMessage(
         sql,
         msgId,
@@ -171,6 +248,37 @@ async function advance(
       await finishMessage(sql, msgId, async () => {});
       return true;
   }
+}
+
+/** Failures of planning that a person can save: the run asks instead of failing. */
+function planEscalation(e: unknown): "plan" | "model" | null {
+  if (isAppError(e, "plan_invalid")) return "plan";
+  if (isAppError(e, "llm_unavailable") || isAppError(e, "upstream_unavailable")) return "model";
+  if (isAppError(e, "llm_invalid_output")) return "model";
+  return null;
+}
+
+/** The user's answers to a planning escalation, when the run resumed planning after one. */
+function planRecoveryAnswers(run: RunRecord): {
+  action: string;
+  model?: string;
+  guidance?: string;
+  previous: RunRecord["clarification"];
+} | null {
+  const c = run.clarification as
+    | (RunRecord["clarification"] & { kind?: unknown; resume_to?: unknown; previous?: unknown })
+    | null;
+  if (!c || c.kind !== "recovery" || c.resume_to !== "planning" || !c.answers) return null;
+  const a = c.answers;
+  const text = (v: unknown) => typeof v === "string" && v.trim() ? v.trim() : undefined;
+  // Checked by the API already (recoveryAnswerIssues); checked again before it names a model.
+  const model = text(a.model);
+  return {
+    action: text(a.action) ?? "retry",
+    model: model && /^[A-Za-z0-9._:\/-]{1,100}$/.test(model) ? model : undefined,
+    guidance: text(a.guidance),
+    previous: (c.previous ?? null) as RunRecord["clarification"],
+  };
 }
 
 function hasAnswers(run: RunRecord): boolean {

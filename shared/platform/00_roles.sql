@@ -11,6 +11,11 @@ begin
   if not exists (select from pg_roles where rolname = 'service_role') then
     create role service_role nologin noinherit bypassrls;
   end if;
+  -- Supabase Auth's own role: it writes auth.users at sign-up, so triggers on auth.users run
+  -- with its rights (none on public's tables).
+  if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
+    create role supabase_auth_admin nologin noinherit;
+  end if;
   if not exists (select from pg_roles where rolname = 'authenticator') then
     create role authenticator login noinherit;
     grant anon, authenticated, service_role to authenticator;

@@ -12,10 +12,12 @@
 -- reaches an existing local database), and queues and messages are left as they are.
 --
 -- Privileges, as on Supabase: only `service_role` (and `postgres`) use queues. `anon` and
--- `authenticated` get no usage on the schema and no execute on the functions. Each queue's tables
--- have row level security enabled with no policy, as the Dashboard creates them, so a grant made
--- later by mistake still exposes no rows (`service_role` bypasses RLS). Queues are created by the
--- migration role, as on Supabase: `service_role` has no CREATE on the schema.
+-- `authenticated` get no usage on the schema and no execute on the functions. As pgmq's own
+-- `create` does, a queue's tables are created with row level security off: a migration that
+-- creates a queue and grants it to the API roles is then judged as on Supabase (the validator's
+-- `insecure_queue_exposed_in_api`); enabling RLS is the migration's job (the Dashboard's "Enable
+-- RLS" option does the same). Queues are created by the migration role, as on Supabase:
+-- `service_role` has no CREATE on the schema.
 
 -- Decides once per application whether this file may act; every block below obeys it.
 do $$
@@ -187,8 +189,6 @@ begin
       'create index if not exists %I on pgmq.%I (archived_at)',
       'archived_at_idx_' || lower(queue_name), atable
     );
-    execute format('alter table pgmq.%I enable row level security', qtable);
-    execute format('alter table pgmq.%I enable row level security', atable);
     execute format(
       'comment on table pgmq.%I is %L', qtable,
       'Queue ' || queue_name || ': messages waiting or leased (pgmq).'

@@ -156,3 +156,47 @@ Deno.test("agent limits are refused: tasks per agent, recovery tasks per run, ta
 Deno.test("new task ids continue after the highest in use", () => {
   assert.equal(nextTaskKey({ tasks: [{ id: "T2" }, { id: "T9" }] as never }), "T10");
 });
+
+Deno.test("a split is refused when it breaks a limit, reuses an id or depends on the task it replaces", () => {
+  const sub = (
+    id: string,
+    deps: string[],
+    agent: Plan["tasks"][number]["agent"] = "db-architect",
+  ) => ({
+    id,
+    agent,
+    title: id,
+    input: "part",
+    output: ["migration"],
+    depends_on: deps,
+    tables: [],
+  });
+  const perAgent = amendPlan(plan(), {
+    kind: "decompose",
+    from: "T1",
+    tasks: [sub("T4", []), sub("T5", ["T4"])],
+  }, { limits: { maxTasksPerAgent: 1 } });
+  assert.ok(
+    !perAgent.ok && perAgent.problems.some((p) => /agent db-architect would have 2 tasks/.test(p)),
+    JSON.stringify(perAgent),
+  );
+  const perRun = amendPlan(plan(), {
+    kind: "decompose",
+    from: "T1",
+    tasks: [sub("T4", []), sub("T5", ["T4"])],
+  }, { recoveryTasksSoFar: 5 });
+  assert.ok(!perRun.ok && perRun.problems.some((p) => /recovery would have added 7/.test(p)));
+  const reused = amendPlan(plan(), { kind: "decompose", from: "T1", tasks: [sub("T2", [])] });
+  assert.ok(!reused.ok && /T2 is already used/.test(reused.problems[0]), JSON.stringify(reused));
+  const self = amendPlan(plan(), { kind: "decompose", from: "T1", tasks: [sub("T4", ["T1"])] });
+  assert.ok(
+    !self.ok && /depends on the task it replaces/.test(self.problems[0]),
+    JSON.stringify(self),
+  );
+  const unknownAgent = amendPlan(plan(), {
+    kind: "decompose",
+    from: "T1",
+    tasks: [sub("T4", [], "wizard" as never)],
+  });
+  assert.ok(!unknownAgent.ok && unknownAgent.problems.some((p) => /agent/.test(p)));
+});

@@ -3,17 +3,17 @@
  * an attempt's error code — gets one class, and each class names the agent(s) whose specialty can
  * fix it. The two tables below are the whole of it, so a reader can check them against the seed:
  *
- * | class          | from (rules / codes)                                      | fixed by                     |
- * |----------------|-----------------------------------------------------------|------------------------------|
- * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit, contract_violation | db-architect (a contract: the consumer retries) |
- * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              |
- * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak, function_isolation_leak | security |
- * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author |
- * | deployment     | a build/runtime failure in a deployment task's output; deploy_config_invalid, deploy_config_unknown_function, function_env_undeclared, verify_jwt_mismatch | debugger, then deployment |
- * | integration    | apply_error on an earlier task's objects; integration_failed; task_failed | debugger first, then the author |
- * | model          | llm_unavailable, llm_invalid_output, upstream_unavailable, plan_invalid | the same agent (redelivery), then the user |
- * | budget         | budget_exceeded                                           | the user                     |
- * | infrastructure | infrastructure_error, database_error, internal, dead_lettered, anything unknown | the same agent (redelivery), then the user |
+ * | class          | from (rules / codes)                                      | fixed by                     | split after retries |
+ * |----------------|-----------------------------------------------------------|------------------------------|---------------------|
+ * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit, contract_violation | db-architect (a contract: the consumer retries) | yes |
+ * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              | yes                 |
+ * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak, function_isolation_leak | security | yes |
+ * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author | yes |
+ * | deployment     | a build/runtime failure in a deployment task's output; deploy_config_invalid, deploy_config_unknown_function, function_env_undeclared, verify_jwt_mismatch | debugger, then deployment | yes |
+ * | integration    | apply_error on an earlier task's objects; integration_failed; task_failed | debugger first, then the author | yes |
+ * | model          | llm_unavailable, llm_invalid_output, upstream_unavailable, plan_invalid | the same agent (redelivery), then the user | no |
+ * | budget         | budget_exceeded                                           | the user                     | no                  |
+ * | infrastructure | infrastructure_error, database_error, internal, dead_lettered, anything unknown | the same agent (redelivery), then the user | no |
  *
  * Pure: no I/O.
  *
@@ -91,33 +91,64 @@ export const CODE_CLASS = {
  * Who fixes each class (Phase 6.1): `specialist` is the agent whose specialty the class names (null:
  * the agent that wrote the output, or the user); `diagnose` says the debugger looks first and the
  * fix comes after its diagnosis ("wrong results → debugger first, then fix", "build failed →
- * debugger + deployment").
+ * debugger + deployment"); `decompose` says a task still failing this way after its retries is
+ * split by the planner into smaller tasks (Phase 6.2 "decompose further": every class of an
+ * output that fails validation; not model, budget or infrastructure failures).
  */
 export const CLASS_OWNER: Record<
   FailureClass,
-  { specialist: AgentName | null; diagnose: boolean; seed: string }
+  { specialist: AgentName | null; diagnose: boolean; decompose: boolean; seed: string }
 > = {
-  schema: { specialist: "db-architect", diagnose: false, seed: "Invalid SQL → db-architect fix" },
-  query: { specialist: "query-optimizer", diagnose: false, seed: "Slow query → query-optimizer" },
-  security: { specialist: "security", diagnose: false, seed: "RLS bypass → security (critical)" },
+  schema: {
+    specialist: "db-architect",
+    diagnose: false,
+    decompose: true,
+    seed: "Invalid SQL → db-architect fix",
+  },
+  query: {
+    specialist: "query-optimizer",
+    diagnose: false,
+    decompose: true,
+    seed: "Slow query → query-optimizer",
+  },
+  security: {
+    specialist: "security",
+    diagnose: false,
+    decompose: true,
+    seed: "RLS bypass → security (critical)",
+  },
   function_build: {
     specialist: null,
     diagnose: true,
+    decompose: true,
     seed: "Build failed → debugger + deployment",
   },
   deployment: {
     specialist: "deployment",
     diagnose: true,
+    decompose: true,
     seed: "Build failed → debugger + deployment",
   },
   integration: {
     specialist: null,
     diagnose: true,
+    decompose: true,
     seed: "Wrong results → debugger first, then fix",
   },
-  model: { specialist: null, diagnose: false, seed: "(transport) retry, then escalate" },
-  budget: { specialist: null, diagnose: false, seed: "escalate: ask the user" },
-  infrastructure: { specialist: null, diagnose: false, seed: "(transport) retry, then escalate" },
+  // A smaller task does not make a model answer or a platform work, nor cost less in total.
+  model: {
+    specialist: null,
+    diagnose: false,
+    decompose: false,
+    seed: "(transport) retry, then escalate",
+  },
+  budget: { specialist: null, diagnose: false, decompose: false, seed: "escalate: ask the user" },
+  infrastructure: {
+    specialist: null,
+    diagnose: false,
+    decompose: false,
+    seed: "(transport) retry, then escalate",
+  },
 };
 
 /** Severity order when one output fails several ways: the first class found wins. */

@@ -5,7 +5,10 @@
  * the plan, decompose further, or escalate to the user with typed questions — within the limits
  * and the run's remaining token budget. The plan amendment a reroute or a split makes passes the
  * same DAG validation as the planner's plan. Pure: the task worker decides with this module and the
- * SQL state machine (`backend_team.recover_attempt`, `resume_escalated_tasks`) applies decisions.
+ * SQL state machine (`backend_team.recover_attempt`, `resume_escalated_tasks`) applies decisions;
+ * a split is made by the orchestrator worker with the planner (shared/orchestration/decompose.ts,
+ * `backend_team.apply_split`), and a plan still invalid after its corrections asks the user
+ * (`planClarification`).
  *
  * @example
  * ```ts
@@ -30,13 +33,17 @@ export {
 export {
   decideRecovery,
   DEFAULT_LIMITS,
+  dollars,
   type EscalationReason,
+  moneyShortfall,
   type RecoveryDecision,
   type RecoveryInput,
   type RecoveryLimits,
   STRATEGIES,
   type Strategy,
+  strategyAttempts,
   strategyCost,
+  strategyCostUsd,
 } from "./strategy.ts";
 export {
   type AmendLimits,
@@ -51,6 +58,10 @@ export {
   type EscalationClarification,
   escalationClarification,
   type EscalationInput,
+  PLAN_ACTIONS,
+  type PlanClarification,
+  planClarification,
+  type PlanEscalationInput,
   RECOVERY_ACTIONS,
   type RecoveryAction,
   recoveryAnswerIssues,

@@ -15,7 +15,7 @@
  * ```
  */
 import type { ClarificationQuestion } from "../plan/mod.ts";
-import type { EscalationReason } from "./strategy.ts";
+import { dollars, type EscalationReason } from "./strategy.ts";
 
 /** The ways to go on. */
 export const RECOVERY_ACTIONS = ["retry", "raise_budget", "other_model", "skip", "cancel"] as const;
@@ -29,9 +29,15 @@ export interface EscalationInput {
   agent: string;
   /** What failed, in a sentence. */
   message: string;
-  budget: { limit: number; used: number };
+  /** Tokens; with `limit_usd`/`used_usd` when the run has a money budget. */
+  budget: { limit: number; used: number; limit_usd?: number | null; used_usd?: number | null };
   /** Findings to show (validation escalations). */
   findings?: unknown[];
+  /**
+   * Every task the question is about (an integration failure may blame several); a `skip` answer
+   * skips them all, even those that are not escalated. Default: `[taskKey]`.
+   */
+  taskKeys?: string[];
 }
 
 /** The `runs.clarification` document of an escalation. */
@@ -41,9 +47,10 @@ export interface EscalationClarification {
   reason: string;
   resume_to: "executing";
   task_key: string;
+  task_keys: string[];
   agent: string;
   findings: unknown[];
-  budget: { limit: number; used: number };
+  budget: EscalationInput["budget"];
   questions: ClarificationQuestion[];
   answers: null;
 }
@@ -67,7 +74,8 @@ export function escalationClarification(input: EscalationInput): EscalationClari
     {
       id: "action",
       text: `How should the run go on? retry: try ${task} again now; raise_budget: raise the ` +
-        `token budget (answer token_budget) and retry; other_model: use another model for ` +
+        `token budget (answer token_budget) or the money budget (answer cost_budget_usd) and ` +
+        `retry; other_model: use another model for ` +
         `${input.agent} (answer model) and retry; skip: skip ${task} and what depends on it, ` +
         `deliver the rest; cancel: stop the run. Default: retry.`,
       kind: "choice",
@@ -90,17 +98,109 @@ export function escalationClarification(input: EscalationInput): EscalationClari
       required: false,
     },
   );
+  const { limit_usd: limitUsd, used_usd: usedUsd } = input.budget;
+  if (limitUsd !== null && limitUsd !== undefined) {
+    questions.push({
+      id: "cost_budget_usd",
+      text: `New money budget for the whole run in US dollars (now ${dollars(limitUsd)}, ` +
+        `${usedUsd === null || usedUsd === undefined ? "an unknown amount" : dollars(usedUsd)} ` +
+        `spent), with action raise_budget.`,
+      kind: "text",
+      choices: null,
+      required: false,
+    });
+  }
   return {
     kind: "recovery",
     escalation: input.reason,
     reason: input.message,
     resume_to: "executing",
     task_key: input.taskKey,
+    task_keys: input.taskKeys ?? [input.taskKey],
     agent: input.agent,
     findings: input.findings ?? [],
     budget: input.budget,
     questions,
     answers: null,
+  };
+}
+
+/** The ways to go on when planning could not produce a valid plan. */
+export const PLAN_ACTIONS = ["retry", "other_model", "cancel"] as const;
+
+/** What a planning escalation is about. */
+export interface PlanEscalationInput {
+  /** `plan`: still invalid after its corrections; `model`: the planner's model failed. */
+  reason: "plan" | "model";
+  message: string;
+  /** The plan's problems (or the error), shown as findings. */
+  problems: string[];
+  budget: { limit: number; used: number };
+  /** The run's clarification before this one (the user's earlier answers stay with the run). */
+  previous: unknown;
+}
+
+/** The `runs.clarification` document of a planning escalation. */
+export interface PlanClarification {
+  kind: "recovery";
+  escalation: "plan" | "model";
+  reason: string;
+  resume_to: "planning";
+  task_key: null;
+  agent: "orchestrator";
+  findings: { rule: string; level: "error"; message: string }[];
+  budget: { limit: number; used: number };
+  questions: ClarificationQuestion[];
+  answers: null;
+  previous: unknown;
+}
+
+/**
+ * The clarification a run asks when planning failed after its re-asks (an invalid plan, or the
+ * planner's model unavailable): guidance for the planner, then retry now, use another model for
+ * the planner, or cancel. Answered, planning runs again (`resume_to: "planning"`).
+ */
+export function planClarification(input: PlanEscalationInput): PlanClarification {
+  return {
+    kind: "recovery",
+    escalation: input.reason,
+    reason: input.message,
+    resume_to: "planning",
+    task_key: null,
+    agent: "orchestrator",
+    findings: input.problems.slice(0, 50).map((message) => ({
+      rule: input.reason === "plan" ? "plan_invalid" : "llm_unavailable",
+      level: "error" as const,
+      message: message.slice(0, 1000),
+    })),
+    budget: input.budget,
+    questions: [
+      {
+        id: "guidance",
+        text: "The planner could not produce a plan that can run. Any guidance for it? (e.g. " +
+          "which specialists to use, what to leave out, how to split the work)",
+        kind: "text",
+        choices: null,
+        required: false,
+      },
+      {
+        id: "action",
+        text: "How should the run go on? retry: plan again now (with your guidance); " +
+          "other_model: plan with another model (answer model); cancel: stop the run.",
+        kind: "choice",
+        choices: [...PLAN_ACTIONS],
+        required: true,
+      },
+      {
+        id: "model",
+        text: "Model the planner uses from now on, with action other_model.",
+        kind: "text",
+        choices: null,
+        required: false,
+      },
+    ],
+    answers: null,
+    previous: input.previous ?? null,
   };
 }
 
@@ -112,17 +212,35 @@ export interface RecoveryAnswerIssue {
 }
 
 /**
- * Checks recovery answers beyond their types: a raised budget must be a whole number above what
- * the run has used (and at most 2,000,000, the API's limit), another model must be named.
+ * Checks recovery answers beyond their types: a raised token budget must be a whole number above
+ * what the run has used (and at most 2,000,000, the API's limit), a raised money budget an amount
+ * of US dollars above what the run has spent (at most 100,000); with `raise_budget`, one of them is
+ * given. Another model must be named.
  */
 export function recoveryAnswerIssues(
-  clarification: { budget?: { used?: number } },
+  clarification: { budget?: { used?: number; used_usd?: number | null } },
   answers: Record<string, unknown>,
 ): RecoveryAnswerIssue[] {
   const issues: RecoveryAnswerIssue[] = [];
   const issue = (id: string, message: string) =>
     issues.push({ location: "body", path: ["answers", id], message });
-  if (answers.action === "raise_budget") {
+  const given = (v: unknown) => v !== undefined && v !== null && String(v).trim() !== "";
+  if (answers.action === "raise_budget" && given(answers.cost_budget_usd)) {
+    const raw = String(answers.cost_budget_usd).trim();
+    const value = Number(raw);
+    const spent = clarification.budget?.used_usd ?? 0;
+    if (!/^[0-9]{1,6}(\.[0-9]{1,6})?$/.test(raw) || !(value > spent) || value > 100_000) {
+      issue(
+        "cost_budget_usd",
+        `with raise_budget, give an amount of US dollars above the $${spent} already spent ` +
+          `(at most 100000, up to 6 decimals)`,
+      );
+    }
+  }
+  if (
+    answers.action === "raise_budget" &&
+    (given(answers.token_budget) || !given(answers.cost_budget_usd))
+  ) {
     const raw = answers.token_budget;
     const value = typeof raw === "number" ? raw : Number(String(raw ?? "").trim());
     const used = clarification.budget?.used ?? 0;

@@ -15,8 +15,10 @@
  *    split before.
  * 4. **escalate** to the user with typed questions.
  *
- * Budget-aware: a strategy starts only when the remaining budget pays for its estimated cost; when
- * it cannot, the decision is to escalate with reason `budget` instead. Pure.
+ * Budget-aware: a strategy starts only when the remaining budget pays for its estimated cost — in
+ * tokens (the run's `token_budget`) and, when the run has one, in money (`cost_budget_usd`: the
+ * failed attempt's price in US dollars, from shared/llm/prices.ts, times the strategy's attempts);
+ * when either cannot, the decision is to escalate with reason `budget` instead. Pure.
  *
  * @example
  * ```ts
@@ -73,6 +75,12 @@ export interface RecoveryInput {
     used: number;
     /** Estimated tokens of one attempt (e.g. the failed attempt's). */
     attemptTokens: number;
+    /** The run's money budget in US dollars (`cost_budget_usd`); null or absent: none. */
+    limitUsd?: number | null;
+    /** US dollars the run has spent; null when unknown (a model without a price answered). */
+    usedUsd?: number | null;
+    /** US dollars of one attempt (the failed attempt's); null when its model has no price. */
+    attemptCostUsd?: number | null;
   };
   /** Whether the caller can run the planner to split a task. */
   canDecompose?: boolean;
@@ -91,9 +99,28 @@ export interface RecoveryDecision {
   mode: "handoff" | "diagnose" | null;
   /** Estimated tokens of the chosen strategy (0 to escalate). */
   cost: number;
+  /** Estimated US dollars of the chosen strategy; null when unknown (0 to escalate). */
+  costUsd: number | null;
   /** Set when the strategy is escalate. */
   escalation: EscalationReason | null;
   reason: string;
+}
+
+/** How many attempts of the failing task each strategy costs, about. */
+export function strategyAttempts(strategy: Strategy, mode: RecoveryDecision["mode"]): number {
+  switch (strategy) {
+    case "retry":
+    case "rollback":
+      return 1;
+    case "reroute":
+      // diagnose: the debugger, then the task again; handoff: the specialist only.
+      return mode === "diagnose" ? 2 : 1;
+    case "decompose":
+      // the planner, then two smaller tasks.
+      return 3;
+    case "escalate":
+      return 0;
+  }
 }
 
 /** Estimated tokens of each strategy, in attempts of the failing task. */
@@ -102,20 +129,44 @@ export function strategyCost(
   mode: RecoveryDecision["mode"],
   attemptTokens: number,
 ): number {
-  const one = Math.max(attemptTokens, 1);
-  switch (strategy) {
-    case "retry":
-    case "rollback":
-      return one;
-    case "reroute":
-      // diagnose: the debugger, then the task again; handoff: the specialist only.
-      return mode === "diagnose" ? 2 * one : one;
-    case "decompose":
-      // the planner, then two smaller tasks.
-      return 3 * one;
-    case "escalate":
-      return 0;
-  }
+  return strategyAttempts(strategy, mode) * Math.max(attemptTokens, 1);
+}
+
+/**
+ * Estimated US dollars of a strategy: its attempts times the failed attempt's price; null when that
+ * price is unknown (its model has no price).
+ */
+export function strategyCostUsd(
+  strategy: Strategy,
+  mode: RecoveryDecision["mode"],
+  attemptCostUsd: number | null | undefined,
+): number | null {
+  if (attemptCostUsd === null || attemptCostUsd === undefined) return null;
+  return strategyAttempts(strategy, mode) * Math.max(attemptCostUsd, 0);
+}
+
+/**
+ * Why the remaining money budget cannot pay `costUsd`, or null when it can (or when there is no
+ * money budget, or the cost is unknown: the usage recorder fails a run whose cost becomes unknown
+ * under a money budget, so nothing is guessed here).
+ */
+export function moneyShortfall(
+  budget: RecoveryInput["budget"],
+  costUsd: number | null,
+  safetyFactor = 1,
+): string | null {
+  const limit = budget.limitUsd;
+  if (limit === null || limit === undefined || costUsd === null) return null;
+  if (budget.usedUsd === null || budget.usedUsd === undefined) return null;
+  const remaining = limit - budget.usedUsd;
+  if (remaining >= costUsd * safetyFactor) return null;
+  return `about ${dollars(costUsd)} but only ${dollars(Math.max(remaining, 0))} of the ` +
+    `${dollars(limit)} money budget remain`;
+}
+
+/** US dollars as shown in reasons: `$0.0035`. */
+export function dollars(n: number): string {
+  return n >= 1 ? `$${n.toFixed(2)}` : `$${Number(n.toPrecision(2)).toString()}`;
 }
 
 /** Decides what to do about a failure; see the module doc. */
@@ -130,20 +181,25 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
     toAgent: null,
     mode: null,
     cost: 0,
+    costUsd: 0,
     escalation,
     reason,
   });
   const candidates = candidatesFor(input, limits);
   for (const cand of candidates) {
     const cost = strategyCost(cand.strategy, cand.mode, input.budget.attemptTokens);
+    const what = `${cand.strategy}${cand.toAgent ? ` to ${cand.toAgent}` : ""}`;
     if (remaining < cost * limits.budgetSafetyFactor) {
       return escalate(
         "budget",
-        `${c.reason}; ${cand.strategy}${cand.toAgent ? ` to ${cand.toAgent}` : ""} would need ` +
-          `about ${cost} tokens but only ${Math.max(remaining, 0)} of the budget remain`,
+        `${c.reason}; ${what} would need about ${cost} tokens but only ` +
+          `${Math.max(remaining, 0)} of the budget remain`,
       );
     }
-    return { ...base, ...cand, cost, escalation: null };
+    const costUsd = strategyCostUsd(cand.strategy, cand.mode, input.budget.attemptCostUsd);
+    const short = moneyShortfall(input.budget, costUsd, limits.budgetSafetyFactor);
+    if (short) return escalate("budget", `${c.reason}; ${what} would cost ${short}`);
+    return { ...base, ...cand, cost, costUsd, escalation: null };
   }
   if (c.class === "budget") return escalate("budget", c.reason);
   if (c.class === "model" || c.class === "infrastructure") {
@@ -207,7 +263,7 @@ function candidatesFor(input: RecoveryInput, limits: RecoveryLimits): Candidate[
         `(retry ${history.invalidAttempts} of ${limits.maxRetries})`,
     });
   }
-  if (input.canDecompose && !history.decomposed) {
+  if (input.canDecompose && !history.decomposed && owner.decompose) {
     out.push({
       strategy: "decompose",
       toAgent: null,

@@ -94,6 +94,42 @@ Deno.test("a budget that cannot pay for the next strategy stops it before it sta
   assert.equal(diag.escalation, "budget", "diagnose costs two attempts");
 });
 
+Deno.test("a money budget that cannot pay for the next strategy stops it before it starts", () => {
+  const money = { limit: 200_000, used: 10_000, attemptTokens: 3_000, limitUsd: 0.01 };
+  // Tokens are plentiful; $0.004 of the $0.01 remain, a retry costs one attempt ($0.0035).
+  const retry = decideRecovery(input({
+    budget: { ...money, usedUsd: 0.006, attemptCostUsd: 0.0035 },
+  }));
+  assert.deepEqual([retry.strategy, retry.costUsd], ["retry", 0.0035]);
+  const stopped = decideRecovery(input({
+    budget: { ...money, usedUsd: 0.0075, attemptCostUsd: 0.0035 },
+  }));
+  assert.deepEqual([stopped.strategy, stopped.escalation], ["escalate", "budget"]);
+  assert.match(
+    stopped.reason,
+    /retry would cost about \$0\.0035 but only \$0\.0025 of the \$0\.01/,
+  );
+  // A split costs three attempts: $0.0105 is more than the $0.01 left of a $0.02 budget.
+  const split = decideRecovery(input({
+    history: { invalidAttempts: 3, reroutes: [] },
+    canDecompose: true,
+    budget: { ...money, limitUsd: 0.02, usedUsd: 0.01, attemptCostUsd: 0.0035 },
+  }));
+  assert.deepEqual([split.strategy, split.escalation], ["escalate", "budget"]);
+  assert.match(split.reason, /decompose would cost about \$0\.011/);
+  // No money budget, or no known price: tokens alone decide.
+  assert.equal(
+    decideRecovery(input({ budget: { ...money, limitUsd: null, usedUsd: 5, attemptCostUsd: 1 } }))
+      .strategy,
+    "retry",
+  );
+  assert.equal(
+    decideRecovery(input({ budget: { ...money, usedUsd: 0.0099, attemptCostUsd: null } }))
+      .strategy,
+    "retry",
+  );
+});
+
 Deno.test("a model outage is redelivered while deliveries remain, then escalated as model", () => {
   const c = classifyError("llm_unavailable");
   assert.equal(

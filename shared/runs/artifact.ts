@@ -83,6 +83,25 @@ export const DeliveredMigration = z.object({
 });
 export type DeliveredMigration = z.infer<typeof DeliveredMigration>;
 
+/** One side of an index measurement: `EXPLAIN (ANALYZE, BUFFERS)` of the query it serves. */
+export const IndexPlanRun = z.object({
+  execution_ms: z.number(),
+  buffers: z.number().meta({ description: "Shared buffers hit + read by the plan." }),
+  plan: z.string().meta({ description: "The plan, one node per line." }),
+  uses_index: z.boolean(),
+});
+
+/** The query an index serves, measured on synthetic rows without (before) and with it (after). */
+export const IndexMeasurement = z.object({
+  rows: z.record(z.string(), z.number()).meta({ description: "Synthetic rows per table." }),
+  before: IndexPlanRun,
+  after: IndexPlanRun,
+  improved: z.boolean().meta({
+    description: "False: the validator flagged it `index_no_improvement`.",
+  }),
+});
+export type IndexMeasurement = z.infer<typeof IndexMeasurement>;
+
 /** An index and the query it serves. */
 export const DeliveredIndex = z.object({
   name: z.string(),
@@ -91,6 +110,8 @@ export const DeliveredIndex = z.object({
   serves_query: z.string().nullable(),
   expected_plan: z.string().nullable(),
   migration_path: z.string().nullable(),
+  /** Before/after `EXPLAIN (ANALYZE, BUFFERS)`, when the producing task's validation measured it. */
+  measured: IndexMeasurement.optional(),
 });
 export type DeliveredIndex = z.infer<typeof DeliveredIndex>;
 

@@ -51,6 +51,8 @@ export {
   DeliverySections,
   DeliverySummary,
   FileEvidence,
+  IndexMeasurement,
+  IndexPlanRun,
   IntegrationReport,
   RecoveryNote,
   RollbackStep,

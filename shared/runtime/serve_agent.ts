@@ -16,6 +16,7 @@ import { createAgentKit } from "./agent_kit.ts";
 import { serveUnconfiguredWorker, serveWorker, workerFoundations } from "./foundations.ts";
 import { createShadowValidator } from "./shadow_validator.ts";
 import { refuseSharedShadowServer } from "../shadow/mod.ts";
+import { channelProbeFromEnv } from "../validation/mod.ts";
 
 /** Serves the worker of one agent; refuses to start on a shadow server that is the product's. */
 export async function serveAgentWorker(agent: AgentName): Promise<void> {
@@ -25,7 +26,10 @@ export async function serveAgentWorker(agent: AgentName): Promise<void> {
   // worker leaves them queued instead of failing each for a setting.
   if (llmNotConfigured) return serveUnconfiguredWorker(agent, config, llmNotConfigured);
   const kit = createAgentKit();
-  const validator = createShadowValidator();
+  // The local stack serves a channel probe (BT_CHANNEL_PROBE_URL); hosted has none, and the
+  // validator then says the channels were not joined.
+  const env = Deno.env.toObject();
+  const validator = createShadowValidator(env, { channelProbe: channelProbeFromEnv(env) });
   const chaosFile = config.chaosExitAfterLlmFile;
   const queueWorker = new QueueWorker({
     queue: pgmqQueue(sql, queueOf(agent)),

@@ -1,51 +1,102 @@
 /**
  * The agent workers' validator (`ArtifactValidator`): an attempt's migrations (with their
- * rollbacks), the queries its indexes serve and its edge function sources go to the shadow
- * database validator (shared/validation) on top of the project's schema and the migrations the run
- * has already accepted — parsed, applied, linted like Supabase's advisors, attacked with
- * behavioural RLS probes, rolled back, EXPLAINed and type-checked. Untrusted SQL never touches the
- * product database: the shadow is PGlite in process, or a fresh database per validation on
- * `SHADOW_DATABASE_URL`'s server (the local stack sets it).
+ * rollbacks), the queries its indexes serve, its edge function sources and its private Realtime
+ * channels go to the shadow database validator (shared/validation) on top of the project's schema
+ * and the migrations the run has already accepted — parsed, applied, linted like Supabase's
+ * advisors, attacked with behavioural RLS probes, rolled back, EXPLAINed and type-checked; and,
+ * by default, every layer proven where it applies: the edge-functions agent's functions are
+ * started and called (`function_run.ts`), the websocket agent's private channels joined as the
+ * owner, another user and anon (through the injected {@link ChannelProbe}), and the
+ * query-optimizer's indexes measured with `EXPLAIN (ANALYZE, BUFFERS)` before and after on
+ * synthetic rows (`BT_INDEX_BENCH_ROWS`, default 50 000). Where a layer cannot be proven here (no
+ * subprocesses on the hosted runtime, no channel probe, a PGlite shadow) the report carries an
+ * info finding that says so. The measurements travel with the summary (`benchmarks`), so the
+ * deliverable can show both plans. Untrusted SQL never touches the product database.
  *
  * @example
  * ```ts
- * const validator = createShadowValidator();
+ * const validator = createShadowValidator(Deno.env.toObject(), { channelProbe });
  * const summary = await validator.validate({ agent, artifacts, accepted });
  * ```
  */
 import type { ArtifactDraft, ArtifactValidator, ValidationSummary } from "../execution/mod.ts";
 import {
   type BaselineInput,
+  ChannelCase,
+  type ChannelProbe,
+  type Finding,
+  finding,
   type FunctionFile,
+  type IndexBenchmark,
   type MigrationInput,
   type QueryCheck,
   validateMigrations,
 } from "../validation/mod.ts";
+import type { ShadowDatabase } from "../shadow/mod.ts";
+
+/** What the composition root may inject or turn off. */
+export interface ShadowValidatorPorts {
+  /** Joins channels on a shadow Realtime (the local stack gives one; hosted has none). */
+  channelProbe?: ChannelProbe;
+  /** Start delivered functions and call them (default true; needs subprocesses). */
+  runFunctions?: boolean;
+  /** Rows per queried table for the index measurement (default `BT_INDEX_BENCH_ROWS` or 50 000). */
+  benchmarkRows?: number;
+  /** Measure indexes at all (default true). */
+  benchmark?: boolean;
+  /** A shadow of the caller's (tests), instead of the process-wide one the environment names. */
+  shadow?: ShadowDatabase;
+}
+
+/** A {@link ValidationSummary} with the index measurements of the attempt, when any. */
+export type ShadowValidationSummary = ValidationSummary & {
+  findings: Finding[];
+  benchmarks?: IndexBenchmark[];
+};
 
 /** The validator, on PostgreSQL when `SHADOW_DATABASE_URL` is set, else on PGlite. */
 export function createShadowValidator(
   env: Record<string, string | undefined> = Deno.env.toObject(),
+  ports: ShadowValidatorPorts = {},
 ): ArtifactValidator {
-  const shadow = env.SHADOW_DATABASE_URL ? "postgres" : "pglite";
+  const shadow = ports.shadow ?? (env.SHADOW_DATABASE_URL ? "postgres" : "pglite");
+  const rows = ports.benchmarkRows ?? positiveInt(env.BT_INDEX_BENCH_ROWS);
   return {
     async validate({ artifacts, accepted, baseSql, schema }): Promise<ValidationSummary> {
       const request = validationRequest(artifacts);
-      if (request.files.length === 0 && request.functions.length === 0) {
+      if (
+        request.files.length === 0 && request.functions.length === 0 &&
+        request.notJoined.length === 0
+      ) {
         return { ok: true, errors: 0, warnings: 0, findings: [] };
       }
       const baseline: BaselineInput[] = [
         ...(baseSql ? [{ name: "project_schema.sql", sql: baseSql }] : []),
         ...accepted.map((m) => ({ name: fileName(m.path), sql: m.up })),
       ];
-      const report = await validateMigrations({ ...request, baseline, shadow, schema });
-      return {
+      const report = await validateMigrations({
+        files: request.files,
+        queries: request.queries,
+        functions: request.functions,
+        channels: request.channels,
+        channelProbe: ports.channelProbe,
+        runFunctions: ports.runFunctions ?? true,
+        benchmark: ports.benchmark === false ? false : rows ? { rows } : true,
+        baseline,
+        shadow,
+        schema,
+      });
+      const findings = [...report.findings, ...request.notJoined];
+      const summary: ShadowValidationSummary = {
         ok: report.ok,
-        errors: report.findings.filter((f) => f.level === "error").length,
-        warnings: report.findings.filter((f) => f.level === "warn").length,
-        findings: report.findings,
+        errors: findings.filter((f) => f.level === "error").length,
+        warnings: findings.filter((f) => f.level === "warn").length,
+        findings,
         durationMs: Math.round(report.durationMs),
+        ...(report.benchmarks ? { benchmarks: report.benchmarks } : {}),
         ...(report.schema ? { schema: report.schema } : {}),
       };
+      return summary;
     },
   };
 }
@@ -55,6 +106,9 @@ export function validationRequest(artifacts: readonly ArtifactDraft[]): {
   files: MigrationInput[];
   queries: QueryCheck[];
   functions: FunctionFile[];
+  channels: ChannelCase[];
+  /** Info findings for private channels that cannot be joined as "the owner". */
+  notJoined: Finding[];
 } {
   const files = artifacts.filter((a) => a.kind === "migration").map((a) => ({
     name: fileName(a.path),
@@ -74,8 +128,53 @@ export function validationRequest(artifacts: readonly ArtifactDraft[]): {
   const functions = artifacts
     .filter((a) => a.kind === "edge_function" && /\.(ts|tsx|mts|js|mjs)$/.test(a.path))
     .map((a) => ({ name: a.path.replace(/^supabase\/functions\//, ""), source: a.content }));
+  const channels: ChannelCase[] = [];
+  const notJoined: Finding[] = [];
+  for (const a of artifacts) {
+    if (typeof a.meta.topic !== "string" || a.meta.private !== true) continue;
+    const topic = ownerTopic(a.meta.topic);
+    if (topic && files.length > 0 && channels.length < MAX_CHANNELS) {
+      const parsed = ChannelCase.safeParse({ topic, event: "probe" });
+      if (parsed.success) {
+        channels.push(parsed.data);
+        continue;
+      }
+    }
+    notJoined.push(finding(
+      "realtime_probe_not_run",
+      `private channel ${a.meta.topic.slice(0, 200)} was not joined: ${
+        !topic
+          ? "its topic is not keyed by the user's id (e.g. `notes:<user_id>`), so no " +
+            "owner can be made for it"
+          : files.length === 0
+          ? "no migration of this task authorizes it"
+          : `at most ${MAX_CHANNELS} channels are joined per validation`
+      }; its policies were only linted`,
+      { file: `channel ${a.meta.topic.slice(0, 200)}`, line: null },
+    ));
+  }
   // The index queries need the SQL that creates their indexes; without files they cannot run.
-  return { files, queries: files.length > 0 ? queries : [], functions };
+  return { files, queries: files.length > 0 ? queries : [], functions, channels, notJoined };
+}
+
+const MAX_CHANNELS = 10;
+
+// The user-id placeholders agents write in topic patterns, each becoming the probe's `{uid}`
+// (`<user_id>`, `{userId}`, `${uid}`…; a bare `:user_id` is too ambiguous in colon-separated topics).
+const USER_PLACEHOLDER =
+  /<\s*(user_?id|uid|owner_?id|auth\.uid\(\))\s*>|\{\s*(user_?id|uid|owner_?id)\s*\}|\$\{\s*(user_?id|uid|userId|ownerId)\s*\}/gi;
+
+/** The topic with its user-id placeholder as `{uid}`, or null when it names no user. Pure. */
+export function ownerTopic(pattern: string): string | null {
+  if (!new RegExp(USER_PLACEHOLDER.source, "i").test(pattern)) return null;
+  const topic = pattern.replace(USER_PLACEHOLDER, "{uid}");
+  // Other placeholders stay unknown: the owner could not be authorized for them.
+  return /[<>]|\$\{/.test(topic) ? null : topic;
+}
+
+function positiveInt(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 function fileName(path: string): string {

@@ -4,7 +4,8 @@
  * followed by a short shadow-only setup. The setup makes `bt_shadow_owner` — an ordinary role,
  * never a superuser — play the part Supabase's `postgres` role plays for migrations: it owns the
  * database and `public`, may reference and trigger on `auth.users`, manage policies on
- * `realtime.messages`, create extensions in `extensions`, switch to the API roles, and its new
+ * `realtime.messages`, create extensions in `extensions`, switch to the API roles, read and write
+ * `auth.users` despite its row level security (as `postgres`, which bypasses it), and its new
  * objects in `public` get the API grants Supabase's default privileges give. It also adds
  * `uuid-ossp`, which Supabase projects have enabled in `extensions` from the start.
  */
@@ -27,10 +28,35 @@ grant anon, authenticated, service_role to ${SHADOW_OWNER};
 grant usage, create on schema extensions to ${SHADOW_OWNER};
 grant usage on schema auth to ${SHADOW_OWNER};
 grant all on all tables in schema auth to ${SHADOW_OWNER};
+-- Supabase's \`postgres\` role bypasses row level security; this role must not (it is untrusted),
+-- so for auth.users — RLS on, no policy, as on Supabase — a policy lets it read and write the rows
+-- as \`postgres\` does (seeds, backfills, security definer helpers it owns, the probes' users).
+do $$
+begin
+  if not exists (select from pg_policy
+                 where polrelid = 'auth.users'::regclass and polname = 'shadow migration role') then
+    create policy "shadow migration role" on auth.users as permissive for all
+      to ${SHADOW_OWNER} using (true) with check (true);
+  end if;
+end
+$$;
 grant execute on all functions in schema auth to ${SHADOW_OWNER};
 grant usage on schema realtime to ${SHADOW_OWNER};
 grant execute on all functions in schema realtime to ${SHADOW_OWNER};
 alter table realtime.messages owner to ${SHADOW_OWNER};
+-- Sign-up as Supabase Auth does it, for the isolation probes: the insert runs as Supabase Auth's
+-- role with its search_path (auth), so triggers on auth.users run with that role's rights (none on
+-- public's tables), as at a real sign-up. A function, not a role membership: the migration role
+-- gains nothing it could not already do to auth.users.
+create or replace function auth.bt_shadow_sign_up(p_id uuid, p_email text) returns void
+language sql security definer set search_path = auth
+as $f$
+  insert into auth.users (id, email, aud, role)
+  values (p_id, p_email, 'authenticated', 'authenticated')
+$f$;
+alter function auth.bt_shadow_sign_up(uuid, text) owner to supabase_auth_admin;
+revoke execute on function auth.bt_shadow_sign_up(uuid, text) from public;
+grant execute on function auth.bt_shadow_sign_up(uuid, text) to ${SHADOW_OWNER};
 do $$
 begin
   if to_regnamespace('pgmq') is not null then

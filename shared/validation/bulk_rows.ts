@@ -4,8 +4,11 @@
  * an empty one. Parents come first (foreign keys are drawn from their rows), owner columns from a
  * pool of users created in `auth.users`, columns in a unique key get distinct values and the rest
  * repeat (about ten rows per value), as real data does. User triggers on the filled tables are
- * disabled for the fill (inside the caller's transaction, so undone with it). The caller runs it
- * inside a transaction it rolls back.
+ * disabled for the fill (inside the caller's transaction, so undone with it). When a check
+ * constraint refuses the generated values (`side in ('long', 'short')`, `closed_at >= opened_at`),
+ * the table is filled again with the columns its checks name taken from one row the row
+ * synthesizer made pass them, the other columns still generated. The caller runs it inside a
+ * transaction it rolls back.
  *
  * @example
  * ```ts
@@ -16,8 +19,9 @@
  * ```
  */
 import type { Catalog, CatalogColumn } from "./catalog.ts";
-import { ident, tableRef } from "./row_synthesis.ts";
-import type { ShadowSession } from "../shadow/mod.ts";
+import { ident, RowSynthesizer, tableRef, type Values } from "./row_synthesis.ts";
+import { literal } from "./probe_batch.ts";
+import { type ShadowSession, ShadowSqlError } from "../shadow/mod.ts";
 
 /** How many rows to make. */
 export interface FillOptions {
@@ -103,11 +107,19 @@ export async function fillTables(
       continue;
     }
     await optional(session, `alter table ${tableRef(schema, table)} disable trigger user`);
-    const sql = insertSql(catalog, schema, table, n);
     try {
-      await session.exec(sql, opts);
+      await inSavepoint(session, insertSql(catalog, schema, table, n), opts);
     } catch (e) {
-      throw new FillError(`rows for ${name} could not be made: ${(e as Error).message}`);
+      if (!(e instanceof ShadowSqlError) || e.code !== "23514") {
+        throw new FillError(`rows for ${name} could not be made: ${(e as Error).message}`);
+      }
+      try {
+        const template = await checkedRow(session, catalog, schema, table);
+        await inSavepoint(session, insertSql(catalog, schema, table, n, template), opts);
+      } catch (again) {
+        if (again instanceof FillError) throw again;
+        throw new FillError(`rows for ${name} could not be made: ${(again as Error).message}`);
+      }
     }
     made[name] = n;
   }
@@ -116,6 +128,44 @@ export async function fillTables(
     await session.exec(`analyze ${tableRef(schema, table)}`, opts);
   }
   return { rows: made, ms: Math.round(performance.now() - started) };
+}
+
+// Runs one statement so that its failure leaves the caller's transaction usable.
+async function inSavepoint(
+  session: ShadowSession,
+  sql: string,
+  opts: { timeoutMs?: number },
+): Promise<void> {
+  await session.exec("savepoint bt_fill_table");
+  try {
+    await session.exec(sql, opts);
+    await session.exec("release savepoint bt_fill_table");
+  } catch (e) {
+    if (session.alive) await session.exec("rollback to savepoint bt_fill_table").catch(() => {});
+    throw e;
+  }
+}
+
+// One row's values that pass the table's check constraints (made by the row synthesizer, which
+// reads the checks' parse trees), owned by one of the synthetic users.
+async function checkedRow(
+  session: ShadowSession,
+  catalog: Catalog,
+  schema: string,
+  table: string,
+): Promise<Values> {
+  const [user] = await session.query<{ id: string }>(
+    "select id::text as id from auth.users limit 1",
+  );
+  try {
+    return await new RowSynthesizer(catalog, session).values(schema, table, {}, {
+      id: user?.id ?? crypto.randomUUID(),
+      columnOf: (s, t) =>
+        ownerOf(catalog, s, t, catalog.columns.filter((c) => c.schema === s && c.table === t)),
+    });
+  } catch (e) {
+    throw new FillError(`rows for ${schema}.${table} could not be made: ${(e as Error).message}`);
+  }
 }
 
 // A statement that may be refused (e.g. not the table's owner) without aborting the transaction.
@@ -130,8 +180,17 @@ async function optional(session: ShadowSession, sql: string): Promise<void> {
   }
 }
 
-/** The set-based insert of `n` rows into a table. Pure. */
-export function insertSql(catalog: Catalog, schema: string, table: string, n: number): string {
+/**
+ * The set-based insert of `n` rows into a table. With `template` (one row that passes the table's
+ * checks), the columns a check constraint names take its values instead of generated ones. Pure.
+ */
+export function insertSql(
+  catalog: Catalog,
+  schema: string,
+  table: string,
+  n: number,
+  template?: Values,
+): string {
   const columns = catalog.columns.filter((c) => c.schema === schema && c.table === table)
     .sort((a, b) => a.num - b.num);
   const unique = new Set<string>();
@@ -169,8 +228,16 @@ export function insertSql(catalog: Catalog, schema: string, table: string, n: nu
     return `${alias}.a[1 + (g % greatest(cardinality(${alias}.a), 1))]`;
   };
   const owner = ownerOf(catalog, schema, table, columns);
+  const checked = template ? checkedColumns(catalog, schema, table) : new Set<string>();
   for (const col of columns) {
     if (col.identity === "a" || col.generated === "s") continue;
+    if (template && checked.has(col.name) && !unique.has(col.name) && col.name !== owner) {
+      const fixed = template[col.name];
+      if (fixed === undefined) continue; // left to its default, as the passing row was
+      names.push(ident(col.name));
+      exprs.push(`${literal(fixed)}::${col.type}`);
+      continue;
+    }
     const fk = fks.find((f) => f.columns.length === 1 && f.columns[0] === col.name);
     if (fk) {
       names.push(ident(col.name));
@@ -205,6 +272,25 @@ export function insertSql(catalog: Catalog, schema: string, table: string, n: nu
   return `${ctes.length ? `with ${ctes.join(", ")} ` : ""}insert into ${
     tableRef(schema, table)
   }${cols} select ${exprs.join(", ")} from ${from}`;
+}
+
+// The columns a table's check constraints mention (by name, in the expression's text).
+function checkedColumns(catalog: Catalog, schema: string, table: string): Set<string> {
+  const checks = catalog.constraints.filter((c) =>
+    c.schema === schema && c.table === table && c.type === "c" && c.checkExpression
+  ).map((c) => c.checkExpression!);
+  const out = new Set<string>();
+  for (const col of catalog.columns.filter((c) => c.schema === schema && c.table === table)) {
+    const name = col.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    if (
+      checks.some((text) =>
+        new RegExp(`(^|[^A-Za-z0-9_$])"?${name}"?($|[^A-Za-z0-9_$])`).test(text)
+      )
+    ) {
+      out.add(col.name);
+    }
+  }
+  return out;
 }
 
 function ownerOf(

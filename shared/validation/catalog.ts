@@ -56,6 +56,8 @@ export interface CatalogColumn {
   type: string;
   /** The type's own name, e.g. `varchar`, `timestamptz`, `_text`, or an enum's name. */
   typeName: string;
+  /** The schema of the column's type (`pg_catalog` for built-in types). */
+  typeSchema: string;
   /** For domains, the base type's name; otherwise `typeName`. */
   baseTypeName: string;
   /** `e` enum, `d` domain, `b` base, `c` composite, … */
@@ -88,6 +90,11 @@ export interface CatalogConstraint {
   refColumns: string[] | null;
   /** Check constraints: the expression as Postgres prints it. */
   checkExpression: string | null;
+  /**
+   * Foreign keys: whether the referenced key is the referenced table's primary key (false for a
+   * unique constraint or index); null for other constraints.
+   */
+  refPrimary: boolean | null;
 }
 
 /** An index. */
@@ -98,6 +105,12 @@ export interface CatalogIndex {
   definition: string;
   /** Key column numbers in order (0 for an expression). */
   keyNums: number[];
+  /** Non-key (`include (...)`) column numbers in order. */
+  includeNums: number[];
+  /** Per key column sort options (`indoption`: 1 desc, 2 nulls first), space separated. */
+  sortOptions: string;
+  /** `unique nulls not distinct` (PostgreSQL 15+). */
+  nullsNotDistinct: boolean;
   unique: boolean;
   primary: boolean;
   expressions: string | null;
@@ -137,6 +150,11 @@ export interface CatalogFunction {
    */
   definitionHash: string | null;
   acl: string | null;
+  /** Whether it returns `trigger` or `event_trigger` (callable only as a trigger, never by RPC). */
+  returnsTrigger: boolean;
+  /** Whether `anon` / `authenticated` may execute it (directly or through PUBLIC). */
+  anonExecute: boolean;
+  authenticatedExecute: boolean;
   /** SQL-language body, for following helper functions called from policies. */
   body: string | null;
 }
@@ -166,6 +184,8 @@ export interface CatalogType {
 /** The schema as the catalog describes it. */
 export interface Catalog {
   schemas: string[];
+  /** Schemas `anon` or `authenticated` hold USAGE on. */
+  apiSchemas: string[];
   tables: CatalogTable[];
   columns: CatalogColumn[];
   constraints: CatalogConstraint[];
@@ -208,6 +228,7 @@ order by 1, 2`;
 const COLUMNS = `
 select n.nspname as schema, c.relname as table, a.attname as name, a.attnum::int as num,
        format_type(a.atttypid, a.atttypmod) as type, t.typname as "typeName",
+       tn.nspname as "typeSchema",
        coalesce(bt.typname, t.typname) as "baseTypeName", t.typtype::text as "typeKind",
        et.typname as "elementType",
        case when t.typtype = 'e' then (
@@ -222,6 +243,7 @@ from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
 join pg_type t on t.oid = a.atttypid
+join pg_namespace tn on tn.oid = t.typnamespace
 left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
 left join pg_type et on et.oid = t.typelem and t.typcategory = 'A'
 left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
@@ -242,7 +264,10 @@ select n.nspname as schema, c.relname as table, co.conname as name, co.contype::
         from unnest(co.confkey) with ordinality k(num, ord)
         join pg_attribute a on a.attrelid = co.confrelid and a.attnum = k.num) as "refColumns",
        case when co.contype = 'c' then pg_get_expr(co.conbin, co.conrelid) end
-         as "checkExpression"
+         as "checkExpression",
+       case when co.contype = 'f' then coalesce(
+         (select ri.indisprimary from pg_index ri where ri.indexrelid = co.conindid), false)
+       end as "refPrimary"
 from pg_constraint co
 join pg_class c on c.oid = co.conrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -255,6 +280,9 @@ const INDEXES = `
 select n.nspname as schema, t.relname as table, i.relname as name,
        pg_get_indexdef(i.oid) as definition,
        (string_to_array(x.indkey::text, ' ')::int[])[1:x.indnkeyatts] as "keyNums",
+       coalesce((string_to_array(x.indkey::text, ' ')::int[])[x.indnkeyatts + 1:x.indnatts],
+                '{}') as "includeNums",
+       x.indoption::text as "sortOptions", x.indnullsnotdistinct as "nullsNotDistinct",
        x.indisunique as unique, x.indisprimary as primary,
        pg_get_expr(x.indexprs, x.indrelid) as expressions,
        pg_get_expr(x.indpred, x.indrelid) as predicate,
@@ -291,6 +319,9 @@ select n.nspname as schema, p.proname as name,
        case when p.prokind in ('f', 'p') and p.proowner = current_user::regrole
             then md5(pg_get_functiondef(p.oid)) end as "definitionHash",
        p.proacl::text as acl,
+       p.prorettype in ('trigger'::regtype, 'event_trigger'::regtype) as "returnsTrigger",
+       has_function_privilege('anon', p.oid, 'execute') as "anonExecute",
+       has_function_privilege('authenticated', p.oid, 'execute') as "authenticatedExecute",
        case when l.lanname = 'sql' and p.proowner = current_user::regrole then p.prosrc end
          as body
 from pg_proc p
@@ -337,6 +368,12 @@ order by 1, 2`;
 const SCHEMAS = `
 select n.nspname as name from pg_namespace n where ${USER_SCHEMA("n")} order by 1`;
 
+const API_SCHEMAS = `
+select n.nspname as name from pg_namespace n
+where ${USER_SCHEMA("n")} and (has_schema_privilege('anon', n.oid, 'usage') or
+                               has_schema_privilege('authenticated', n.oid, 'usage'))
+order by 1`;
+
 const SEQUENCES = `
 select n.nspname || '.' || c.relname as name
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -346,6 +383,7 @@ order by 1`;
 // The whole model in one round trip: each part as a JSON array of its rows.
 const PARTS = {
   schemas: SCHEMAS,
+  apiSchemas: API_SCHEMAS,
   tables: TABLES,
   columns: COLUMNS,
   constraints: CONSTRAINTS,
@@ -370,11 +408,16 @@ export async function readCatalog(session: ShadowSession): Promise<Catalog> {
   });
   if (!row) throw new ShadowClosedError("the shadow database stopped answering");
   const raw = (typeof row.catalog === "string" ? JSON.parse(row.catalog) : row.catalog) as
-    & Omit<Catalog, "schemas" | "sequences">
-    & { schemas: { name: string }[]; sequences: { name: string }[] };
+    & Omit<Catalog, "schemas" | "apiSchemas" | "sequences">
+    & {
+      schemas: { name: string }[];
+      apiSchemas: { name: string }[];
+      sequences: { name: string }[];
+    };
   return {
     ...raw,
     schemas: raw.schemas.map((r) => r.name),
+    apiSchemas: raw.apiSchemas.map((r) => r.name),
     sequences: raw.sequences.map((r) => r.name),
   };
 }

@@ -136,12 +136,73 @@ export const RULES = {
   duplicate_index: {
     level: "warn",
     source: "splinter",
-    summary: "identical indexes on the same table",
+    summary: "identical indexes on the same table (same columns, order, sort direction, " +
+      "operator classes, collations, expressions, predicate, included columns and uniqueness)",
   },
   no_primary_key: {
     level: "info",
     source: "splinter",
     summary: "a table has no primary key",
+  },
+  rls_references_user_metadata: {
+    level: "error",
+    source: "splinter",
+    summary: "a policy (or a SQL helper it calls) reads the JWT's user_metadata or " +
+      "auth.users.raw_user_meta_data, which every user can edit for themselves",
+  },
+  materialized_view_in_api: {
+    level: "warn",
+    source: "splinter",
+    summary: "a materialized view in an exposed schema is selectable by the API roles (no RLS " +
+      "applies to it)",
+  },
+  foreign_table_in_api: {
+    level: "warn",
+    source: "splinter",
+    summary: "a foreign table in an exposed schema is selectable by the API roles (no RLS " +
+      "applies to it)",
+  },
+  unsupported_reg_types: {
+    level: "warn",
+    source: "splinter",
+    summary: "a column uses a reg* type (regproc, regoper, regconfig, …) that blocks pg_upgrade",
+  },
+  insecure_queue_exposed_in_api: {
+    level: "error",
+    source: "splinter",
+    summary: "a pgmq queue table the API roles can select has RLS disabled while pgmq_public " +
+      "is exposed",
+  },
+  fkey_to_auth_unique: {
+    level: "error",
+    source: "splinter",
+    summary: "a foreign key references a unique constraint in the auth schema (not its primary " +
+      "key), which Supabase Auth may change",
+  },
+  rls_policy_always_true: {
+    level: "warn",
+    source: "splinter",
+    summary: "a permissive insert, update, delete or all policy for the API roles is true for " +
+      "every row (`using (true)`, `with check (true)` or none), so it does not restrict that " +
+      "action",
+  },
+  sensitive_columns_exposed: {
+    level: "error",
+    source: "splinter",
+    summary: "a table the API roles can select, without RLS, has columns named like secrets or " +
+      "personal data (password, token, ssn, iban, …)",
+  },
+  anon_security_definer_function_executable: {
+    level: "warn",
+    source: "splinter",
+    summary: "a SECURITY DEFINER function in an exposed schema is executable by anon (callable " +
+      "without signing in through /rest/v1/rpc)",
+  },
+  authenticated_security_definer_function_executable: {
+    level: "warn",
+    source: "splinter",
+    summary: "a SECURITY DEFINER function in an exposed schema is executable by authenticated " +
+      "(any signed-in user can call it through /rest/v1/rpc)",
   },
   require_concurrent_index_creation: {
     level: "warn",

@@ -1,7 +1,7 @@
 /**
  * `POST /functions/v1/validate`: the validator over HTTP for SQL a signed-in user brings. The body
  * is a {@link ValidateRequest} (`{ files: [{ name, sql, down? }], baseline?, queries?, functions?,
- * shadow? }`); the answer is `{ ok, findings, durationMs }` with status 200 whatever the verdict —
+ * channels?, runFunctions?, benchmark?, shadow? }`); the answer is `{ ok, findings, durationMs }` with status 200 whatever the verdict —
  * findings are the result, not an error. Bad input is a 400 in the shared error shape, a missing
  * or non-user token a 401, a user over their limits (validations in flight, request rate) a 429
  * with `Retry-After`. Every request gets a fresh shadow; the product database only keeps the
@@ -42,7 +42,9 @@ import { loadConfig } from "../config/mod.ts";
 import type { ShadowBackend, ShadowDatabase } from "../shadow/mod.ts";
 import { canSpawnProcesses, sharedShadow } from "../shadow/mod.ts";
 import type { ChannelProbe } from "./channel_probe.ts";
+import { channelProbeFromEnv } from "./channel_probe_remote.ts";
 import { ValidateRequest } from "./request.ts";
+import { validateOpenApi } from "./openapi.ts";
 import { validateMigrations } from "./validate.ts";
 
 /** Path the function is served under (its name, as Supabase routes it). */
@@ -86,6 +88,8 @@ export interface ValidateAppDeps {
    */
   channelProbe?: ChannelProbe;
   logError?: ErrorLogger;
+  /** The public functions URL, for the OpenAPI document's server (default `/functions/v1`). */
+  functionsUrl?: string;
 }
 
 /** Builds the app; `app.fetch` serves it. */
@@ -99,6 +103,8 @@ export function createValidateApp(deps: ValidateAppDeps) {
   app.use("*", retryAfterHeader());
   app.onError(errorHandler(deps.logError));
   app.notFound(notFoundHandler);
+  // The contract, generated from the schemas that parse the request (no token needed to read it).
+  app.get("/openapi.json", (c) => c.json(validateOpenApi(deps.functionsUrl)));
   app.post(
     "/",
     requireUser(verify),
@@ -135,6 +141,8 @@ export function createValidateApp(deps: ValidateAppDeps) {
         exposedSchemas: request.exposedSchemas,
         channels: request.channels,
         channelProbe: deps.channelProbe,
+        runFunctions: request.runFunctions,
+        benchmark: request.benchmark,
         shadow: await shadowOf(backend),
       });
       return c.json(report, 200);
@@ -153,6 +161,9 @@ export const ValidateEnv = z.object({
   ...LimitsEnv.shape,
   SHADOW_DATABASE_URL: z.string().min(1).optional(),
   VALIDATE_DEFAULT_SHADOW: z.enum(["pglite", "postgres"]).optional(),
+  /** The local stack's channel probe service (unset on hosted projects). */
+  BT_CHANNEL_PROBE_URL: z.url().optional(),
+  BT_WORKER_SECRET: z.string().min(16).optional(),
 }).superRefine((env, ctx) => {
   if (!env.JWT_SECRET && !env.SUPABASE_JWKS) {
     ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is not set" });
@@ -175,5 +186,9 @@ export function loadValidateConfig(
     limits: limitsFromEnv(parsed),
     postgresAvailable: !!parsed.SHADOW_DATABASE_URL,
     defaultShadow: parsed.VALIDATE_DEFAULT_SHADOW,
+    channelProbe: channelProbeFromEnv({
+      BT_CHANNEL_PROBE_URL: parsed.BT_CHANNEL_PROBE_URL,
+      BT_WORKER_SECRET: parsed.BT_WORKER_SECRET,
+    }),
   };
 }

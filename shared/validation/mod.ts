@@ -49,6 +49,11 @@ export {
   type JoinOutcome,
   probeChannels,
 } from "./channel_probe.ts";
+export {
+  channelProbeFromEnv,
+  channelProbeHandler,
+  remoteChannelProbe,
+} from "./channel_probe_remote.ts";
 export { FunctionFile } from "./typecheck.ts";
 export {
   functionEntries,
@@ -73,6 +78,7 @@ export {
   PLATFORM_ENV,
 } from "./deploy_config.ts";
 export { formatReport } from "./report.ts";
+export { validateOpenApi } from "./openapi.ts";
 export {
   createValidateApp,
   loadValidateConfig,

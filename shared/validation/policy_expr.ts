@@ -104,3 +104,110 @@ export function columnsComparedToUid(expr: PgNode): string[] {
   });
   return [...out];
 }
+
+const JSON_ACCESS = new Set(["->", "->>", "#>", "#>>"]);
+const JSON_EXTRACT = new Set([
+  "jsonb_extract_path",
+  "jsonb_extract_path_text",
+  "json_extract_path",
+  "json_extract_path_text",
+  "pg_catalog.jsonb_extract_path",
+  "pg_catalog.jsonb_extract_path_text",
+]);
+
+// A string constant (possibly cast, e.g. '{user_metadata,role}'::text[]).
+function constantText(node: PgNode | undefined): string | undefined {
+  const cast = asNode(node, "TypeCast");
+  if (cast) return constantText(cast.arg);
+  return asNode(node, "A_Const")?.sval?.sval;
+}
+
+/** Whether `node` (or anything below it) reads the request's JWT: auth.jwt(), request.jwt.claims. */
+function readsJwt(node: PgNode | undefined): boolean {
+  let found = false;
+  walk(node, ({ node: n }) => {
+    const call = asNode(n, "FuncCall");
+    if (!call) return;
+    const name = funcCallName(call);
+    if (name === "auth.jwt") found = true;
+    if (name === "current_setting" || name === "pg_catalog.current_setting") {
+      const key = constantText(call.args?.[0]);
+      if (key?.startsWith("request.jwt")) found = true;
+    }
+  });
+  return found;
+}
+
+/**
+ * Where `expr` (a policy expression or a helper function's body) reads user metadata, which every
+ * user can change for themselves with `supabase.auth.updateUser({ data })`: the JWT's
+ * `user_metadata` claim (`auth.jwt() -> 'user_metadata'`, `#>> '{user_metadata,role}'`,
+ * `jsonb_extract_path(auth.jwt(), 'user_metadata', …)`, the same through
+ * `current_setting('request.jwt.claims')`), or the `raw_user_meta_data` column of `auth.users`.
+ * Returns a short description of each read.
+ */
+export function userMetadataReads(expr: PgNode): string[] {
+  const out = new Set<string>();
+  const mentions = (text: string | undefined) => !!text && /\buser_metadata\b/.test(text);
+  walk(expr, ({ node }) => {
+    const op = asNode(node, "A_Expr");
+    if (op && op.kind === "AEXPR_OP") {
+      const name = stringList(op.name).join();
+      if (JSON_ACCESS.has(name) && mentions(constantText(op.rexpr)) && readsJwt(op.lexpr)) {
+        out.add(`the JWT's user_metadata (${name} '${constantText(op.rexpr)}')`);
+      }
+    }
+    const call = asNode(node, "FuncCall");
+    if (call && JSON_EXTRACT.has(funcCallName(call))) {
+      const [source, ...path] = call.args ?? [];
+      if (path.some((p) => mentions(constantText(p))) && readsJwt(source)) {
+        out.add(`the JWT's user_metadata (${funcCallName(call)})`);
+      }
+    }
+    const ref = asNode(node, "ColumnRef");
+    const column = asNode(ref?.fields?.at(-1), "String")?.sval;
+    if (column === "raw_user_meta_data") out.add("auth.users.raw_user_meta_data");
+  });
+  return [...out];
+}
+
+/** Names of every function `expr` calls (sub-selects included), as called. */
+export function calledFunctions(expr: PgNode): string[] {
+  const out = new Set<string>();
+  walk(expr, ({ node }) => {
+    const call = asNode(node, "FuncCall");
+    if (call) out.add(funcCallName(call));
+  });
+  return [...out];
+}
+
+/**
+ * Whether `expr` is true whatever the row and the caller: `true`, `1 = 1`, `'t'::boolean`, and
+ * `or`/`and`/parentheses of these. Splinter's 0024 matches the text `true` or `1=1`; this reads
+ * the tree, so `(true)`, `TRUE OR false` and `2 = 2` count too and `false` does not.
+ */
+export function isConstantTrue(expr: PgNode | undefined): boolean {
+  if (!expr) return false;
+  const c = asNode(expr, "A_Const");
+  if (c) return c.boolval?.boolval === true;
+  const cast = asNode(expr, "TypeCast");
+  if (cast) {
+    const text = constantText(cast.arg);
+    const type = stringList(cast.typeName?.names).at(-1);
+    if (type === "bool" || type === "boolean") {
+      return isConstantTrue(cast.arg) ||
+        (text !== undefined && /^(t|true|y|yes|on|1)$/i.test(text.trim()));
+    }
+    return false;
+  }
+  const bool = asNode(expr, "BoolExpr");
+  if (bool?.boolop === "OR_EXPR") return (bool.args ?? []).some(isConstantTrue);
+  if (bool?.boolop === "AND_EXPR") return (bool.args ?? []).every(isConstantTrue);
+  const op = asNode(expr, "A_Expr");
+  if (op?.kind === "AEXPR_OP" && stringList(op.name).join() === "=") {
+    const a = asNode(op.lexpr, "A_Const");
+    const b = asNode(op.rexpr, "A_Const");
+    return !!a && !!b && JSON.stringify(a) === JSON.stringify({ ...b, location: a.location });
+  }
+  return false;
+}

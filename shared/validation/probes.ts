@@ -135,12 +135,21 @@ export async function probeIsolation(
   const columnOf = (schema: string, table: string) => owners.get(`${schema}.${table}`);
   await session.exec("begin");
   try {
-    // Users are created as Supabase Auth creates them at sign-up, triggers on auth.users included.
+    // Users are created as Supabase Auth creates them at sign-up, triggers on auth.users included:
+    // through the shadow's sign-up function, as Supabase Auth's own role (supabase_auth_admin) with
+    // its search_path (auth), so a trigger function runs with that role's rights — a security
+    // invoker trigger writing public.profiles fails here as on Supabase ("Database error saving
+    // new user"). A shadow without the function inserts as the migration role.
+    const [signUp] = await session.query<{ fn: boolean }>(
+      "select to_regprocedure('auth.bt_shadow_sign_up(uuid, text)') is not null as fn",
+    );
     for (const u of [a, b]) {
       try {
         await session.query(
-          "insert into auth.users (id, email, aud, role) " +
-            "values ($1, $2, 'authenticated', 'authenticated')",
+          signUp?.fn
+            ? "select auth.bt_shadow_sign_up($1, $2)"
+            : "insert into auth.users (id, email, aud, role) " +
+              "values ($1, $2, 'authenticated', 'authenticated')",
           [u.id, u.identity.claims.email],
         );
       } catch (e) {

@@ -44,6 +44,15 @@ function uniqueNames(list: readonly { name: string }[]): boolean {
   return new Set(list.map((f) => f.name)).size === list.length;
 }
 
+/** Functions started per request at most (each boots a process). */
+const MAX_RUN_FUNCTIONS = 10;
+
+// The functions of a submission: its `<name>/index.*` entry points.
+function functionCount(files: readonly { name: string }[]): number {
+  return files.filter((f) => /^[A-Za-z0-9][A-Za-z0-9_-]*\/index\.(ts|js|mjs|mts|tsx)$/.test(f.name))
+    .length;
+}
+
 /** A validation request (the body of `POST /validate`). */
 export const ValidateRequest = z.object({
   /** Migrations applied in the given order, after the baseline. */
@@ -59,11 +68,33 @@ export const ValidateRequest = z.object({
    * shadow Realtime; elsewhere an info finding says they were not joined).
    */
   channels: z.array(ChannelCase).max(10).optional(),
+  /**
+   * Start each function (`<name>/index.ts`) in a sandboxed subprocess against this validation's
+   * shadow database and call it: preflight, no token, malformed JSON (default false). Needs the
+   * postgres shadow and a runtime that starts subprocesses; elsewhere an info finding
+   * (`function_probe_not_run`) says they were not started. At most 10 functions.
+   */
+  runFunctions: z.boolean().optional(),
+  /**
+   * Measure each query's index with `EXPLAIN (ANALYZE, BUFFERS)` before and after on synthetic
+   * rows (default on with 50 000 rows per queried table; `false` skips it; `rows` from 1 000 to
+   * 200 000).
+   */
+  benchmark: z.union([
+    z.boolean(),
+    z.object({ rows: z.int().min(1_000).max(200_000).optional() }).strict(),
+  ]).optional(),
   /** Which shadow database runs the SQL (default pglite). */
   shadow: z.enum(["pglite", "postgres"]).optional(),
   /** Schemas the Data API exposes (default `["public"]`). */
   exposedSchemas: z.array(z.string().min(1).max(63)).max(20).optional(),
-}).strict().meta({ id: "ValidateRequest" });
+}).strict().refine(
+  (r) => !r.runFunctions || functionCount(r.functions ?? []) <= MAX_RUN_FUNCTIONS,
+  {
+    path: ["runFunctions"],
+    message: `at most ${MAX_RUN_FUNCTIONS} functions are started per request`,
+  },
+).meta({ id: "ValidateRequest" });
 export type ValidateRequest = z.infer<typeof ValidateRequest>;
 
 /** The outcome: `ok` when no finding is an error. */

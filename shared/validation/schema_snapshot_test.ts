@@ -5,6 +5,7 @@ import { diffSnapshots, snapshotOf, tablesTouched } from "./schema_snapshot.ts";
 function catalog(overrides: Partial<Catalog> = {}): Catalog {
   return {
     schemas: ["public"],
+    apiSchemas: ["public"],
     tables: [{
       schema: "public",
       name: "t",

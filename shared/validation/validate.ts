@@ -41,7 +41,7 @@ import {
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
-import { runFunctionChecks } from "./function_run.ts";
+import { functionEntries, functionProbeNotRun, runFunctionChecks } from "./function_run.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
 import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
@@ -449,10 +449,21 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
       if (options.runFunctions && options.functions?.length) {
         // Only what passed the import check is started; the subprocess is the boundary anyway.
         const refused = (await typecheck).some((f) => f.rule === "import_not_allowed");
-        if (!refused) {
+        const entries = functionEntries(options.functions);
+        // The functions share what is left of the validation's time (the rollback check keeps its
+        // reserve): each boot and call gets its part, so many functions cannot hold a request long.
+        const left = deadline - Date.now() - Math.min(5_000, limits.totalMs / 5);
+        if (!refused && entries.length > 0 && left < 2_000) {
+          findings.push(
+            functionProbeNotRun(entries, "too little of the validation's time was left"),
+          );
+        } else if (!refused) {
+          const share = left / Math.max(1, entries.length);
           findings.push(
             ...await runFunctionChecks(options.functions, {
               databaseUrl: session.connectionUrl ? await session.connectionUrl(8) : undefined,
+              bootTimeoutMs: Math.round(Math.min(20_000, Math.max(5_000, share * 0.8))),
+              requestTimeoutMs: Math.round(Math.min(5_000, Math.max(1_000, share * 0.1))),
             }),
           );
           lap("functions run");

@@ -16,7 +16,8 @@ import {
   stopCluster,
   stopShadowCluster,
 } from "./postgres_cluster.ts";
-import { createRealtimeServer } from "./realtime/mod.ts";
+import { createRealtimeServer, localChannelProbe } from "./realtime/mod.ts";
+import { channelProbeHandler } from "../../shared/validation/mod.ts";
 import { pushProductMigrations } from "./supabase_cli.ts";
 import { localWorkerSecret, startWorkerSchedule } from "./worker_schedule.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
@@ -118,6 +119,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }, (req) => handler(req));
   const port = await listening;
   const apiUrl = `http://127.0.0.1:${port}`;
+  // The validators in the functions join delivered channels through this loopback service (they
+  // must not import the local stack); only callers with the worker secret are served.
+  const probeAbort = new AbortController();
+  const probeServer = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: probeAbort.signal, onListen() {} },
+    channelProbeHandler(localChannelProbe(), [workerSecret]),
+  );
 
   const functionEnv: Record<string, string> = {
     SUPABASE_URL: apiUrl,
@@ -129,6 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Shadow databases (validation of untrusted SQL) live on the shadow cluster, a second
     // server; set SHADOW_DATABASE_URL to use another one.
     SHADOW_DATABASE_URL: shadowUrl,
+    BT_CHANNEL_PROBE_URL: `http://127.0.0.1:${probeServer.addr.port}/channel-probe`,
     ...passThroughEnv(),
     ...options.env,
   };
@@ -169,7 +178,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await realtime.close();
       await functions.close();
       abort.abort();
+      probeAbort.abort();
       await server.finished;
+      await probeServer.finished;
     },
   };
 }

@@ -5,7 +5,8 @@
  * per-task overhead for 3, 9 and 30 tasks (with and without SQL to validate); 60 s of sustained
  * load with 50 runs in flight from 10 users (documentation-only plan and the full seed example),
  * with CPU and memory of every process; LangGraph.js on the same six-node DAG; the shadow
- * database's set-up cost; the validator's own bench when present. Prints one table with targets
+ * database's set-up cost; the validator's own bench when present; the proof each layer adds
+ * (function run, index measured at 50 000 rows, channel joined). Prints one table with targets
  * and writes everything to `tests/bench/results.json` (and, on a full run, `tests/bench/RESULTS.md`).
  *
  * Run: `deno task bench` (about 5–6 minutes) or `deno task bench --quick` (shorter windows, for
@@ -33,6 +34,7 @@ import { shadowSetupCost } from "./_shadow_cost.ts";
 import { median, summarize, type Summary } from "./_stats.ts";
 import { type LoadResult, sustainedLoad } from "./_throughput.ts";
 import { runValidatorBench } from "./_validator_bench.ts";
+import { runProofBench } from "./_proof_bench.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const S = QUICK
@@ -46,6 +48,7 @@ const S = QUICK
     loadWarmupS: 5,
     langgraph: 10,
     validatorRuns: 5,
+    proofRuns: 3,
   }
   : {
     bare: 1000,
@@ -57,6 +60,7 @@ const S = QUICK
     loadWarmupS: 10,
     langgraph: 30,
     validatorRuns: 20,
+    proofRuns: 10,
   };
 
 const log = (text: string) =>
@@ -304,6 +308,8 @@ log(`LangGraph.js ${S.langgraph} invocations per durability mode`);
 const langgraph: LangGraphResult = await langGraphPerStep(await adminUrl(), S.langgraph);
 log("validator bench (validate_bench.ts), if present");
 const validator = await runValidatorBench(S.validatorRuns);
+log("proof per layer (proof_bench.ts): functions run, indexes measured, channels joined");
+const proof = await runProofBench(S.proofRuns);
 
 // The table -----------------------------------------------------------------------------------
 const r = results as {
@@ -529,6 +535,18 @@ if (validator) {
   }
   if (validator.error) rows.push({ measure: "validate_bench.ts failed", result: validator.error });
 }
+rows.push({
+  measure: "8. Proof per layer, added to a validation (proof_bench.ts, PostgreSQL shadow)",
+});
+for (const p of proof.rows) {
+  rows.push({
+    measure: p.label,
+    result: `p50 ${ms(p.p50Ms)}, p95 ${ms(p.p95Ms)}`,
+    target: `p50 ≤ ${p.budgetMs} ms`,
+    pass: p.pass,
+  });
+}
+if (proof.error) rows.push({ measure: "proof_bench.ts failed", result: proof.error });
 
 const table = renderTable(rows);
 const cpuLines = (l: LoadResult, top: number) =>
@@ -608,6 +626,7 @@ await Deno.writeTextFile(
       ...results,
       langgraph,
       validator,
+      proof,
     },
     null,
     2,

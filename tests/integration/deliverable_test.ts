@@ -181,7 +181,12 @@ Deno.test("a delivered run is completed with its deliverable as rows, served as 
   const result = DeliveryResult.parse(run.result);
   assert.equal(result.files, outcome.files);
   assert.equal(result.sections.migrations.length, 4);
-  assert.equal(result.sections.tests.length, 5);
+  // Five pgTAP files, and the Deno tests of the trade-stats function with their env helper.
+  assert.equal(result.sections.tests.filter((t) => t.startsWith("supabase/tests/")).length, 5);
+  assert.deepEqual(result.sections.tests.filter((t) => t.startsWith("supabase/functions/tests/")), [
+    "supabase/functions/tests/_env.ts",
+    "supabase/functions/tests/trade-stats_test.ts",
+  ]);
   const [queued] = await db.sql`select 1 from pgmq.q_bt_orchestrator where msg_id = ${msgId}`;
   const [archived] = await db.sql`select 1 from pgmq.a_bt_orchestrator where msg_id = ${msgId}`;
   assert.ok(!queued && archived, "the message is archived in the completing transaction");
@@ -377,7 +382,11 @@ Deno.test("without a shadow database the run still completes, and the deliverabl
   >`select result from backend_team.runs where id = ${runId}`;
   const result = DeliveryResult.parse(run.result);
   assert.equal(result.validation.integration, null);
-  assert.deepEqual(result.sections.tests, []);
+  // No pgTAP tests without the integration run; the functions' own tests ship all the same.
+  assert.deepEqual(result.sections.tests, [
+    "supabase/functions/tests/_env.ts",
+    "supabase/functions/tests/trade-stats_test.ts",
+  ]);
   assert.ok(
     result.sections.notes.future_improvements.some((n) => /not validated together/.test(n)),
   );

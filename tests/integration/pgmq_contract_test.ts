@@ -522,16 +522,17 @@ Deno.test("only service_role and postgres can use queues; anon and authenticated
     from pg_class c
     where c.relnamespace = 'pgmq'::regnamespace and c.relname in ('q_guarded', 'a_guarded')
     order by c.relname`;
+  // As pgmq's own create: RLS is left to the migration (the privileges above are the boundary).
   assert.deepEqual(tables.map((t) => [t.relname, t.relrowsecurity, t.policies]), [
-    ["a_guarded", true, 0],
-    ["q_guarded", true, 0],
+    ["a_guarded", false, 0],
+    ["q_guarded", false, 0],
   ]);
 
   const read = await asServiceRole(
     db.sql,
     (tx) => tx<MessageRow[]>`select * from pgmq.read('guarded', 30, 1)`,
   );
-  assert.deepEqual(read[0].message, { secret: true }, "service_role bypasses RLS");
+  assert.deepEqual(read[0].message, { secret: true }, "service_role uses the queue");
 });
 
 Deno.test("queue names follow pgmq's rules and a bad name raises a clear error", async () => {
@@ -562,4 +563,15 @@ Deno.test("queue names follow pgmq's rules and a bad name raises a clear error",
     db.sql`select * from pgmq.send('missing', '{}'::jsonb)`,
     /relation "pgmq.q_missing" does not exist/,
   );
+});
+
+Deno.test("the product's own queue tables have row level security on (pgmq's create leaves it off)", async () => {
+  await using db = await freshDatabase();
+  const tables = await db.sql<{ relname: string; relrowsecurity: boolean }[]>`
+    select c.relname, c.relrowsecurity from pg_class c
+    where c.relnamespace = 'pgmq'::regnamespace and c.relkind = 'r'
+      and (c.relname like 'q\\_bt\\_%' or c.relname like 'a\\_bt\\_%')
+    order by 1`;
+  assert.equal(tables.length, 20, tables.map((t) => t.relname).join(", "));
+  assert.deepEqual(tables.filter((t) => !t.relrowsecurity).map((t) => t.relname), []);
 });

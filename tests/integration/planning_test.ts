@@ -538,15 +538,27 @@ Deno.test("a plan naming an unknown agent is sent back naming it, then planned",
   );
 });
 
-Deno.test("a plan that stays invalid fails the run with plan_invalid naming the problem", async () => {
+Deno.test("a plan that stays invalid asks the user (plan_invalid, naming the problem) instead of failing", async () => {
   await using t = await setup([PLANNING("persistently_invalid"), TRADE_JOURNAL]);
   const runId = await submitAs(t.db.sql, t.user, SEED_REQUEST);
   await t.worker.drain();
 
   const run = await readRun(t.db.sql, runId);
-  assert.equal(run.status, "failed");
-  assert.equal(run.error?.code, "plan_invalid");
-  assert.match(run.error?.message ?? "", /task T3 depends on unknown task T9/);
+  assert.equal(run.status, "awaiting_clarification");
+  assert.equal(run.error, null);
+  const clarification = run.clarification as {
+    kind: string;
+    escalation: string;
+    resume_to: string;
+    reason: string;
+    findings: { rule: string; message: string }[];
+  };
+  assert.deepEqual(
+    [clarification.kind, clarification.escalation, clarification.resume_to],
+    ["recovery", "plan", "planning"],
+  );
+  assert.match(clarification.reason, /task T3 depends on unknown task T9/);
+  assert.equal(clarification.findings[0].rule, "plan_invalid");
   assert.equal(asked(t.llm, "plan").length + asked(t.llm, "plan-fix").length, 3);
   assert.deepEqual(await tasksOf(t.db.sql, runId), []);
   assert.deepEqual(await queued(t.db.sql, "bt_orchestrator"), []);

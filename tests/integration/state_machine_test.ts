@@ -47,8 +47,9 @@ const TASK_EDGES: Record<TaskStatus, readonly TaskStatus[]> = {
   validating: ["running", "pending", "succeeded", "retrying", "escalated", "failed", "cancelled"],
   retrying: ["queued", "running", "failed", "escalated", "cancelled"],
   escalated: ["queued", "failed", "cancelled"],
-  // A succeeded task whose output fails integration at delivery is retried or escalated.
-  succeeded: ["queued", "escalated"],
+  // A succeeded task whose output fails integration at delivery is retried or escalated; one
+  // built on a task the user skipped is skipped too (its files withdrawn).
+  succeeded: ["queued", "escalated", "cancelled"],
   failed: [],
   cancelled: [],
 };

@@ -11,6 +11,7 @@ import { createPgliteShadow, type ShadowDatabase } from "../../shared/shadow/mod
 import { createValidateApp, ValidationReport } from "../../shared/validation/mod.ts";
 import { createFunctionsGateway } from "../../supabase/local/functions_gateway.ts";
 import { freshDatabase } from "../_support/db.ts";
+import { openApiProblems } from "../_support/openapi_shape.ts";
 
 const UNPROTECTED = "create table public.invoices (id bigint primary key, amount numeric);";
 
@@ -74,8 +75,88 @@ Deno.test("a signed-in user validates SQL through supabase-js and gets findings,
   }
 });
 
+Deno.test("the validate endpoint takes the layer options its OpenAPI document describes", async () => {
+  await withApp(async (call) => {
+    const doc = await call({ method: "GET", headers: {}, token: null, path: "/openapi.json" });
+    assert.equal(doc.status, 200);
+    const openapi = await doc.json();
+    assert.deepEqual(openApiProblems(openapi), []);
+    const props = openapi.components.schemas.ValidateRequest.properties;
+    for (const option of ["runFunctions", "benchmark", "channels", "queries", "functions"]) {
+      assert.ok(props[option], `ValidateRequest documents ${option}`);
+    }
+    assert.deepEqual(props.benchmark.anyOf[1].properties.rows, {
+      type: "integer",
+      minimum: 1000,
+      maximum: 200000,
+    });
+
+    const json = { "content-type": "application/json" };
+    const sql = "create table public.t (id bigint primary key, email text not null);\n" +
+      "alter table public.t enable row level security;\n" +
+      "create index t_email_idx on public.t (email);";
+    // PGlite has no server a function could connect to: the endpoint says so, never silently.
+    const run = await call({
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        files: [{ name: "001_t.sql", sql }],
+        functions: [{ name: "hello/index.ts", source: "Deno.serve(() => new Response('hi'));" }],
+        runFunctions: true,
+        queries: [{ sql: "select id from public.t where email = $1", index: "t_email_idx" }],
+        benchmark: { rows: 2_000 },
+      }),
+    });
+    assert.equal(run.status, 200);
+    const report = ValidationReport.parse(await run.json());
+    const notRun = report.findings.find((f) => f.rule === "function_probe_not_run");
+    assert.equal(notRun?.level, "info", JSON.stringify(report.findings));
+    assert.equal(report.benchmarks?.[0]?.rows["public.t"], 2_000, JSON.stringify(report));
+
+    const skipped = await call({
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        files: [{ name: "001_t.sql", sql }],
+        queries: [{ sql: "select id from public.t where email = $1", index: "t_email_idx" }],
+        benchmark: false,
+      }),
+    });
+    const quiet = ValidationReport.parse(await skipped.json());
+    assert.equal(quiet.benchmarks, undefined);
+
+    const tooMany = await call({
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        files: [{ name: "001_t.sql", sql }],
+        functions: Array.from({ length: 11 }, (_, i) => ({
+          name: `f${i}/index.ts`,
+          source: "Deno.serve(() => new Response('hi'));",
+        })),
+        runFunctions: true,
+      }),
+    });
+    assert.equal(tooMany.status, 400);
+    assert.deepEqual((await tooMany.json()).error.details[0].path, ["runFunctions"]);
+
+    const tooBig = await call({
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        files: [{ name: "001_t.sql", sql }],
+        benchmark: { rows: 10_000_000 },
+      }),
+    });
+    assert.equal(tooBig.status, 400);
+    await tooBig.body?.cancel();
+  });
+});
+
 async function withApp(
-  fn: (call: (init: RequestInit & { token?: string | null }) => Promise<Response>) => Promise<void>,
+  fn: (
+    call: (init: RequestInit & { token?: string | null; path?: string }) => Promise<Response>,
+  ) => Promise<void>,
 ): Promise<void> {
   const shadow: Promise<ShadowDatabase> = createPgliteShadow({ poolSize: 1 });
   const app = createValidateApp({ jwtSecret: LOCAL_JWT_SECRET, shadow: () => shadow });
@@ -84,7 +165,8 @@ async function withApp(
     await fn(async (init) => {
       const headers = new Headers(init.headers);
       if (init.token !== null) headers.set("authorization", `Bearer ${init.token ?? token}`);
-      return await app.fetch(new Request("http://localhost/validate", { ...init, headers }));
+      const url = `http://localhost/validate${init.path ?? ""}`;
+      return await app.fetch(new Request(url, { ...init, headers }));
     });
   } finally {
     await (await shadow).close();

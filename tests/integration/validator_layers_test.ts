@@ -139,6 +139,44 @@ create policy "countries: anyone reads" on public.countries for select using (tr
         assert.match(hit.message, /without notes_done_idx .* ms/);
         assert.ok(!report.findings.some((f) => f.rule === "index_not_used"));
       });
+
+      await t.step("a table whose checks refuse generated values is still measured", async () => {
+        const report = await validateMigrations({
+          shadow,
+          benchmark: { rows: Math.min(rows, 20_000) },
+          files: [{
+            name: "positions.sql",
+            sql: `
+create table public.positions (
+  id bigint generated always as identity primary key,
+  user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
+  symbol text not null check (char_length(symbol) between 1 and 20),
+  side text not null check (side in ('long', 'short')),
+  opened_at timestamptz not null default now(),
+  closed_at timestamptz,
+  check (closed_at is null or closed_at >= opened_at)
+);
+alter table public.positions enable row level security;
+create policy "positions: owner" on public.positions for all to authenticated
+  using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
+create index positions_user_opened_idx on public.positions (user_id, opened_at desc);`,
+          }],
+          queries: [{
+            name: "a user's positions",
+            sql: "select id, symbol from public.positions where user_id = $1 " +
+              "order by opened_at desc limit 20",
+            index: "positions_user_opened_idx",
+          }],
+        });
+        assert.ok(
+          !report.findings.some((f) => f.rule === "index_benefit_not_measured"),
+          show(report.findings),
+        );
+        const bench = report.benchmarks?.[0];
+        assert.ok(bench, show(report.findings));
+        assert.equal(bench.rows["public.positions"], Math.min(rows, 20_000));
+        assert.ok(bench.after.usesIndex, bench.after.plan);
+      });
     } finally {
       await shadow.close();
     }
