@@ -9,8 +9,8 @@
  *
  * | suite     | fails on                                                                          |
  * |-----------|-----------------------------------------------------------------------------------|
- * | schema    | syntax_error, apply_error, statement_timeout, resource_limit, unsafe_statement, rollback_mismatch, plpgsql_check |
- * | rls       | rls_disabled_in_public, policy_exists_rls_disabled, rls_isolation_leak, rls_owner_access, auth_users_exposed, security_definer_view, auth_signup_fails |
+ * | schema    | syntax_error, apply_error, statement_timeout, resource_limit, unsafe_statement, rollback_mismatch, plpgsql_check, fkey_to_auth_unique |
+ * | rls       | rls_disabled_in_public, policy_exists_rls_disabled, rls_isolation_leak, rls_owner_access, auth_users_exposed, security_definer_view, auth_signup_fails, rls_references_user_metadata, insecure_queue_exposed_in_api, sensitive_columns_exposed |
  * | indexes   | unindexed_foreign_keys, duplicate_index, index_not_used, index_no_improvement, query_error |
  * | safety    | require_concurrent_index_creation, adding_required_field, ban_drop_table, ban_drop_column, renaming_table, renaming_column, ban_uncommitted_transaction, unsafe_statement |
  * | types     | prefer_timestamptz, prefer_identity, prefer_bigint_over_int, typecheck_error, import_not_allowed |
@@ -43,6 +43,7 @@ export const SUITE_RULES: Record<CheckpointSuite, SuiteRules> = {
       "unsafe_statement",
       "rollback_mismatch",
       "plpgsql_check",
+      "fkey_to_auth_unique",
     ],
     reports: ["no_primary_key", "checks_skipped"],
   },
@@ -55,6 +56,9 @@ export const SUITE_RULES: Record<CheckpointSuite, SuiteRules> = {
       "auth_users_exposed",
       "security_definer_view",
       "auth_signup_fails",
+      "rls_references_user_metadata",
+      "insecure_queue_exposed_in_api",
+      "sensitive_columns_exposed",
     ],
     reports: [
       // A public read may be intended (a catalogue); it is shown, not failed.

@@ -5,9 +5,9 @@
  *
  * | class          | from (rules / codes)                                      | fixed by                     | split after retries |
  * |----------------|-----------------------------------------------------------|------------------------------|---------------------|
- * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit, contract_violation | db-architect (a contract: the consumer retries) | yes |
+ * | schema         | syntax_error, apply_error (own schema), rollback_mismatch, plpgsql_check, resource_limit, fkey_to_auth_unique, contract_violation | db-architect (a contract: the consumer retries) | yes |
  * | query          | index_not_used, query_error, statement_timeout            | query-optimizer              | yes                 |
- * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak, function_isolation_leak | security | yes |
+ * | security       | rls_isolation_leak, rls_disabled_in_public, policy_exists_rls_disabled, auth_users_exposed, security_definer_view, auth_signup_fails, unsafe_statement, realtime_isolation_leak, function_isolation_leak, rls_references_user_metadata, insecure_queue_exposed_in_api, sensitive_columns_exposed | security | yes |
  * | function/build | typecheck_error, import_not_allowed, function_boot_error, function_error_unhandled | debugger, then the author | yes |
  * | deployment     | a build/runtime failure in a deployment task's output; deploy_config_invalid, deploy_config_unknown_function, function_env_undeclared, verify_jwt_mismatch | debugger, then deployment | yes |
  * | integration    | apply_error on an earlier task's objects; integration_failed; task_failed | debugger first, then the author | yes |
@@ -60,6 +60,10 @@ export const RULE_CLASS = {
   auth_signup_fails: "security",
   unsafe_statement: "security",
   realtime_isolation_leak: "security",
+  rls_references_user_metadata: "security",
+  insecure_queue_exposed_in_api: "security",
+  sensitive_columns_exposed: "security",
+  fkey_to_auth_unique: "schema",
   typecheck_error: "function_build",
   import_not_allowed: "function_build",
   function_boot_error: "function_build",
