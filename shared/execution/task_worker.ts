@@ -76,6 +76,11 @@ export interface ArtifactValidator {
     accepted: AcceptedMigration[];
     /** The project's schema before the run (`runs.context.schema_sql`), applied first. */
     baseSql?: string | null;
+    /**
+     * The outputs of the tasks this one depends on (e.g. the api-data agent's documented endpoints
+     * a function is held to, the edge-functions agent's functions a config deploys).
+     */
+    dependencies?: readonly { agent: string; output: unknown }[];
     signal?: AbortSignal;
   }): Promise<ValidationSummary>;
 }
@@ -161,6 +166,7 @@ export async function handleTaskMessage(
       artifacts,
       accepted: work.acceptedMigrations,
       baseSql: work.run.context.schema_sql ?? null,
+      dependencies: work.dependencies,
       signal: lease.signal,
     });
     const result: AttemptResult = {

@@ -42,6 +42,7 @@ import {
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
 import { functionEntries, functionProbeNotRun, runFunctionChecks } from "./function_run.ts";
+import type { DocumentedEndpoint } from "./function_contract.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
 import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
@@ -95,6 +96,17 @@ export interface ValidateOptions {
    * `function_run.ts`). Where it cannot run, an info finding says so.
    */
   runFunctions?: boolean;
+  /**
+   * Documented endpoints (the api-data agent's `ApiEndpoint`s): with `runFunctions`, those under
+   * `/functions/v1/<function>` are called and their answers judged against the declared status and
+   * response JSON Schema (`function_contract_mismatch`).
+   */
+  endpoints?: readonly DocumentedEndpoint[];
+  /**
+   * `verify_jwt` per function name (default true): where false, a call without a token need not
+   * get 401.
+   */
+  verifyJwt?: Readonly<Record<string, boolean>>;
 }
 
 /** Why applying stopped. */
@@ -450,9 +462,17 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
           );
         } else if (!refused) {
           const share = left / Math.max(1, entries.length);
+          // The session is idle here (probes and channels are done) and holds the run's schema:
+          // the function run seeds an owner and another user on it, serves PostgREST on it as
+          // each caller, and deletes what it seeded before the checks below.
           findings.push(
             ...await runFunctionChecks(options.functions, {
               databaseUrl: session.connectionUrl ? await session.connectionUrl(8) : undefined,
+              session,
+              catalog: after,
+              exposedSchemas: [...exposed],
+              endpoints: options.endpoints,
+              verifyJwt: options.verifyJwt,
               bootTimeoutMs: Math.round(Math.min(20_000, Math.max(5_000, share * 0.8))),
               requestTimeoutMs: Math.round(Math.min(5_000, Math.max(1_000, share * 0.1))),
             }),

@@ -238,7 +238,7 @@ Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions 
   );
 });
 
-Deno.test("the nine-agents scenario's board-summary runs isolated on its migration; its missing CORS is caught", async () => {
+Deno.test("the nine-agents scenario's board-summary runs isolated on its migration and keeps its contract; without CORS it is caught", async () => {
   const fixture = (name: string) =>
     Deno.readTextFile(new URL(`../fixtures/nine_agents/${name}`, import.meta.url));
   await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
@@ -278,9 +278,23 @@ Deno.test("the nine-agents scenario's board-summary runs isolated on its migrati
     },
   );
   // Boards and cards were seeded for the owner and the owner saw them (no "not shown"); the
-  // other user saw none (no leak); only the OPTIONS preflight without CORS headers is wrong.
-  assert.deepEqual(found.map((f) => f.rule), ["function_contract_mismatch"], show(found));
-  assert.match(found[0].message, /OPTIONS preflight got 405 without Access-Control-Allow-Origin/);
+  // other user saw none (no leak); the preflight, the 401 and the 405 on malformed JSON hold.
+  assert.deepEqual(found.map((f) => f.rule), [], show(found));
+  // The same function without its OPTIONS answer (as the scenario first delivered it) is caught.
+  const withoutCors = (await fixture("board_summary.ts")).replace(
+    /\n {2}if \(req\.method === "OPTIONS"\)[^\n]*/,
+    "",
+  );
+  const caught = await runFunctionChecks(
+    [{ name: "board-summary/index.ts", source: withoutCors }],
+    { databaseUrl: await session.connectionUrl!(8) },
+  );
+  assert.ok(
+    caught.some((f) =>
+      f.rule === "function_contract_mismatch" && /OPTIONS preflight got 405/.test(f.message)
+    ),
+    show(caught),
+  );
 });
 
 Deno.test("rows RLS shows every user are not the owner's to leak; nor is a shared parent's id", async (t) => {
