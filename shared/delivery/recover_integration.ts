@@ -13,6 +13,7 @@
  */
 import type { SqlLike } from "../orchestration/mod.ts";
 import {
+  type AttributedFile,
   type AttributedMigration,
   attributeIntegrationFailure,
   escalationClarification,
@@ -35,8 +36,10 @@ export async function recoverIntegration(
   runId: string,
   report: FailedIntegration,
   migrations: readonly AttributedMigration[],
+  /** Every delivered file with its task, for findings on files that are not migrations. */
+  files: readonly AttributedFile[] = [],
 ): Promise<IntegrationRecovery> {
-  const causes = attributeIntegrationFailure(report, migrations);
+  const causes = attributeIntegrationFailure(report, migrations, files);
   const keys = causes.map((c) => c.task);
   const [budget] = await sql<{ limit: number; used: number }[]>`
     select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used

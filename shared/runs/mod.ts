@@ -42,6 +42,7 @@ export {
   Deliverable,
   DELIVERABLE_FOLDER,
   DeliverableFile,
+  ConfigCheckEvidence,
   DeliveredEnvVar,
   DeliveredFunction,
   DeliveredIndex,
