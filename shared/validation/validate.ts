@@ -40,7 +40,12 @@ import {
   tablesTouched,
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
-import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
+import {
+  FunctionFile,
+  importEscapes,
+  typecheckFunctions,
+  typecheckImportMap,
+} from "./typecheck.ts";
 import { functionEntries, functionProbeNotRun, runFunctionChecks } from "./function_run.ts";
 import type { DocumentedEndpoint } from "./function_contract.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
@@ -450,8 +455,13 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
         lap("channels");
       }
       if (options.runFunctions && options.functions?.length) {
-        // Only what passed the import check is started; the subprocess is the boundary anyway.
-        const refused = (await typecheck).some((f) => f.rule === "import_not_allowed");
+        // Only what passed the import check (and has well-formed names) is started; the
+        // subprocess is the boundary anyway. The check is the static one, not `deno check`, which
+        // runs alongside in its own process: waiting for it would put its whole time (a second or
+        // more) in front of every function run.
+        const functions = options.functions;
+        const refused = functions.some((f) => !FunctionFile.shape.name.safeParse(f.name).success) ||
+          (await importEscapes(functions, await typecheckImportMap())).length > 0;
         const entries = functionEntries(options.functions);
         // The functions share what is left of the validation's time (the rollback check keeps its
         // reserve): each boot and call gets its part, so many functions cannot hold a request long.
@@ -466,7 +476,7 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
           // the function run seeds an owner and another user on it, serves PostgREST on it as
           // each caller, and deletes what it seeded before the checks below.
           findings.push(
-            ...await runFunctionChecks(options.functions, {
+            ...await runFunctionChecks(functions, {
               databaseUrl: session.connectionUrl ? await session.connectionUrl(8) : undefined,
               session,
               catalog: after,

@@ -2,7 +2,8 @@
  * What proving each layer adds to a validation (issue 15), on the PostgreSQL shadow, p50/p95 over
  * `--runs` after a warm-up:
  * - per function: starting one delivered function in its sandboxed subprocess and running the
- *   generated HTTP checks (the validator's `functions run` phase);
+ *   generated HTTP checks — preflight, no token, malformed JSON, the owner and another user on
+ *   seeded rows (the validator's `functions run` phase, seeding included);
  * - per index: filling the queried tables with synthetic rows (`--rows`, default 50 000 per
  *   table) and measuring the query with `EXPLAIN (ANALYZE, BUFFERS)` with and without the index
  *   (the `index benefit` phase);
@@ -52,24 +53,35 @@ create policy "notes topic: owner reads" on realtime.messages for select to auth
   using ((select realtime.topic()) = 'notes:' || (select auth.uid())::text);
 `;
 
+// The caller's notes through supabase-js with their token (RLS decides): the owner sees the
+// seeded rows, another user none — the full proof (boot, preflight, no token, malformed JSON,
+// owner and other user) with a realistic import graph.
 const FUNCTION = `
-import { verify } from "npm:hono@4.13.19/jwt";
+import { createClient } from "npm:@supabase/supabase-js@2.119.1";
 const cors = { "Access-Control-Allow-Origin": "*",
   "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type" };
 const json = (b: unknown, status = 200) =>
   new Response(JSON.stringify(b), { status, headers: { ...cors, "content-type": "application/json" } });
 Deno.serve(async (req) => {
   if (req.method === "OPTIONS") return new Response("ok", { headers: cors });
-  try {
-    await verify(req.headers.get("authorization")?.slice(7) ?? "", Deno.env.get("SUPABASE_JWT_SECRET")!, "HS256");
-  } catch {
-    return json({ error: "unauthorized" }, 401);
+  const authorization = req.headers.get("authorization");
+  if (!authorization) return json({ error: "unauthorized" }, 401);
+  const supabase = createClient(Deno.env.get("SUPABASE_URL")!, Deno.env.get("SUPABASE_ANON_KEY")!, {
+    auth: { persistSession: false },
+    global: { headers: { Authorization: authorization } },
+  });
+  const { data: { user } } = await supabase.auth.getUser(authorization.slice(7));
+  if (!user) return json({ error: "unauthorized" }, 401);
+  if (req.method === "POST") {
+    try {
+      await req.json();
+    } catch {
+      return json({ error: "invalid_json" }, 400);
+    }
   }
-  try {
-    return json({ body: await req.json() });
-  } catch {
-    return json({ error: "invalid_json" }, 400);
-  }
+  const { data, error } = await supabase.from("notes").select("id,title").order("created_at");
+  if (error) return json({ error: error.message }, 500);
+  return json({ notes: data });
 });
 `;
 

@@ -7,6 +7,7 @@
  * gets nothing.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { createPgliteShadow, createPostgresShadow } from "../../shared/shadow/mod.ts";
 import {
   type Finding,
@@ -131,6 +132,33 @@ Deno.serve((req) => {
       await assert.rejects(Deno.stat("/tmp/bt_function_run_escape"));
     },
   );
+});
+
+Deno.test("a function whose imports are not cached yet is started after one deno cache of them", async () => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  // An empty Deno cache: the first start (offline, --cached-only) stops on its npm: import, the
+  // imports are fetched once (running none of the code), and the function starts.
+  const denoDir = await Deno.makeTempDir({ prefix: "bt_function_run_cache_" });
+  try {
+    const found = await runFunctionChecks([{ name: "good/index.ts", source: GOOD }], {
+      databaseUrl: await session.connectionUrl!(4),
+      denoDir,
+    });
+    assert.deepEqual(found, [], show(found));
+    const fetched = [...Deno.readDirSync(join(denoDir, "npm", "registry.npmjs.org"))]
+      .map((e) => e.name);
+    assert.ok(fetched.includes("hono"), fetched.join(", "));
+    // With nothing to fetch (an import that does not exist) the boot error says so.
+    const missing = await runFunctionChecks([{
+      name: "missing/index.ts",
+      source: 'import "npm:@bt-probe-nonexistent/never@1.0.0";\nDeno.serve(() => new Response());',
+    }], { databaseUrl: await session.connectionUrl!(4), denoDir });
+    assert.deepEqual(missing.map((f) => f.rule), ["function_boot_error"], show(missing));
+    assert.match(missing[0].message, /its imports could not be downloaded/);
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
 });
 
 Deno.test("validateMigrations runs the functions on its own shadow when asked", async (t) => {
