@@ -10,7 +10,8 @@
  * - per channel: joining one private channel on a shadow Realtime as owner, another user and
  *   anon, then listening 500 ms for a leak (the `channels` phase, `localChannelProbe`).
  * Each is the validator's own trace of that phase inside a full validation. Budgets (p50):
- * function ≤ 2 500 ms (two Deno processes: `deno cache` of its imports, then its own boot), index
+ * function ≤ 2 500 ms (one Deno process, started offline from the cache; `deno cache` runs only
+ * when an import is missing from it; `deno check` runs alongside, not before), index
  * ≤ 2 000 ms at 50 000 rows, channel ≤ 2 000 ms (of which 500 ms is
  * the deliberate wait for a leaked message). Lines read `<label>  p50 N ms  p95 N ms …` (picked
  * up by main.ts through `_proof_bench.ts`).
