@@ -39,10 +39,10 @@ export { RunEvent } from "./event.ts";
 export {
   Artifact,
   ArtifactKind,
+  ConfigCheckEvidence,
   Deliverable,
   DELIVERABLE_FOLDER,
   DeliverableFile,
-  ConfigCheckEvidence,
   DeliveredEnvVar,
   DeliveredFunction,
   DeliveredIndex,
