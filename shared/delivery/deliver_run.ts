@@ -22,7 +22,11 @@ import type { IntegrationReport } from "../runs/mod.ts";
 import type { ShadowDatabase } from "../shadow/mod.ts";
 import { assembleDeliverable } from "./assemble.ts";
 import { loadDelivery, lockRunStatus, storeDeliverableFiles } from "./delivery_store.ts";
-import { type IntegrationOutcome, validateIntegration } from "./integration.ts";
+import {
+  checkDeliveredConfig,
+  type IntegrationOutcome,
+  validateIntegration,
+} from "./integration.ts";
 import { orderMigrations } from "./migration_order.ts";
 import { attributeIntegrationFailure } from "../recovery/mod.ts";
 import { recoverIntegration } from "./recover_integration.ts";
@@ -77,7 +81,25 @@ export async function deliverRun(
     const shadow = typeof deps.shadow === "function" ? await deps.shadow() : deps.shadow;
     validation = await validateIntegration(shadow, { baseSql, migrations });
   }
-  const report = validation?.report ?? null;
+  // The deployment configuration against the functions (pure): its findings join the report; an
+  // error fails the delivery like a failing migration, attributed to the task that wrote the file.
+  const config = await checkDeliveredConfig(input.artifacts);
+  let report = validation?.report ?? null;
+  if (config.length > 0 && report) {
+    report.config = config;
+    report.ok = report.ok && !config.some((f) => f.level === "error");
+  } else if (config.some((f) => f.level === "error")) {
+    report = {
+      ok: false,
+      backend: "none",
+      duration_ms: 0,
+      migrations: [],
+      tests: [],
+      fixtures: [],
+      rollback: null,
+      config,
+    };
+  }
 
   if (report && !report.ok) {
     const findings = integrationFindings(report);
@@ -87,13 +109,20 @@ export async function deliverRun(
       task: m.task.key,
       agent: m.task.agent,
     }));
+    // Every delivered file with the task that wrote it (config findings name files, not SQL).
+    const tasks = new Map(input.tasks.map((t) => [t.id, t]));
+    const files = input.artifacts.flatMap((a) => {
+      const task = a.task_id ? tasks.get(a.task_id) : undefined;
+      return task ? [{ path: a.path, task: task.key, agent: task.agent }] : [];
+    });
     // Attributed to the tasks that cause it, the failure is recovered instead of failing the run.
-    const attributable = ordered.length > 0 &&
-      attributeIntegrationFailure(report, ordered).length > 0;
+    const failed = report;
+    const attributable = (ordered.length > 0 || files.length > 0) &&
+      attributeIntegrationFailure(failed, ordered, files).length > 0;
     const recovered = attributable
       ? await finishMessage(deps.sql, msgId, async (tx) => {
         if ((await lockRunStatus(tx, run.id)) !== "delivering") return null;
-        return await recoverIntegration(tx, run.id, report, ordered);
+        return await recoverIntegration(tx, run.id, failed, ordered, files);
       })
       : null;
     if (recovered) {
@@ -133,6 +162,9 @@ export function integrationFindings(report: IntegrationReport): string[] {
   for (const t of report.tests.filter((t) => !t.ok)) {
     if (t.error) out.push(`${t.path} stopped: ${t.error}`);
     for (const f of t.failures) out.push(`${t.path}: ${f.replaceAll("\n", " ")}`);
+  }
+  for (const c of (report.config ?? []).filter((c) => c.level === "error")) {
+    out.push(`${c.file}: ${c.rule}: ${c.message}`);
   }
   return out.length > 0 ? out : ["the integration run did not pass"];
 }

@@ -10,7 +10,10 @@
  * Then fixture rows and pgTAP tests are generated from the shared catalog and run there, and the
  * down migrations, newest first, must restore the starting schema (compared as the validator's
  * schema snapshots). The deliverable passes when every migration applies and every test passes;
- * the rollback check is reported as evidence alongside.
+ * the rollback check is reported as evidence alongside. The deployment configuration is checked
+ * against the delivered functions too ({@link checkDeliveredConfig}, pure, nothing runs):
+ * `config.toml` parses and names delivered functions, every variable a function reads is declared,
+ * and `verify_jwt` matches the code; its findings go into the report's `config`.
  *
  * @example
  * ```ts
@@ -18,7 +21,7 @@
  * if (!report.ok) console.log(report.tests.flatMap((t) => t.failures));
  * ```
  */
-import type { IntegrationReport } from "../runs/mod.ts";
+import type { ConfigCheckEvidence, IntegrationReport } from "../runs/mod.ts";
 import {
   SHADOW_OWNER,
   ShadowClosedError,
@@ -30,8 +33,10 @@ import {
 } from "../shadow/mod.ts";
 import {
   boundedSession,
+  checkDeployConfig,
   diffSnapshots,
   extensionsNeeded,
+  type FunctionFile,
   lineOfPosition,
   type ParsedFile,
   parseSqlFile,
@@ -42,6 +47,7 @@ import {
   type ValidationLimits,
   validationLimits,
 } from "../validation/mod.ts";
+import type { DeliveryArtifact } from "./assembly_input.ts";
 import { findFixtures } from "./fixture_search.ts";
 import { fixtureInsertSql, tableKey } from "./fixtures.ts";
 import { type GeneratedTest, generatePgtapTests } from "./pgtap.ts";
@@ -306,4 +312,71 @@ async function checkRollback(
         : ""
     }`,
   };
+}
+
+const FUNCTIONS_FOLDER = "supabase/functions/";
+
+// Variable names of an artifact's `env_vars` meta: names (edge functions) or `{ name }` (setup).
+function envNames(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((v) =>
+    typeof v === "string"
+      ? v
+      : typeof v === "object" && v !== null
+      ? (v as { name?: unknown }).name
+      : null
+  ).filter((n): n is string => typeof n === "string");
+}
+
+/**
+ * The config-agrees check (shared/validation `checkDeployConfig`) on the merged result: every
+ * delivered `config.toml`, every source under `supabase/functions/` (whichever task wrote it), the
+ * variables every task declared (the functions' `env_vars`, the Setup sections) and the
+ * `verify_jwt` the edge-functions agent declared. Each finding names the delivered file it is
+ * about (`supabase/config.toml`, `supabase/functions/notes/index.ts`), so a failure can be
+ * attributed to the task that wrote that file. Pure.
+ *
+ * @example
+ * ```ts
+ * const config = await checkDeliveredConfig(input.artifacts);
+ * if (config.some((f) => f.level === "error")) report.ok = false;
+ * ```
+ */
+export async function checkDeliveredConfig(
+  artifacts: readonly Pick<DeliveryArtifact, "kind" | "path" | "content" | "meta">[],
+): Promise<ConfigCheckEvidence[]> {
+  const configFiles = artifacts
+    .filter((a) => a.path === "config.toml" || a.path.endsWith("/config.toml"))
+    .map((a) => ({ path: a.path, content: a.content }));
+  const functions: FunctionFile[] = artifacts
+    .filter((a) => a.path.startsWith(FUNCTIONS_FOLDER) && /\.(ts|tsx|mts|js|mjs)$/.test(a.path))
+    .map((a) => ({ name: a.path.slice(FUNCTIONS_FOLDER.length), source: a.content }));
+  if (configFiles.length === 0 && functions.length === 0) return [];
+  const declaredVerifyJwt: Record<string, boolean> = {};
+  for (const a of artifacts) {
+    if (
+      a.kind === "edge_function" && typeof a.meta.function_name === "string" &&
+      typeof a.meta.verify_jwt === "boolean"
+    ) {
+      declaredVerifyJwt[a.meta.function_name] = a.meta.verify_jwt;
+    }
+  }
+  const findings = await checkDeployConfig({
+    configFiles,
+    functions,
+    declaredEnv: artifacts.flatMap((a) => envNames(a.meta.env_vars)),
+    declaredVerifyJwt,
+  });
+  const sources = new Set(functions.map((f) => f.name));
+  return findings.map((f) => {
+    const file = f.file ?? "";
+    return {
+      rule: f.rule,
+      level: f.level,
+      // Function findings name `<function>/<file>`: the delivered path is under the folder.
+      file: sources.has(file) ? `${FUNCTIONS_FOLDER}${file}` : file,
+      line: f.line ?? null,
+      message: f.message,
+    };
+  });
 }

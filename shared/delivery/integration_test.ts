@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { closeSharedShadows, sharedShadow } from "../shadow/mod.ts";
-import { BASE_SCHEMA_PATH, validateIntegration } from "./integration.ts";
+import { BASE_SCHEMA_PATH, checkDeliveredConfig, validateIntegration } from "./integration.ts";
 import { orderMigrations } from "./migration_order.ts";
 import { tradeJournalRun } from "./testdata/trade_journal.ts";
 
@@ -114,3 +114,39 @@ Deno.test({
 });
 
 Deno.test({ name: "close the shared shadows", ...sanitizers, fn: closeSharedShadows });
+
+Deno.test("the merged result's config.toml is checked against the delivered functions; findings name the delivered files", async () => {
+  const run = tradeJournalRun();
+  // The trade journal as delivered: its function reads only what the platform and its env list give.
+  assert.deepEqual(await checkDeliveredConfig(run.artifacts), []);
+  const deployment = run.tasks.find((t) => t.agent === "deployment")!;
+  const config = {
+    task_id: deployment.id,
+    kind: "deploy_config",
+    path: "supabase/config.toml",
+    content:
+      "[functions.trade-stats]\nverify_jwt = true\n\n[functions.trade-report]\nverify_jwt = true\n",
+    meta: {},
+    ordinal: 99,
+  };
+  const found = await checkDeliveredConfig([...run.artifacts, config]);
+  assert.deepEqual(found.map((f) => [f.rule, f.level, f.file, f.line]), [
+    ["deploy_config_unknown_function", "error", "supabase/config.toml", 4],
+  ]);
+  assert.match(found[0].message, /\[functions\.trade-report\] names no delivered function/);
+  // A variable the function reads that nobody declared names the function's delivered source.
+  const reads = run.artifacts.map((a) =>
+    a.path === "supabase/functions/trade-stats/index.ts"
+      ? {
+        ...a,
+        content: a.content.replace(
+          "Deno.serve(",
+          'const key = Deno.env.get("FX_KEY");\nDeno.serve(',
+        ),
+      }
+      : a
+  );
+  assert.deepEqual((await checkDeliveredConfig(reads)).map((f) => [f.rule, f.file]), [
+    ["function_env_undeclared", "supabase/functions/trade-stats/index.ts"],
+  ]);
+});

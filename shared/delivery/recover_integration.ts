@@ -13,6 +13,7 @@
  */
 import type { SqlLike } from "../orchestration/mod.ts";
 import {
+  type AttributedFile,
   type AttributedMigration,
   attributeIntegrationFailure,
   escalationClarification,
@@ -37,8 +38,10 @@ export async function recoverIntegration(
   runId: string,
   report: FailedIntegration,
   migrations: readonly AttributedMigration[],
+  /** Every delivered file with its task, for findings on files that are not migrations. */
+  files: readonly AttributedFile[] = [],
 ): Promise<IntegrationRecovery> {
-  const causes = attributeIntegrationFailure(report, migrations);
+  const causes = attributeIntegrationFailure(report, migrations, files);
   const keys = causes.map((c) => c.task);
   const [budget] = await sql<
     { limit: number; used: number; limit_usd: number | null; used_usd: number | null }[]

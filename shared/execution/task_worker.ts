@@ -90,6 +90,11 @@ export interface ArtifactValidator {
     baseSql?: string | null;
     /** Also return the resulting schema (checkpoints and plan contracts read it). */
     schema?: boolean;
+    /**
+     * The outputs of the tasks this one depends on (e.g. the api-data agent's documented endpoints
+     * a function is held to, the edge-functions agent's functions a config deploys).
+     */
+    dependencies?: readonly { agent: string; output: unknown }[];
     signal?: AbortSignal;
   }): Promise<ValidationSummary>;
 }
@@ -175,6 +180,7 @@ export async function handleTaskMessage(
       artifacts,
       accepted: work.acceptedMigrations,
       baseSql: work.run.context.schema_sql ?? null,
+      dependencies: work.dependencies,
       signal: lease.signal,
     });
     // The plan's checkpoints after this task and the contracts it consumes (shared/checkpoints).

@@ -8,6 +8,9 @@
  * - a pgTAP file that fails → its subject table → the last task, in apply order, whose migrations
  *   change that table (create it, alter it, put a policy, trigger or index on it) — the table's
  *   owner (the task that created it) when none changed it after;
+ * - a deployment configuration finding (`config.toml` naming a missing function, an undeclared env
+ *   var, a `verify_jwt` the code contradicts) → the task that wrote the file it names (the
+ *   deployment task for `config.toml`, the edge-functions task for a function's source);
  * - nothing attributable → every task that delivered a migration (a whole-result failure).
  * - the user's own schema (not a task's file) does not apply → nobody: no task can fix it.
  *
@@ -31,10 +34,19 @@ export interface AttributedMigration {
   agent: string;
 }
 
+/** A delivered file (any kind) and the task that produced it. */
+export interface AttributedFile {
+  path: string;
+  task: string;
+  agent: string;
+}
+
 /** The parts of the integration report attribution reads. */
 export interface FailedIntegration {
   migrations: { path: string; ok: boolean; error: string | null }[];
   tests: { path: string; ok: boolean; failures: string[]; error: string | null }[];
+  /** Config-agrees findings on delivered files (only errors are attributed). */
+  config?: { rule: string; level: string; file: string; message: string }[];
 }
 
 /** One task held responsible, with the findings that point at it. */
@@ -78,6 +90,8 @@ export function changesTable(sql: string, table: string): boolean {
 export function attributeIntegrationFailure(
   report: FailedIntegration,
   migrations: readonly AttributedMigration[],
+  /** Every delivered file with its task (for config findings); default none. */
+  files: readonly AttributedFile[] = [],
 ): IntegrationCause[] {
   const causes = new Map<string, IntegrationCause>();
   const blame = (
@@ -120,10 +134,22 @@ export function attributeIntegrationFailure(
       });
     }
   }
+  for (const c of (report.config ?? []).filter((c) => c.level === "error")) {
+    const origin = files.find((f) => f.path === c.file);
+    if (origin) {
+      blame(origin, "origin", {
+        file: c.file,
+        message: `the deployment configuration disagrees with the functions (${c.rule}): ` +
+          c.message,
+      });
+    }
+  }
   if (causes.size === 0) {
     const summary = [
       ...report.migrations.filter((m) => !m.ok).map((m) => `${m.path}: ${m.error}`),
       ...report.tests.filter((t) => !t.ok).map((t) => `${t.path}: ${t.error ?? t.failures[0]}`),
+      ...(report.config ?? []).filter((c) => c.level === "error")
+        .map((c) => `${c.file}: ${c.rule}: ${c.message}`),
     ].join("; ") || "the integration run did not pass";
     for (const m of migrations) {
       if (!causes.has(m.task)) {

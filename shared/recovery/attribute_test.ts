@@ -99,3 +99,38 @@ Deno.test("test subjects and table changes are read from names and SQL", () => {
     false,
   );
 });
+
+Deno.test("a deployment configuration finding falls on the task that wrote the file it names", () => {
+  const files = [
+    ...migrations.map((m) => ({ path: m.path, task: m.task, agent: m.agent })),
+    { path: "supabase/functions/notes/index.ts", task: "T4", agent: "edge-functions" },
+    { path: "supabase/config.toml", task: "T5", agent: "deployment" },
+  ];
+  const causes = attributeIntegrationFailure(
+    {
+      ...ok,
+      config: [
+        {
+          rule: "deploy_config_unknown_function",
+          level: "error",
+          file: "supabase/config.toml",
+          message: "[functions.notez] names no delivered function",
+        },
+        {
+          rule: "function_env_undeclared",
+          level: "error",
+          file: "supabase/functions/notes/index.ts",
+          message: "notes reads FX_KEY",
+        },
+        { rule: "some_warning", level: "warn", file: "supabase/config.toml", message: "ignored" },
+      ],
+    },
+    migrations,
+    files,
+  );
+  assert.deepEqual(causes.map((c) => [c.task, c.agent, c.rule, c.findings.length]), [
+    ["T5", "deployment", "origin", 1],
+    ["T4", "edge-functions", "origin", 1],
+  ]);
+  assert.match(causes[0].findings[0].message, /deploy_config_unknown_function.*notez/);
+});

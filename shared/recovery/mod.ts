@@ -69,6 +69,7 @@ export {
 export { type FailingTask, rerouteTask, tablesCreatedBy } from "./reroute.ts";
 export { RecoveryDecisionRecord } from "./record.ts";
 export {
+  type AttributedFile,
   type AttributedMigration,
   attributeIntegrationFailure,
   changesTable,

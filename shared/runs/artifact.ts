@@ -203,10 +203,25 @@ export const RollbackEvidence = z.object({
   detail: z.string(),
 });
 
+/**
+ * A finding of the config-agrees check on the merged result (`config.toml` names delivered
+ * functions, every env var a function reads is declared, `verify_jwt` matches the code), on the
+ * delivered file it concerns.
+ */
+export const ConfigCheckEvidence = z.object({
+  rule: z.string(),
+  level: z.enum(["error", "warn", "info"]),
+  file: z.string().meta({ description: "The delivered file, e.g. supabase/config.toml." }),
+  line: z.int().nullable(),
+  message: z.string(),
+});
+export type ConfigCheckEvidence = z.infer<typeof ConfigCheckEvidence>;
+
 /** The merged result validated on a shadow database. */
 export const IntegrationReport = z.object({
   ok: z.boolean().meta({
-    description: "Every migration applied from scratch and every pgTAP test passed.",
+    description: "Every migration applied from scratch, every pgTAP test passed and the " +
+      "deployment configuration agrees with the functions (no error in `config`).",
   }),
   backend: z.string(),
   duration_ms: z.number(),
@@ -217,6 +232,10 @@ export const IntegrationReport = z.object({
       "Rows the behavioural tests insert, per table; a table without one gets structural tests only.",
   }),
   rollback: RollbackEvidence.nullable(),
+  config: z.array(ConfigCheckEvidence).optional().meta({
+    description: "Findings of the config-agrees check on the merged result (absent: none, or " +
+      "a report made before it existed).",
+  }),
 }).meta({ id: "IntegrationReport" });
 export type IntegrationReport = z.infer<typeof IntegrationReport>;
 

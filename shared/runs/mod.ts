@@ -39,6 +39,7 @@ export { RunEvent } from "./event.ts";
 export {
   Artifact,
   ArtifactKind,
+  ConfigCheckEvidence,
   Deliverable,
   DELIVERABLE_FOLDER,
   DeliverableFile,

@@ -24,6 +24,10 @@ import {
   type BaselineInput,
   ChannelCase,
   type ChannelProbe,
+  checkDeployConfig,
+  type DeployConfigInput,
+  type DocumentedEndpoint,
+  DocumentedEndpointInput,
   type Finding,
   finding,
   type FunctionFile,
@@ -62,13 +66,20 @@ export function createShadowValidator(
   const shadow = ports.shadow ?? (env.SHADOW_DATABASE_URL ? "postgres" : "pglite");
   const rows = ports.benchmarkRows ?? positiveInt(env.BT_INDEX_BENCH_ROWS);
   return {
-    async validate({ artifacts, accepted, baseSql, schema }): Promise<ValidationSummary> {
-      const request = validationRequest(artifacts);
-      if (
-        request.files.length === 0 && request.functions.length === 0 &&
-        request.notJoined.length === 0
-      ) {
-        return { ok: true, errors: 0, warnings: 0, findings: [] };
+    async validate(
+      { artifacts, accepted, baseSql, schema, dependencies },
+    ): Promise<ValidationSummary> {
+      const request = validationRequest(artifacts, dependencies);
+      const config = request.deployConfig ? await ownDeployFindings(request.deployConfig) : [];
+      if (request.files.length === 0 && request.functions.length === 0) {
+        const findings = [...config, ...request.notJoined];
+        const errors = findings.filter((f) => f.level === "error").length;
+        return {
+          ok: errors === 0,
+          errors,
+          warnings: findings.filter((f) => f.level === "warn").length,
+          findings,
+        };
       }
       const baseline: BaselineInput[] = [
         ...(baseSql ? [{ name: "project_schema.sql", sql: baseSql }] : []),
@@ -81,14 +92,16 @@ export function createShadowValidator(
         channels: request.channels,
         channelProbe: ports.channelProbe,
         runFunctions: ports.runFunctions ?? true,
+        endpoints: request.endpoints,
+        verifyJwt: request.verifyJwt,
         benchmark: ports.benchmark === false ? false : rows ? { rows } : true,
         baseline,
         shadow,
         schema,
       });
-      const findings = [...report.findings, ...request.notJoined];
+      const findings = [...report.findings, ...config, ...request.notJoined];
       const summary: ShadowValidationSummary = {
-        ok: report.ok,
+        ok: report.ok && !config.some((f) => f.level === "error"),
         errors: findings.filter((f) => f.level === "error").length,
         warnings: findings.filter((f) => f.level === "warn").length,
         findings,
@@ -101,14 +114,39 @@ export function createShadowValidator(
   };
 }
 
+/** The deploy-config check of an attempt, and which files of it are the attempt's own. */
+export interface OwnDeployConfig {
+  input: DeployConfigInput;
+  /** Paths (config files, `<function>/<file>` sources) this attempt delivered. */
+  own: ReadonlySet<string>;
+}
+
+/**
+ * `checkDeployConfig` on the attempt together with what it builds on, keeping only the findings on
+ * the attempt's own files: a deployment attempt answers for its `config.toml`, not for an
+ * undeclared variable in the functions an earlier task wrote.
+ */
+async function ownDeployFindings(config: OwnDeployConfig): Promise<Finding[]> {
+  return (await checkDeployConfig(config.input)).filter((f) => f.file && config.own.has(f.file));
+}
+
 /** What of an attempt's artifacts the validator checks. Pure. */
-export function validationRequest(artifacts: readonly ArtifactDraft[]): {
+export function validationRequest(
+  artifacts: readonly ArtifactDraft[],
+  dependencies: readonly { agent: string; output: unknown }[] = [],
+): {
   files: MigrationInput[];
   queries: QueryCheck[];
   functions: FunctionFile[];
   channels: ChannelCase[];
   /** Info findings for private channels that cannot be joined as "the owner". */
   notJoined: Finding[];
+  /** The endpoints the functions are held to (the api-data dependencies' `ApiEndpoint`s). */
+  endpoints: DocumentedEndpoint[];
+  /** `verify_jwt` per function, as the edge-functions agent declared it. */
+  verifyJwt: Record<string, boolean>;
+  /** The config-agrees check, when the attempt delivers a `config.toml` or functions. */
+  deployConfig?: OwnDeployConfig;
 } {
   const files = artifacts.filter((a) => a.kind === "migration").map((a) => ({
     name: fileName(a.path),
@@ -153,8 +191,113 @@ export function validationRequest(artifacts: readonly ArtifactDraft[]): {
       { file: `channel ${a.meta.topic.slice(0, 200)}`, line: null },
     ));
   }
+  const verifyJwt: Record<string, boolean> = {};
+  const declaredEnv: string[] = [];
+  for (const a of artifacts) {
+    if (
+      a.kind === "edge_function" && typeof a.meta.function_name === "string" &&
+      typeof a.meta.verify_jwt === "boolean"
+    ) {
+      verifyJwt[a.meta.function_name] = a.meta.verify_jwt;
+    }
+    declaredEnv.push(...envNames(a.meta.env_vars));
+  }
+  const earlier = dependencies.map((d) => artifactsOf(d.output));
+  const endpoints = earlier.flatMap((o) => o.endpoints);
+  const configFiles = artifacts
+    .filter((a) => a.path === "config.toml" || a.path.endsWith("/config.toml"))
+    .map((a) => ({ path: a.path, content: a.content }));
+  const earlierFunctions = earlier.flatMap((o) => o.functions);
+  const deployConfig: OwnDeployConfig | undefined = configFiles.length > 0 || functions.length > 0
+    ? {
+      input: {
+        configFiles,
+        functions: [
+          ...functions,
+          ...earlierFunctions.filter((f) => !functions.some((g) => g.name === f.name)),
+        ],
+        declaredEnv: [...declaredEnv, ...earlier.flatMap((o) => o.env)],
+        declaredVerifyJwt: {
+          ...Object.fromEntries(earlier.flatMap((o) => Object.entries(o.verifyJwt))),
+          ...verifyJwt,
+        },
+      },
+      own: new Set([...configFiles.map((f) => f.path), ...functions.map((f) => f.name)]),
+    }
+    : undefined;
   // The index queries need the SQL that creates their indexes; without files they cannot run.
-  return { files, queries: files.length > 0 ? queries : [], functions, channels, notJoined };
+  return {
+    files,
+    queries: files.length > 0 ? queries : [],
+    functions,
+    channels,
+    notJoined,
+    endpoints,
+    verifyJwt,
+    ...(deployConfig ? { deployConfig } : {}),
+  };
+}
+
+// Variable names from an artifact's `env_vars` meta: names (edge functions) or `{ name }` (setup).
+function envNames(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((v) =>
+    typeof v === "string"
+      ? v
+      : typeof v === "object" && v !== null
+      ? (v as { name?: unknown }).name
+      : null
+  ).filter((n): n is string => typeof n === "string");
+}
+
+/**
+ * What an earlier task's output (an agent's envelope, read structurally: it is stored JSON) gives
+ * this validation: its documented endpoints, its functions' sources, declared env and verify_jwt.
+ */
+function artifactsOf(output: unknown): {
+  endpoints: DocumentedEndpoint[];
+  functions: FunctionFile[];
+  env: string[];
+  verifyJwt: Record<string, boolean>;
+} {
+  const artifacts = typeof output === "object" && output !== null
+    ? (output as { artifacts?: unknown }).artifacts
+    : undefined;
+  const list = (key: string): unknown[] => {
+    const v = typeof artifacts === "object" && artifacts !== null
+      ? (artifacts as Record<string, unknown>)[key]
+      : undefined;
+    return Array.isArray(v) ? v : [];
+  };
+  const endpoints = list("endpoints").flatMap((e) => {
+    const parsed = DocumentedEndpointInput.safeParse(e);
+    return parsed.success ? [parsed.data] : [];
+  });
+  const functions: FunctionFile[] = [];
+  const verifyJwt: Record<string, boolean> = {};
+  const env = envNames(list("env_vars"));
+  for (const f of list("functions")) {
+    if (typeof f !== "object" || f === null) continue;
+    const fn = f as {
+      function_name?: unknown;
+      verify_jwt?: unknown;
+      env_vars?: unknown;
+      files?: unknown;
+    };
+    if (typeof fn.function_name !== "string") continue;
+    if (typeof fn.verify_jwt === "boolean") verifyJwt[fn.function_name] = fn.verify_jwt;
+    env.push(...envNames(fn.env_vars));
+    for (const file of Array.isArray(fn.files) ? fn.files : []) {
+      const { path, content } = (file ?? {}) as { path?: unknown; content?: unknown };
+      if (
+        typeof path === "string" && typeof content === "string" &&
+        /\.(ts|tsx|mts|js|mjs)$/.test(path)
+      ) {
+        functions.push({ name: `${fn.function_name}/${path}`, source: content });
+      }
+    }
+  }
+  return { endpoints, functions, env, verifyJwt };
 }
 
 const MAX_CHANNELS = 10;

@@ -88,6 +88,10 @@ export interface FunctionRunOptions {
 }
 
 const SUBMISSION = "submission";
+/** What Deno says when `--cached-only` meets an import that is not in its cache. */
+const UNCACHED = /--cached-only is specified/;
+/** How long after its last answer a function is watched for exiting, in ms. */
+const EXIT_GRACE_MS = 10;
 const READY = "BT_FUNCTION_LISTENING";
 
 // Runs in the child before the function: every `Deno.serve` listens on the probe's port only.
@@ -205,9 +209,10 @@ function start(args: string[], env: Record<string, string>, cwd: string, bootMs:
   }).spawn();
   let err = "";
   const decoder = new TextDecoder();
-  (async () => {
+  const errDone = (async () => {
+    const text = new TextDecoder();
     for await (const chunk of child.stderr) {
-      if (err.length < 16_000) err += decoder.decode(chunk, { stream: true });
+      if (err.length < 16_000) err += text.decode(chunk, { stream: true });
     }
   })().catch(() => {});
   const ready = (async (): Promise<string | null> => {
@@ -226,6 +231,8 @@ function start(args: string[], env: Record<string, string>, cwd: string, bootMs:
         out = out.slice(-READY.length);
       }
       const status = await child.status;
+      // All it said before it ended (the reason it did not start is in there).
+      await errDone;
       return status.signal === "SIGKILL"
         ? `it did not listen within ${bootMs / 1000} s`
         : `it exited with code ${status.code} before listening`;
@@ -323,15 +330,20 @@ export async function runFunctionChecks(
       await Deno.writeTextFile(path, f.source);
     }
     const config = join(dir, "deno.json");
-    // Downloads what the functions import, running none of it; the run itself is offline.
-    const cache = await new Deno.Command(Deno.execPath(), {
-      args: ["cache", "--quiet", "--config", config, ...entries.map((e) => join(root, e))],
-      cwd: dir,
-      env: typecheckChildEnv((name) => name === "DENO_DIR" ? denoDir : Deno.env.get(name)),
-      clearEnv: true,
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    // Downloads what the functions import, running none of it; the runs themselves are offline
+    // (`--cached-only`). Usually the graph is cached already (the type-check and earlier
+    // validations fetched it), so a function is started first and the cache filled only when one
+    // stops for an import not in it — then once for all functions, and that function retried.
+    let cache: Promise<boolean> | undefined;
+    const fillCache = () =>
+      cache ??= new Deno.Command(Deno.execPath(), {
+        args: ["cache", "--quiet", "--config", config, ...entries.map((e) => join(root, e))],
+        cwd: dir,
+        env: typecheckChildEnv((name) => name === "DENO_DIR" ? denoDir : Deno.env.get(name)),
+        clearEnv: true,
+        stdout: "null",
+        stderr: "null",
+      }).output().then((o) => o.success);
     const users = typeof seeded === "object"
       ? {
         owner: await mintUserToken(secret, { sub: seeded.owner.id, email: seeded.owner.email }),
@@ -376,17 +388,22 @@ export async function runFunctionChecks(
         String(port),
         `file://${join(root, entry)}`,
       ];
-      const started = start(args, env, dir, bootMs);
+      let started = start(args, env, dir, bootMs);
       try {
-        const notReady = await started.ready;
+        let notReady = await started.ready;
+        if (notReady && !cache && UNCACHED.test(started.stderr())) {
+          await started.child.status;
+          await fillCache();
+          started = start(args, env, dir, bootMs);
+          notReady = await started.ready;
+        }
         if (notReady) {
           const text = redactPaths(started.stderr(), root, files).trim().split("\n").slice(0, 6)
             .join("\n");
           out.push(finding(
             "function_boot_error",
             `${entry} did not start: ${notReady}${
-              cache.success ? "" : " (its imports could " +
-                "not be downloaded)"
+              cache && !(await cache) ? " (its imports could not be downloaded)" : ""
             }${text ? `:\n${text}` : ""}`,
             where,
           ));
@@ -418,9 +435,11 @@ export async function runFunctionChecks(
             ...await isolationChecks(base, name, entry, contract, users, seeded, requestMs, where),
           );
         }
+        // A process that died during the checks has long been seen; a short grace catches one
+        // that exits right after its last answer.
         const exited = await Promise.race([
           started.child.status.then(() => true),
-          new Promise<false>((r) => setTimeout(() => r(false), 50)),
+          new Promise<false>((r) => setTimeout(() => r(false), EXIT_GRACE_MS)),
         ]);
         if (exited) {
           out.push(finding(

@@ -1,7 +1,7 @@
 /**
  * `POST /functions/v1/validate`: the validator over HTTP for SQL a signed-in user brings. The body
  * is a {@link ValidateRequest} (`{ files: [{ name, sql, down? }], baseline?, queries?, functions?,
- * channels?, runFunctions?, benchmark?, shadow? }`); the answer is `{ ok, findings, durationMs }` with status 200 whatever the verdict —
+ * channels?, runFunctions?, endpoints?, verifyJwt?, benchmark?, shadow? }`); the answer is `{ ok, findings, durationMs }` with status 200 whatever the verdict —
  * findings are the result, not an error. Bad input is a 400 in the shared error shape, a missing
  * or non-user token a 401, a user over their limits (validations in flight, request rate) a 429
  * with `Retry-After`. Every request gets a fresh shadow; the product database only keeps the
@@ -142,6 +142,8 @@ export function createValidateApp(deps: ValidateAppDeps) {
         channels: request.channels,
         channelProbe: deps.channelProbe,
         runFunctions: request.runFunctions,
+        endpoints: request.endpoints,
+        verifyJwt: request.verifyJwt,
         benchmark: request.benchmark,
         shadow: await shadowOf(backend),
       });

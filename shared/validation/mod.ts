@@ -28,6 +28,7 @@ export {
 } from "./bounds.ts";
 export {
   BaselineInput,
+  DocumentedEndpointInput,
   downFileName,
   MigrationInput,
   ValidateRequest,

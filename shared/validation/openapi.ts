@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { ErrorBody } from "../http/mod.ts";
 import { Finding } from "./finding.ts";
-import { ValidateRequest, ValidationReport } from "./request.ts";
+import { DocumentedEndpointInput, ValidateRequest, ValidationReport } from "./request.ts";
 
 /** The document; `server` is the functions URL (default `/functions/v1`). */
 export function validateOpenApi(server = "/functions/v1"): Record<string, unknown> {
@@ -46,7 +46,7 @@ export function validateOpenApi(server = "/functions/v1"): Record<string, unknow
       securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
       schemas: {
         ...components("output", { ValidationReport, Finding, ErrorBody }),
-        ...components("input", { ValidateRequest }),
+        ...components("input", { ValidateRequest, DocumentedEndpoint: DocumentedEndpointInput }),
       },
     },
     security: [{ bearer: [] }],

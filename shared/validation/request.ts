@@ -53,6 +53,26 @@ function functionCount(files: readonly { name: string }[]): number {
     .length;
 }
 
+const MAX_SCHEMA = 64 * 1024;
+
+/**
+ * A documented endpoint to hold a function to: the parts of the api-data agent's `ApiEndpoint`
+ * (shared/agents/artifact_schemas.ts) the contract checks read — an `ApiEndpoint` as the agent
+ * wrote it is accepted as it is (its other keys are ignored).
+ */
+export const DocumentedEndpointInput = z.object({
+  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+  /** e.g. `/functions/v1/notes/{id}`; only paths under `/functions/v1/` are called. */
+  path: z.string().min(1).max(500).startsWith("/"),
+  /** JSON Schema (as text) of the request body; null or absent if none. */
+  request: z.string().max(MAX_SCHEMA).nullable().default(null),
+  /** JSON Schema (as text) of a successful response body. */
+  response: z.string().max(MAX_SCHEMA),
+  /** The documented error statuses. */
+  errors: z.array(z.object({ status: z.int().min(100).max(599) }).loose()).max(30).default([]),
+}).loose().meta({ id: "DocumentedEndpoint" });
+export type DocumentedEndpointInput = z.infer<typeof DocumentedEndpointInput>;
+
 /** A validation request (the body of `POST /validate`). */
 export const ValidateRequest = z.object({
   /** Migrations applied in the given order, after the baseline. */
@@ -75,6 +95,18 @@ export const ValidateRequest = z.object({
    * (`function_probe_not_run`) says they were not started. At most 10 functions.
    */
   runFunctions: z.boolean().optional(),
+  /**
+   * With `runFunctions`: the documented endpoints (`ApiEndpoint`s); each under
+   * `/functions/v1/<function>` is called as a signed-in user and its answer judged against the
+   * documented statuses and the response JSON Schema (ajv): `function_contract_mismatch`.
+   */
+  endpoints: z.array(DocumentedEndpointInput).max(50).optional(),
+  /**
+   * With `runFunctions`: `verify_jwt` per function name as deployed (default true); where false,
+   * a call without a token need not answer 401.
+   */
+  verifyJwt: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/).max(100), z.boolean())
+    .optional(),
   /**
    * Measure each query's index with `EXPLAIN (ANALYZE, BUFFERS)` before and after on synthetic
    * rows (default on with 50 000 rows per queried table; `false` skips it; `rows` from 1 000 to

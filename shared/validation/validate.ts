@@ -40,8 +40,14 @@ import {
   tablesTouched,
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
-import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
+import {
+  FunctionFile,
+  importEscapes,
+  typecheckFunctions,
+  typecheckImportMap,
+} from "./typecheck.ts";
 import { functionEntries, functionProbeNotRun, runFunctionChecks } from "./function_run.ts";
+import type { DocumentedEndpoint } from "./function_contract.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
 import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
@@ -97,6 +103,17 @@ export interface ValidateOptions {
   runFunctions?: boolean;
   /** Also return the resulting schema's keys (`report.schema`; plan contracts are checked on it). */
   schema?: boolean;
+  /**
+   * Documented endpoints (the api-data agent's `ApiEndpoint`s): with `runFunctions`, those under
+   * `/functions/v1/<function>` are called and their answers judged against the declared status and
+   * response JSON Schema (`function_contract_mismatch`).
+   */
+  endpoints?: readonly DocumentedEndpoint[];
+  /**
+   * `verify_jwt` per function name (default true): where false, a call without a token need not
+   * get 401.
+   */
+  verifyJwt?: Readonly<Record<string, boolean>>;
 }
 
 /** Why applying stopped. */
@@ -447,8 +464,13 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
         lap("channels");
       }
       if (options.runFunctions && options.functions?.length) {
-        // Only what passed the import check is started; the subprocess is the boundary anyway.
-        const refused = (await typecheck).some((f) => f.rule === "import_not_allowed");
+        // Only what passed the import check (and has well-formed names) is started; the
+        // subprocess is the boundary anyway. The check is the static one, not `deno check`, which
+        // runs alongside in its own process: waiting for it would put its whole time (a second or
+        // more) in front of every function run.
+        const functions = options.functions;
+        const refused = functions.some((f) => !FunctionFile.shape.name.safeParse(f.name).success) ||
+          (await importEscapes(functions, await typecheckImportMap())).length > 0;
         const entries = functionEntries(options.functions);
         // The functions share what is left of the validation's time (the rollback check keeps its
         // reserve): each boot and call gets its part, so many functions cannot hold a request long.
@@ -459,9 +481,17 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
           );
         } else if (!refused) {
           const share = left / Math.max(1, entries.length);
+          // The session is idle here (probes and channels are done) and holds the run's schema:
+          // the function run seeds an owner and another user on it, serves PostgREST on it as
+          // each caller, and deletes what it seeded before the checks below.
           findings.push(
-            ...await runFunctionChecks(options.functions, {
+            ...await runFunctionChecks(functions, {
               databaseUrl: session.connectionUrl ? await session.connectionUrl(8) : undefined,
+              session,
+              catalog: after,
+              exposedSchemas: [...exposed],
+              endpoints: options.endpoints,
+              verifyJwt: options.verifyJwt,
               bootTimeoutMs: Math.round(Math.min(20_000, Math.max(5_000, share * 0.8))),
               requestTimeoutMs: Math.round(Math.min(5_000, Math.max(1_000, share * 0.1))),
             }),

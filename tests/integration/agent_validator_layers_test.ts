@@ -21,6 +21,7 @@ import {
 } from "../../shared/validation/mod.ts";
 import { localChannelProbe } from "../../supabase/local/realtime/mod.ts";
 import { shadowAdminUrl } from "../_support/db.ts";
+import { endpointOf, FUNCTION_CASES, SCHEMA } from "../fixtures/functions/corpus/cases.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -99,14 +100,16 @@ function channel(topic: string): ArtifactDraft {
   };
 }
 
-function fn(name: string, source: string): ArtifactDraft {
+function fn(name: string, source: string, env = ["SUPABASE_JWT_SECRET"]): ArtifactDraft {
   return {
     kind: "edge_function",
     path: `supabase/functions/${name}/index.ts`,
     content: source,
-    meta: { function_name: name, entrypoint: true },
+    meta: { function_name: name, entrypoint: true, verify_jwt: true, env_vars: env },
   };
 }
+
+const corpus = (name: string) => FUNCTION_CASES.find((c) => c.name === name)!.source;
 
 Deno.test(
   "the agents' validator proves functions, channels and indexes by default",
@@ -138,6 +141,90 @@ Deno.test(
         );
         assert.equal(summary.ok, false);
       });
+
+      await t.step(
+        "an edge-functions attempt is run as the owner and another user, and held to the " +
+          "api-data task's documented endpoints",
+        async () => {
+          const names = ["notes-correct", "notes-service-role-leak", "notes-contradicts-schema"];
+          const summary = await validator.validate({
+            agent: "edge-functions",
+            artifacts: names.map((n) =>
+              fn(n, corpus(n), ["SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY"])
+            ),
+            // The schema an earlier task delivered, accepted by the run.
+            accepted: [{ path: "supabase/migrations/notes.sql", up: SCHEMA, down: null }],
+            // What it depends on: the api-data task documented the functions' endpoints.
+            dependencies: [{
+              agent: "api-data",
+              output: { summary: "", artifacts: { endpoints: names.map(endpointOf) } },
+            }],
+          });
+          assert.deepEqual(
+            rules(summary.findings, "function_"),
+            [
+              ["function_contract_mismatch", "notes-contradicts-schema/index.ts"],
+              ["function_isolation_leak", "notes-service-role-leak/index.ts"],
+            ],
+            show(summary.findings),
+          );
+          const messages = show(summary.findings);
+          assert.match(
+            messages,
+            /as another user answered 200 with the owner's rows of public\.notes/,
+          );
+          assert.match(messages, /answered 200 with a body its response schema refuses/);
+          assert.equal(summary.ok, false);
+        },
+      );
+
+      await t.step(
+        "a deployment attempt whose config.toml names a function nobody delivered is refused",
+        async () => {
+          const config = (body: string): ArtifactDraft => ({
+            kind: "deploy_config",
+            path: "supabase/config.toml",
+            content: body,
+            meta: {},
+          });
+          const earlier = [{
+            agent: "edge-functions",
+            output: {
+              artifacts: {
+                functions: [{
+                  function_name: "notes-correct",
+                  verify_jwt: true,
+                  env_vars: [],
+                  files: [{ path: "index.ts", content: corpus("notes-correct") }],
+                }],
+                env_vars: [],
+              },
+            },
+          }];
+          const wrong = await validator.validate({
+            agent: "deployment",
+            artifacts: [
+              config("[functions.notes-correct]\nverify_jwt = true\n[functions.notes]\n"),
+            ],
+            accepted: [],
+            dependencies: earlier,
+          });
+          assert.deepEqual(
+            (wrong.findings as Finding[]).map((f) => [f.rule, f.file, f.object]),
+            [["deploy_config_unknown_function", "supabase/config.toml", "functions.notes"]],
+            show(wrong.findings),
+          );
+          assert.equal(wrong.ok, false);
+          const right = await validator.validate({
+            agent: "deployment",
+            artifacts: [config("[functions.notes-correct]\nverify_jwt = true\n")],
+            accepted: [],
+            dependencies: earlier,
+          });
+          assert.deepEqual(right.findings, [], show(right.findings));
+          assert.ok(right.ok);
+        },
+      );
 
       await t.step(
         "a websocket channel any signed-in user reads is caught over the probe service",

@@ -49,6 +49,8 @@ async function seedDeliveringRun(
   sql: Sql,
   tamper: Tamper = (s) => s,
   context: { schema_sql?: string } = {},
+  /** Changes an agent's output before it is accepted (to plant a defect outside the SQL). */
+  edit: (agent: string, output: { artifacts: Record<string, unknown> }) => void = () => {},
 ) {
   const owner = crypto.randomUUID();
   await sql`insert into auth.users (id, email) values (${owner}, ${`${owner}@example.test`})`;
@@ -87,6 +89,7 @@ async function seedDeliveringRun(
     for (const task of queued) {
       const spec = TRADE_JOURNAL_TASKS.find((t) => t.key === task.key)!;
       const output = structuredClone(spec.output);
+      edit(spec.agent, output as { artifacts: Record<string, unknown> });
       for (
         const m of (output.artifacts as { migrations?: { up_sql: string }[] }).migrations ?? []
       ) {
@@ -370,6 +373,39 @@ Deno.test("a migration that does not apply from scratch names the file and line,
   assert.match(failedMigration.path, /_add_journal_query_indexes\.sql$/);
   assert.match(failedMigration.error!, /^line 2: column "executed" does not exist/);
   assert.deepEqual(outcome.integration!.tests, []);
+});
+
+Deno.test("a config.toml naming a function nobody delivered fails delivery and sends the deployment task back", async () => {
+  await using db = await freshDatabase();
+  const { runId, msgId } = await seedDeliveringRun(db.sql, undefined, {}, (agent, output) => {
+    if (agent !== "deployment") return;
+    (output.artifacts.files as { path: string; content: string; description: string }[]).push({
+      path: "supabase/config.toml",
+      content: "[functions.trade-stats]\nverify_jwt = true\n\n[functions.trade-report]\n" +
+        "verify_jwt = true\n",
+      description: "Function settings.",
+    });
+  });
+  await using validationShadow = await shadow();
+  const outcome = await deliverRun(
+    { sql: db.sql, shadow: validationShadow },
+    { id: runId },
+    msgId,
+  );
+  assert.equal(outcome.status, "recovering");
+  assert.deepEqual(outcome.wake, ["deployment"]);
+  // The migrations and their tests passed; the configuration is what failed.
+  const report = outcome.integration!;
+  assert.ok(report.migrations.every((m) => m.ok) && report.tests.every((t) => t.ok));
+  assert.deepEqual(report.config?.map((c) => [c.rule, c.file]), [
+    ["deploy_config_unknown_function", "supabase/config.toml"],
+  ]);
+  const decisions = await db.sql<{ key: string; strategy: string; reason: string }[]>`
+    select t.key, d.strategy, d.reason from backend_team.recovery_decisions d
+      join backend_team.tasks t on t.id = d.task_id
+     where d.run_id = ${runId} and d.class = 'integration'`;
+  assert.deepEqual(decisions.map((d) => [d.key, d.strategy]), [["T5", "retry"]]);
+  assert.match(decisions[0].reason, /\[functions\.trade-report\] names no delivered function/);
 });
 
 Deno.test("without a shadow database the run still completes, and the deliverable says it was not validated together", async () => {

@@ -7,6 +7,7 @@
  * gets nothing.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { createPgliteShadow, createPostgresShadow } from "../../shared/shadow/mod.ts";
 import {
   type Finding,
@@ -133,6 +134,33 @@ Deno.serve((req) => {
   );
 });
 
+Deno.test("a function whose imports are not cached yet is started after one deno cache of them", async () => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  await using session = await shadow.open();
+  // An empty Deno cache: the first start (offline, --cached-only) stops on its npm: import, the
+  // imports are fetched once (running none of the code), and the function starts.
+  const denoDir = await Deno.makeTempDir({ prefix: "bt_function_run_cache_" });
+  try {
+    const found = await runFunctionChecks([{ name: "good/index.ts", source: GOOD }], {
+      databaseUrl: await session.connectionUrl!(4),
+      denoDir,
+    });
+    assert.deepEqual(found, [], show(found));
+    const fetched = [...Deno.readDirSync(join(denoDir, "npm", "registry.npmjs.org"))]
+      .map((e) => e.name);
+    assert.ok(fetched.includes("hono"), fetched.join(", "));
+    // With nothing to fetch (an import that does not exist) the boot error says so.
+    const missing = await runFunctionChecks([{
+      name: "missing/index.ts",
+      source: 'import "npm:@bt-probe-nonexistent/never@1.0.0";\nDeno.serve(() => new Response());',
+    }], { databaseUrl: await session.connectionUrl!(4), denoDir });
+    assert.deepEqual(missing.map((f) => f.rule), ["function_boot_error"], show(missing));
+    assert.match(missing[0].message, /its imports could not be downloaded/);
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
+});
+
 Deno.test("validateMigrations runs the functions on its own shadow when asked", async (t) => {
   const files = [{ name: "notes.sql", sql: "create table public.notes (id bigint primary key);" }];
   const functions = [
@@ -238,7 +266,7 @@ Deno.test("the delivered-function corpus: leaks, crashes, schema contradictions 
   );
 });
 
-Deno.test("the nine-agents scenario's board-summary runs isolated on its migration; its missing CORS is caught", async () => {
+Deno.test("the nine-agents scenario's board-summary runs isolated on its migration and keeps its contract; without CORS it is caught", async () => {
   const fixture = (name: string) =>
     Deno.readTextFile(new URL(`../fixtures/nine_agents/${name}`, import.meta.url));
   await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
@@ -278,9 +306,23 @@ Deno.test("the nine-agents scenario's board-summary runs isolated on its migrati
     },
   );
   // Boards and cards were seeded for the owner and the owner saw them (no "not shown"); the
-  // other user saw none (no leak); only the OPTIONS preflight without CORS headers is wrong.
-  assert.deepEqual(found.map((f) => f.rule), ["function_contract_mismatch"], show(found));
-  assert.match(found[0].message, /OPTIONS preflight got 405 without Access-Control-Allow-Origin/);
+  // other user saw none (no leak); the preflight, the 401 and the 405 on malformed JSON hold.
+  assert.deepEqual(found.map((f) => f.rule), [], show(found));
+  // The same function without its OPTIONS answer (as the scenario first delivered it) is caught.
+  const withoutCors = (await fixture("board_summary.ts")).replace(
+    /\n {2}if \(req\.method === "OPTIONS"\)[^\n]*/,
+    "",
+  );
+  const caught = await runFunctionChecks(
+    [{ name: "board-summary/index.ts", source: withoutCors }],
+    { databaseUrl: await session.connectionUrl!(8) },
+  );
+  assert.ok(
+    caught.some((f) =>
+      f.rule === "function_contract_mismatch" && /OPTIONS preflight got 405/.test(f.message)
+    ),
+    show(caught),
+  );
 });
 
 Deno.test("rows RLS shows every user are not the owner's to leak; nor is a shared parent's id", async (t) => {

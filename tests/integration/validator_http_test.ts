@@ -7,10 +7,15 @@
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.ts";
-import { createPgliteShadow, type ShadowDatabase } from "../../shared/shadow/mod.ts";
+import {
+  createPgliteShadow,
+  createPostgresShadow,
+  type ShadowDatabase,
+} from "../../shared/shadow/mod.ts";
 import { createValidateApp, ValidationReport } from "../../shared/validation/mod.ts";
 import { createFunctionsGateway } from "../../supabase/local/functions_gateway.ts";
-import { freshDatabase } from "../_support/db.ts";
+import { freshDatabase, shadowAdminUrl } from "../_support/db.ts";
+import { endpointOf, FUNCTION_CASES, SCHEMA } from "../fixtures/functions/corpus/cases.ts";
 import { openApiProblems } from "../_support/openapi_shape.ts";
 
 const UNPROTECTED = "create table public.invoices (id bigint primary key, amount numeric);";
@@ -82,7 +87,17 @@ Deno.test("the validate endpoint takes the layer options its OpenAPI document de
     const openapi = await doc.json();
     assert.deepEqual(openApiProblems(openapi), []);
     const props = openapi.components.schemas.ValidateRequest.properties;
-    for (const option of ["runFunctions", "benchmark", "channels", "queries", "functions"]) {
+    for (
+      const option of [
+        "runFunctions",
+        "endpoints",
+        "verifyJwt",
+        "benchmark",
+        "channels",
+        "queries",
+        "functions",
+      ]
+    ) {
       assert.ok(props[option], `ValidateRequest documents ${option}`);
     }
     assert.deepEqual(props.benchmark.anyOf[1].properties.rows, {
@@ -252,4 +267,54 @@ Deno.test("the validate endpoint answers CORS preflight and reports a rollback a
     assert.ok(rules.includes("index_not_used"), JSON.stringify(report.findings));
     assert.equal(report.ok, false);
   });
+});
+
+Deno.test("POST /validate with runFunctions runs the functions as the owner and another user and holds them to the documented endpoints", async () => {
+  await using shadow = await createPostgresShadow({ adminUrl: await shadowAdminUrl() });
+  const app = createValidateApp({
+    jwtSecret: LOCAL_JWT_SECRET,
+    shadow: () => Promise.resolve(shadow),
+    postgresAvailable: true,
+  });
+  const token = await mintUserToken(LOCAL_JWT_SECRET, { sub: crypto.randomUUID() });
+  const post = (body: unknown) =>
+    app.fetch(
+      new Request("http://localhost/validate", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      }),
+    );
+  const names = ["notes-correct", "notes-service-role-leak", "notes-contradicts-schema"];
+  const body = {
+    files: [{ name: "001_notes.sql", sql: SCHEMA }],
+    functions: names.map((n) => ({
+      name: `${n}/index.ts`,
+      source: FUNCTION_CASES.find((c) => c.name === n)!.source,
+    })),
+    runFunctions: true,
+    // The api-data agent's ApiEndpoints as it wrote them (kind, description, auth included).
+    endpoints: names.map(endpointOf),
+    verifyJwt: Object.fromEntries(names.map((n) => [n, true])),
+    shadow: "postgres",
+    benchmark: false,
+  };
+  const res = await post(body);
+  assert.equal(res.status, 200);
+  const report = ValidationReport.parse(await res.json());
+  const hits = report.findings.filter((f) => f.rule.startsWith("function_"))
+    .map((f) => [f.rule, f.file]);
+  assert.deepEqual(hits, [
+    ["function_contract_mismatch", "notes-contradicts-schema/index.ts"],
+    ["function_isolation_leak", "notes-service-role-leak/index.ts"],
+  ], JSON.stringify(report.findings, null, 1));
+  assert.equal(report.ok, false);
+
+  const bad = await post({
+    ...body,
+    endpoints: [{ ...endpointOf("x"), errors: [{ status: 42 }] }],
+  });
+  assert.equal(bad.status, 400);
+  const issues = (await bad.json()).error.details;
+  assert.deepEqual(issues[0].path, ["endpoints", 0, "errors", 0, "status"]);
 });
