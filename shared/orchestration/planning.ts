@@ -28,14 +28,24 @@ export async function understand(
   run: RunBrief,
   runId: string,
   signal?: AbortSignal,
+  options: PlanOptions = {},
 ): Promise<Understanding> {
+  const messages = understandMessages(prompt, run);
+  if (options.guidance && options.guidance.trim().length > 0) {
+    messages.push({
+      role: "user",
+      content: `The user adds, after an earlier attempt failed:
+${options.guidance.trim().slice(0, 4000)}`,
+    });
+  }
   const { value } = await llm.complete({
     schema: Understanding,
     schemaName: "understanding",
-    messages: understandMessages(prompt, run),
+    messages,
     agent: "orchestrator",
     phase: "understand",
     runId,
+    model: options.model,
     signal,
   });
   return value;

@@ -142,14 +142,36 @@ async function advance(
       await transitionRun(sql, run.id, "understanding");
       return false;
     case "understanding": {
-      const understanding = await understand(llm, prompt, run, run.id, signal);
+      const answered = recoveryAnswers(run, "understanding");
+      if (answered?.action === "cancel") {
+        await finishMessage(sql, msgId, (tx) => transitionRun(tx, run.id, "cancelled"));
+        return true;
+      }
+      const model = await orchestratorModel(sql, run, answered, "understanding");
+      // The brief keeps the user's answers to the understanding's questions, not the recovery's.
+      const brief = answered ? { ...run, clarification: answered.previous } : run;
+      let understanding;
+      try {
+        understanding = await understand(llm, prompt, brief, run.id, signal, {
+          model,
+          guidance: answered?.guidance,
+        });
+      } catch (e) {
+        const escalation = !signal.aborted && planEscalation(e);
+        if (escalation !== "model") throw e;
+        await askAfterOrchestratorFailure(sql, msgId, run, e, {
+          phase: "understanding",
+          previous: answered ? answered.previous : run.clarification,
+        });
+        return true;
+      }
       const patch = {
         understanding,
         complexity: understanding.complexity,
         prompt_version: prompt.version,
       };
       const needsAnswers = understanding.complexity === "ambiguous" &&
-        understanding.questions.length > 0 && !hasAnswers(run);
+        understanding.questions.length > 0 && !hasAnswers(brief);
       if (needsAnswers) {
         await finishMessage(
           sql,
@@ -173,23 +195,12 @@ async function advance(
     }
     case "planning": {
       const understanding = run.understanding as Parameters<typeof plan>[3];
-      const answered = planRecoveryAnswers(run);
+      const answered = recoveryAnswers(run, "planning");
       if (answered?.action === "cancel") {
         await finishMessage(sql, msgId, (tx) => transitionRun(tx, run.id, "cancelled"));
         return true;
       }
-      const options = (run.options ?? {}) as { agent_models?: Record<string, string> };
-      let model = options.agent_models?.orchestrator;
-      if (answered?.action === "other_model" && answered.model) {
-        model = answered.model;
-        await sql`
-          update backend_team.runs
-             set options = options || jsonb_build_object('agent_models',
-                   coalesce(options -> 'agent_models', '{}'::jsonb)
-                     || jsonb_build_object('orchestrator', ${model}::text)),
-                 updated_at = now()
-           where id = ${run.id}::uuid and status = 'planning'`;
-      }
+      const model = await orchestratorModel(sql, run, answered, "planning");
       // The brief keeps the user's answers to the understanding's questions, not the recovery's.
       const brief = answered ? { ...run, clarification: answered.previous } : run;
       let valid;
@@ -201,27 +212,10 @@ async function advance(
       } catch (e) {
         const escalation = !signal.aborted && planEscalation(e);
         if (!escalation) throw e;
-        const error = publicError(e);
-        const [budget] = await sql<{ limit: number; used: number }[]>`
-          select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used
-            from backend_team.runs where id = ${run.id}::uuid`;
-        const problems = isAppError(e)
-          ? (e.details as { problems?: unknown } | undefined)?.problems
-          : undefined;
-        const clarification = planClarification({
-          reason: escalation,
-          message: escalation === "plan"
-            ? `The planner could not produce a plan that can run: ${error.message}`
-            : `The planner's model is unavailable: ${error.message}`,
-          problems: Array.isArray(problems) ? problems.map(String) : [error.message],
-          budget: budget ?? { limit: 0, used: 0 },
+        await askAfterOrchestratorFailure(sql, msgId, run, e, {
+          phase: "planning",
           previous: answered ? answered.previous : run.clarification,
         });
-        await finishMessage(
-          sql,
-          msgId,
-          (tx) => transitionRun(tx, run.id, "awaiting_clarification", { clarification }),
-        );
         return true;
       }
       const agents = await finishMessage(
@@ -258,8 +252,8 @@ function planEscalation(e: unknown): "plan" | "model" | null {
   return null;
 }
 
-/** The user's answers to a planning escalation, when the run resumed planning after one. */
-function planRecoveryAnswers(run: RunRecord): {
+/** A recovery question's answers, when the run resumes `phase` after one (else null). */
+function recoveryAnswers(run: RunRecord, phase: "understanding" | "planning"): {
   action: string;
   model?: string;
   guidance?: string;
@@ -268,7 +262,7 @@ function planRecoveryAnswers(run: RunRecord): {
   const c = run.clarification as
     | (RunRecord["clarification"] & { kind?: unknown; resume_to?: unknown; previous?: unknown })
     | null;
-  if (!c || c.kind !== "recovery" || c.resume_to !== "planning" || !c.answers) return null;
+  if (!c || c.kind !== "recovery" || c.resume_to !== phase || !c.answers) return null;
   const a = c.answers;
   const text = (v: unknown) => typeof v === "string" && v.trim() ? v.trim() : undefined;
   // Checked by the API already (recoveryAnswerIssues); checked again before it names a model.
@@ -279,6 +273,67 @@ function planRecoveryAnswers(run: RunRecord): {
     guidance: text(a.guidance),
     previous: (c.previous ?? null) as RunRecord["clarification"],
   };
+}
+
+/** The orchestrator's model: the run's own choice, or the one the user just answered with. */
+async function orchestratorModel(
+  sql: RunWorkerDeps["sql"],
+  run: RunRecord,
+  answered: ReturnType<typeof recoveryAnswers>,
+  status: "understanding" | "planning",
+): Promise<string | undefined> {
+  const options = (run.options ?? {}) as { agent_models?: Record<string, string> };
+  if (answered?.action !== "other_model" || !answered.model) {
+    return options.agent_models?.orchestrator;
+  }
+  await sql`
+    update backend_team.runs
+       set options = options || jsonb_build_object('agent_models',
+             coalesce(options -> 'agent_models', '{}'::jsonb)
+               || jsonb_build_object('orchestrator', ${answered.model}::text)),
+           updated_at = now()
+     where id = ${run.id}::uuid and status = ${status}`;
+  return answered.model;
+}
+
+/**
+ * Understanding or planning failed in a way a person can save (the model stayed unavailable, the
+ * plan stayed invalid): the run asks — retry, another model, cancel — instead of failing.
+ */
+async function askAfterOrchestratorFailure(
+  sql: RunWorkerDeps["sql"],
+  msgId: number,
+  run: RunRecord,
+  e: unknown,
+  at: { phase: "understanding" | "planning"; previous: unknown },
+): Promise<void> {
+  const escalation = planEscalation(e) ?? "model";
+  const error = publicError(e);
+  // The user reads the safe message; the endpoint's address and words are for the log.
+  console.error(`[orchestrator] run ${run.id} asks the user after ${at.phase} failed:`, e);
+  const [budget] = await sql<{ limit: number; used: number }[]>`
+    select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used
+      from backend_team.runs where id = ${run.id}::uuid`;
+  const problems = isAppError(e)
+    ? (e.details as { problems?: unknown } | undefined)?.problems
+    : undefined;
+  const clarification = planClarification({
+    reason: escalation,
+    phase: at.phase,
+    message: escalation === "plan"
+      ? `The planner could not produce a plan that can run: ${error.message}`
+      : at.phase === "understanding"
+      ? `The orchestrator's model is unavailable: ${error.message}`
+      : `The planner's model is unavailable: ${error.message}`,
+    problems: Array.isArray(problems) ? problems.map(String) : [error.message],
+    budget: budget ?? { limit: 0, used: 0 },
+    previous: at.previous,
+  });
+  await finishMessage(
+    sql,
+    msgId,
+    (tx) => transitionRun(tx, run.id, "awaiting_clarification", { clarification }),
+  );
 }
 
 function hasAnswers(run: RunRecord): boolean {

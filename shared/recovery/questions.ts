@@ -138,6 +138,8 @@ export interface PlanEscalationInput {
   budget: { limit: number; used: number };
   /** The run's clarification before this one (the user's earlier answers stay with the run). */
   previous: unknown;
+  /** Where an answer resumes: understanding the request, or planning it (the default). */
+  phase?: "understanding" | "planning";
 }
 
 /** The `runs.clarification` document of a planning escalation. */
@@ -145,7 +147,7 @@ export interface PlanClarification {
   kind: "recovery";
   escalation: "plan" | "model";
   reason: string;
-  resume_to: "planning";
+  resume_to: "understanding" | "planning";
   task_key: null;
   agent: "orchestrator";
   findings: { rule: string; level: "error"; message: string }[];
@@ -165,7 +167,7 @@ export function planClarification(input: PlanEscalationInput): PlanClarification
     kind: "recovery",
     escalation: input.reason,
     reason: input.message,
-    resume_to: "planning",
+    resume_to: input.phase ?? "planning",
     task_key: null,
     agent: "orchestrator",
     findings: input.problems.slice(0, 50).map((message) => ({
@@ -177,16 +179,22 @@ export function planClarification(input: PlanEscalationInput): PlanClarification
     questions: [
       {
         id: "guidance",
-        text: "The planner could not produce a plan that can run. Any guidance for it? (e.g. " +
-          "which specialists to use, what to leave out, how to split the work)",
+        text: input.phase === "understanding"
+          ? "The orchestrator's model failed while reading the request. Anything to add to the " +
+            "request for it? (optional)"
+          : "The planner could not produce a plan that can run. Any guidance for it? (e.g. " +
+            "which specialists to use, what to leave out, how to split the work)",
         kind: "text",
         choices: null,
         required: false,
       },
       {
         id: "action",
-        text: "How should the run go on? retry: plan again now (with your guidance); " +
-          "other_model: plan with another model (answer model); cancel: stop the run.",
+        text: input.phase === "understanding"
+          ? "How should the run go on? retry: read the request again now; other_model: use " +
+            "another model for the orchestrator (answer model); cancel: stop the run."
+          : "How should the run go on? retry: plan again now (with your guidance); " +
+            "other_model: plan with another model (answer model); cancel: stop the run.",
         kind: "choice",
         choices: [...PLAN_ACTIONS],
         required: true,

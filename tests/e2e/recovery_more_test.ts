@@ -449,6 +449,54 @@ Deno.test("a planner model that stays unavailable asks the user; retry resumes p
   assert.equal(done.run.status, "completed", JSON.stringify(done.run.error));
 });
 
+Deno.test("the orchestrator's model unavailable while reading the request asks; another model resumes without losing the run", async () => {
+  let outage = true;
+  const models: (string | undefined)[] = [];
+  await using app = await startProduct({
+    env: { OPENAI_MAX_RETRIES: "0" },
+    respond: (r) => {
+      if (r.agent === "orchestrator" && r.phase === "understand") models.push(r.model);
+      return outage && r.agent === "orchestrator" && r.phase === "understand"
+        ? { kind: "http_error", status: 503, message: "model overloaded" }
+        : undefined;
+    },
+    scenarios: [
+      orchestrator([{ id: "T1", agent: "db-architect", depends_on: [] }]),
+      {
+        rules: [{
+          name: "db",
+          match: { agent: "db-architect" },
+          answers: [json(await dbArchitectAnswer())],
+        }],
+      },
+    ],
+  });
+  const alice = await app.newUser();
+  const run = await app.submit(alice.token, "A trade journal");
+  const waiting = await app.waitForRun(alice.token, run.id, (d) => settled(d.run.status));
+  assert.equal(waiting.run.status, "awaiting_clarification", JSON.stringify(waiting.run.error));
+  const clarification = waiting.run.clarification as {
+    escalation: string;
+    resume_to: string;
+    questions: { id: string }[];
+  };
+  assert.deepEqual([clarification.escalation, clarification.resume_to], ["model", "understanding"]);
+  assert.deepEqual(clarification.questions.map((q) => q.id), ["guidance", "action", "model"]);
+  outage = false;
+  const answered = await app.api(alice.token, `/runs/${run.id}/answers`, {
+    method: "POST",
+    body: JSON.stringify({ answers: { action: "other_model", model: "backup-model" } }),
+  });
+  assert.equal(answered.status, 200, await answered.clone().text());
+  const done = await app.waitForRun(
+    alice.token,
+    run.id,
+    (d) => settled(d.run.status) && d.run.status !== "awaiting_clarification",
+  );
+  assert.equal(done.run.status, "completed", JSON.stringify(done.run.error));
+  assert.equal(models.at(-1), "backup-model", JSON.stringify(models));
+});
+
 Deno.test("a plan still invalid after its corrections: cancel ends the run", async () => {
   const invalid = planOf([{ id: "T1", agent: "db-architect", depends_on: ["T1"] }]);
   await using app = await startProduct({

@@ -413,7 +413,7 @@ Deno.test("a rate-limited LLM is retried and the run is planned", async () => {
   assert.equal((await tasksOf(t.db.sql, runId)).length, 3);
 });
 
-Deno.test("an LLM that keeps failing fails the run with llm_unavailable and a safe message", async () => {
+Deno.test("an LLM that keeps failing while the request is read asks the user (retry, another model, cancel) with a safe message", async () => {
   await using t = await setup([], [{
     rules: [{
       name: "down",
@@ -429,16 +429,33 @@ Deno.test("an LLM that keeps failing fails the run with llm_unavailable and a sa
   await t.worker.drain();
 
   const run = await readRun(t.db.sql, runId);
-  assert.equal(run.status, "failed");
+  // A person can save this run (retry later, another model): it asks instead of failing.
+  assert.equal(run.status, "awaiting_clarification");
+  const c = run.clarification as {
+    kind: string;
+    escalation: string;
+    resume_to: string;
+    reason: string;
+    questions: { id: string; choices: string[] | null }[];
+  };
+  assert.deepEqual([c.kind, c.escalation, c.resume_to], ["recovery", "model", "understanding"]);
   // The user reads what happened; the endpoint's address and words are for the log.
-  assert.deepEqual(run.error, {
-    code: "llm_unavailable",
-    message: "the language model answered HTTP 500",
-  });
+  assert.equal(
+    c.reason,
+    "The orchestrator's model is unavailable: the language model answered HTTP 500",
+  );
+  assert.deepEqual(c.questions.find((q) => q.id === "action")?.choices, [
+    "retry",
+    "other_model",
+    "cancel",
+  ]);
   assert.equal(t.llm.requests.length, 3, "the SDK's two retries, then no more");
   assert.deepEqual(await tasksOf(t.db.sql, runId), []);
   assert.deepEqual(await queued(t.db.sql, "bt_orchestrator"), [], "the message is finished");
-  assert.deepEqual((await eventLog(t.db.sql, runId)).at(-1), "run.status failed");
+  assert.deepEqual(
+    (await eventLog(t.db.sql, runId)).at(-1),
+    "run.status awaiting_clarification",
+  );
 });
 
 Deno.test("a plan that is not JSON is asked again with the parse error", async () => {

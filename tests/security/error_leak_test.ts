@@ -179,7 +179,11 @@ async function whatTheOwnerReads(db: TestDatabase, outcome: Outcome) {
     return await res.json();
   };
   const detail = await get(`/runs/${outcome.runId}`) as {
-    run: { status: string; error: { code: string; message: string } | null };
+    run: {
+      status: string;
+      error: { code: string; message: string } | null;
+      clarification?: unknown;
+    };
     tasks: { key: string; status: string; error: { code: string; message: string } | null }[];
   };
   const events = await get(`/runs/${outcome.runId}/events`);
@@ -331,7 +335,7 @@ Deno.test("an unreachable LLM endpoint is llm_unavailable without its address", 
   );
 });
 
-Deno.test("a run whose planner cannot reach the LLM fails with llm_unavailable without its address", async () => {
+Deno.test("a run whose orchestrator cannot reach the LLM asks the user, without the LLM's address", async () => {
   await using db = await freshDatabase();
   const logged: unknown[] = [];
   const original = console.error;
@@ -346,11 +350,13 @@ Deno.test("a run whose planner cannot reach the LLM fails with llm_unavailable w
     const runId = await submitAs(db.sql, owner, "A todo list with per-user rows");
     await worker.drain();
     const { detail, text } = await whatTheOwnerReads(db, { runId, owner, logged: "" });
-    assert.equal(detail.run.status, "failed");
-    assert.deepEqual(detail.run.error, {
-      code: "llm_unavailable",
-      message: "the language model could not be reached",
-    });
+    assert.equal(detail.run.status, "awaiting_clarification");
+    const clarification = detail.run.clarification as { reason: string; escalation: string };
+    assert.equal(clarification.escalation, "model");
+    assert.equal(
+      clarification.reason,
+      "The orchestrator's model is unavailable: the language model could not be reached",
+    );
     assertNoRaw(text, "what the owner reads");
     const log = logged.map((x) => x instanceof Error ? x.message : String(x)).join("\n");
     assert.ok(log.includes(runId) && log.includes("http://127.0.0.1:1/v1"), log);
