@@ -10,7 +10,9 @@ import { createWaker } from "../../shared/dispatch/mod.ts";
 import { llmConfigProblem } from "../../shared/llm/mod.ts";
 
 const config = loadOrchestratorConfig();
-const sql = connect(config.dbUrl, { applicationName: "orchestrator" });
+// The API's own pool: no worker query runs in this function, so requests queue only behind
+// requests, and each holds a connection for one short transaction.
+const sql = connect(config.dbUrl, { applicationName: "orchestrator", max: config.dbPool });
 const llmNotConfigured = llmConfigProblem();
 if (llmNotConfigured) console.warn(`[orchestrator] ${llmNotConfigured}`);
 const wake = createWaker({ functionsUrl: config.functionsUrl, secret: config.workerSecret });

@@ -4,7 +4,8 @@
  * `SUPABASE_JWKS` (the platform's public keys for asymmetric tokens), the audience they must name
  * (`BT_JWT_AUDIENCE`, default `authenticated`) — and the per-user limits (`BT_RATE_LIMIT_*`,
  * `BT_MAX_*_IN_FLIGHT`, see `LimitsEnv`). Start-up fails naming `JWT_SECRET` when neither key is
- * set, or naming a limit that is not a positive integer.
+ * set, or naming a limit that is not a positive integer; `BT_API_DB_POOL` sizes the API's own
+ * connection pool.
  *
  * @example
  * ```ts
@@ -24,6 +25,11 @@ export const OrchestratorEnv = FunctionEnv.extend({
   BT_WORKER_SECRET: z.string().min(16).optional(),
   /** The `aud` user tokens must name (default `authenticated`, Supabase Auth's). */
   BT_JWT_AUDIENCE: z.string().min(1).optional(),
+  /**
+   * Connections of the API's own pool (default 10). The API runs in its own function, so its pool
+   * serves nothing but requests; each request holds one connection for one transaction.
+   */
+  BT_API_DB_POOL: z.coerce.number().int().min(1).max(100).optional(),
   ...LimitsEnv.shape,
 }).superRefine((env, ctx) => {
   if (!env.JWT_SECRET && !env.SUPABASE_JWKS) {
@@ -45,7 +51,12 @@ export interface OrchestratorConfig {
   functionsUrl: string;
   /** Secret the worker functions accept. */
   workerSecret: string;
+  /** Size of the API's connection pool. */
+  dbPool: number;
 }
+
+/** Connections the API's pool has unless `BT_API_DB_POOL` says otherwise. */
+export const DEFAULT_API_DB_POOL = 10;
 
 /** Reads and checks the environment (default: the process's). */
 export function loadOrchestratorConfig(
@@ -61,5 +72,6 @@ export function loadOrchestratorConfig(
     limits: limitsFromEnv(parsed),
     functionsUrl: `${parsed.SUPABASE_URL.replace(/\/$/, "")}/functions/v1`,
     workerSecret: parsed.BT_WORKER_SECRET ?? parsed.SUPABASE_SERVICE_ROLE_KEY,
+    dbPool: parsed.BT_API_DB_POOL ?? DEFAULT_API_DB_POOL,
   };
 }

@@ -57,3 +57,21 @@ Deno.test("the orchestrator reads the token audience and the per-user limits, wi
     (e) => isAppError(e, "config_missing") && e.message.includes("BT_MAX_RUNS_IN_FLIGHT"),
   );
 });
+
+Deno.test("the API's pool has 10 connections unless BT_API_DB_POOL says otherwise", () => {
+  const plain = loadOrchestratorConfig({ ...base, JWT_SECRET: LOCAL_JWT_SECRET });
+  assert.equal(plain.dbPool, 10);
+  const sized = loadOrchestratorConfig({
+    ...base,
+    JWT_SECRET: LOCAL_JWT_SECRET,
+    BT_API_DB_POOL: "4",
+  });
+  assert.equal(sized.dbPool, 4);
+  for (const bad of ["0", "-1", "many", "1.5"]) {
+    assert.throws(
+      () => loadOrchestratorConfig({ ...base, JWT_SECRET: LOCAL_JWT_SECRET, BT_API_DB_POOL: bad }),
+      (e) => isAppError(e) && e.message.includes("BT_API_DB_POOL"),
+      bad,
+    );
+  }
+});

@@ -16,4 +16,9 @@ export {
   type OrchestratorDeps,
 } from "./app.ts";
 export { BEARER_SCHEME, CancelRunRequest, orchestratorRoutes } from "./routes.ts";
-export { loadOrchestratorConfig, type OrchestratorConfig, OrchestratorEnv } from "./config.ts";
+export {
+  DEFAULT_API_DB_POOL,
+  loadOrchestratorConfig,
+  type OrchestratorConfig,
+  OrchestratorEnv,
+} from "./config.ts";

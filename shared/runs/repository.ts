@@ -80,31 +80,34 @@ export function listRuns(
 /** The caller's run `id` with its tasks in plan order; `not_found` if it is not theirs. */
 export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail> {
   return asUser(sql, claims, async (tx) => {
-    const [row] = await tx`select ${tx(RUN_COLUMNS)} from backend_team.runs where id = ${id}`;
+    // Five reads in one round trip (pipelined on the transaction's connection), not five.
+    const [[row], tasks, attempts, decisions, gates] = await Promise.all([
+      tx`select ${tx(RUN_COLUMNS)} from backend_team.runs where id = ${id}`,
+      tx`
+        select ${tx(TASK_COLUMNS)} from backend_team.tasks
+         where run_id = ${id}
+         order by created_at, length(key), key`,
+      tx`
+        select task_id, ${tx(ATTEMPT_COLUMNS)} from backend_team.task_attempts
+         where run_id = ${id}
+         order by task_id, attempt`,
+      tx`
+        select id, class, strategy, from_task, to_task, to_agent, reason, created_at
+          from backend_team.recovery_decisions
+         where run_id = ${id}
+         order by created_at, length(from_task), from_task, id`,
+      tx<{ seq: string; type: string; payload: Record<string, unknown> }[]>`
+        select seq, type, payload from backend_team.run_events
+         where run_id = ${id} and type = any(${[...GATE_EVENTS]}::text[])
+         order by seq`,
+    ]);
     if (!row) throw notFound();
-    const tasks = await tx`
-      select ${tx(TASK_COLUMNS)} from backend_team.tasks
-      where run_id = ${id}
-      order by created_at, length(key), key`;
-    const attempts = await tx`
-      select task_id, ${tx(ATTEMPT_COLUMNS)} from backend_team.task_attempts
-       where run_id = ${id}
-       order by task_id, attempt`;
     const attemptsOf = new Map<string, TaskAttempt[]>();
     for (const a of attempts) {
       const list = attemptsOf.get(a.task_id) ?? [];
       list.push(parseRow(TaskAttempt, a));
       attemptsOf.set(a.task_id, list);
     }
-    const decisions = await tx`
-      select id, class, strategy, from_task, to_task, to_agent, reason, created_at
-        from backend_team.recovery_decisions
-       where run_id = ${id}
-       order by created_at, length(from_task), from_task, id`;
-    const gates = await tx<{ seq: string; type: string; payload: Record<string, unknown> }[]>`
-      select seq, type, payload from backend_team.run_events
-       where run_id = ${id} and type = any(${[...GATE_EVENTS]}::text[])
-       order by seq`;
     return {
       run: parseRow(Run, row),
       tasks: tasks.map((t) => {

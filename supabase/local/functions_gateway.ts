@@ -21,6 +21,7 @@
  * ```
  */
 import { dirname, join } from "node:path";
+import { getPriority, setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import { bearerToken, verifyToken } from "../../shared/auth/mod.ts";
 import { FunctionEnv, loadConfig } from "../../shared/config/mod.ts";
@@ -120,7 +121,17 @@ export interface FunctionsGatewayOptions {
   hostedLimits?: boolean | HostedLimits;
   /** How often each function's memory is sampled, in ms (default 1000). */
   memorySampleMs?: number;
+  /**
+   * Functions that do background work (the queue workers): their processes run at a lower CPU
+   * priority (`nice`, default {@link BACKGROUND_NICE}), so on a machine with fewer cores than
+   * function processes the functions people and apps wait on (the API) are scheduled first.
+   * Local only: hosted, every function runs in isolates of its own and cannot starve another.
+   */
+  background?: { functions: readonly string[]; nice?: number };
 }
+
+/** How much lower background functions' CPU priority is by default (`nice` 0–19). */
+export const BACKGROUND_NICE = 5;
 
 /** A running gateway. */
 export interface FunctionsGateway {
@@ -169,10 +180,12 @@ export function createFunctionsGateway(options: FunctionsGatewayOptions): Functi
   const slots = new Map<string, Slot>();
   let closed = false;
 
+  const background = new Set(options.background?.functions ?? []);
   const launch = (spec: FunctionSpec): Slot => {
     const slot: Slot = {
       starting: startProcess(spec, {
         env,
+        nice: background.has(spec.name) ? options.background?.nice ?? BACKGROUND_NICE : 0,
         denoConfig: options.denoConfig ?? join(REPO_ROOT, "deno.json"),
         bootTimeoutMs: options.bootTimeoutMs ?? 60_000,
         stopTimeoutMs: options.stopTimeoutMs ?? 3_000,
@@ -411,6 +424,8 @@ interface ProcessOptions {
   limits: HostedLimits | undefined;
   ledger: UsageLedger;
   memorySampleMs: number;
+  /** CPU priority offset of the process (0: the gateway's own). */
+  nice: number;
 }
 
 /** One function subprocess that has announced its port. */
@@ -450,6 +465,14 @@ async function startProcess(spec: FunctionSpec, options: ProcessOptions): Promis
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (options.nice > 0) {
+    try {
+      // Relative to the gateway's own priority; a process may always lower its children's.
+      setPriority(child.pid, Math.min(19, getPriority(Deno.pid) + options.nice));
+    } catch (e) {
+      log(`could not lower the CPU priority: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   ledger.processStarted(spec.name);
   const ready = Promise.withResolvers<number>();
   let exited = false;

@@ -20,7 +20,7 @@ import { createRealtimeServer, localChannelProbe } from "./realtime/mod.ts";
 import { channelProbeHandler } from "../../shared/validation/mod.ts";
 import { pushProductMigrations } from "./supabase_cli.ts";
 import { localWorkerSecret, startWorkerSchedule } from "./worker_schedule.ts";
-import { createWaker } from "../../shared/dispatch/mod.ts";
+import { createWaker, functionOf, WORKERS } from "../../shared/dispatch/mod.ts";
 import { describeModels } from "../../shared/llm/mod.ts";
 import { AGENTS } from "../../shared/plan/mod.ts";
 
@@ -146,6 +146,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     functions: options.functions,
     jwtSecret,
     env: functionEnv,
+    // The queue workers yield the CPU to the API on a busy machine (local only: see the option).
+    background: { functions: WORKERS.map(functionOf) },
   });
   const realtime = await createRealtimeServer({ databaseUrl: dbUrl, jwtSecret });
   handler = routeApi({ functions, realtime });
