@@ -169,7 +169,7 @@ if (args.backend === "all" || args.backend === "task") {
   }
 }
 
-if (args.backend === "all" || args.backend === "pglite") {
+if ((args.backend === "all" || args.backend === "pglite") && Number(args.naive) > 0) {
   // The naive way: a new PGlite and the platform SQL for every validation (no snapshot).
   const scripts = await shadowBootstrapScripts();
   const times: number[] = [];
