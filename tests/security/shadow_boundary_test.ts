@@ -377,12 +377,15 @@ Deno.test("postgres: the sessions kept ready are each handed out once, dropped a
     const shadowUrl = await shadowAdminUrl();
     assert.ok(
       await eventually(() =>
-        withAdmin(shadowUrl, async (sql) =>
-          (await sql`select datname as name from pg_database where datname = any(${
-            seen.map((w) => w.database)
-          }) union all select rolname from pg_roles where rolname = any(${
-            seen.map((w) => w.session_user)
-          })`).length === 0)
+        withAdmin(
+          shadowUrl,
+          async (sql) =>
+            (await sql`select datname as name from pg_database where datname = any(${
+              seen.map((w) => w.database)
+            }) union all select rolname from pg_roles where rolname = any(${
+              seen.map((w) => w.session_user)
+            })`).length === 0,
+        )
       ),
       "a database or login role outlived its session",
     );
