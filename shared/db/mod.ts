@@ -27,6 +27,11 @@ export interface ConnectOptions {
   applicationName?: string;
   /** Seconds an idle connection is kept (default 20). */
   idleTimeout?: number;
+  /**
+   * Let a query ask to be a named prepared statement (`{ prepare: true }`; others stay unnamed).
+   * Only for a direct connection, never through the transaction pooler (default false).
+   */
+  prepare?: boolean;
 }
 
 /**
@@ -37,7 +42,7 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
   guardLostConnections();
   return postgres(url, {
     max: options.max ?? 4,
-    prepare: false,
+    prepare: options.prepare ?? false,
     idle_timeout: options.idleTimeout ?? 20,
     connect_timeout: 10,
     onnotice: () => {},

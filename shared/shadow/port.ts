@@ -35,6 +35,13 @@ export interface Identity {
 export interface RunOptions {
   /** Longest the statement may run, in ms (default: the shadow's statement timeout). */
   timeoutMs?: number;
+  /**
+   * The text is fixed and trusted (the validator's own, never SQL a user or model wrote) and run
+   * in every validation: the PostgreSQL shadow keeps it prepared (planned once per connection) and
+   * runs it ahead on the sessions it keeps ready, so its plan and the catalog caches it reads are
+   * warm before a validation starts. Ignored by PGlite.
+   */
+  prepare?: boolean;
 }
 
 /** The result of one statement. */

@@ -73,6 +73,11 @@ const DB_PREFIX = "bt_shadow_";
 const ROLE_PREFIX = "bt_sv_";
 const ORPHAN_AFTER_SECONDS = 60;
 const DISK_WATCH_MS = 200;
+// A named prepared statement over the extended protocol (the driver reads `simple`; its types
+// do not list it).
+const PREPARED = { prepare: true, simple: false } as postgres.UnsafeQueryOptions;
+// Texts run with `prepare` that the sessions kept ready run ahead (the validator's few).
+const MAX_WARM_TEXTS = 8;
 
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))]
@@ -256,6 +261,8 @@ class PostgresShadow implements ShadowDatabase {
   readonly #maxBytes: number;
   readonly #sessionMaxMs: number;
   readonly #drops = new Set<Promise<void>>();
+  // The fixed queries sessions ran with `prepare`, run ahead on each session kept ready.
+  readonly #warm = new Set<string>();
   readonly #live = new Map<string, PostgresSession>();
   // The next sessions, databases created and connections logged in while the current one works.
   readonly #spares: Promise<PostgresSession>[] = [];
@@ -287,8 +294,10 @@ class PostgresShadow implements ShadowDatabase {
     }
   }
 
-  #drop(database: string, role: string): void {
+  // In the background (a validation does not wait for it), tracked until the shadow closes.
+  #drop(database: string, role: string, pool?: Sql): void {
     const drop = (async () => {
+      await pool?.end({ timeout: 2 }).catch(() => {});
       await this.#admin.unsafe(`drop database if exists ${database} with (force)`);
       await this.#admin.unsafe(`drop role if exists ${role}`);
     })().then(() => {}, () => {}).finally(() => this.#drops.delete(drop));
@@ -326,7 +335,9 @@ class PostgresShadow implements ShadowDatabase {
     const timeoutMs = this.#options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const pool = connect(
       databaseUrl(this.#options.adminUrl, database, role, password),
-      { max: 1, idleTimeout: 0, applicationName: "backend-team shadow" },
+      // A direct connection: the validator's fixed queries may be prepared (`unsafe` prepares
+      // nothing unless asked, so no SQL a user or model wrote is kept as a statement).
+      { max: 1, idleTimeout: 0, applicationName: "backend-team shadow", prepare: true },
     );
     let conn: ReservedSql;
     try {
@@ -341,16 +352,21 @@ class PostgresShadow implements ShadowDatabase {
       this.#admin,
       { url: databaseUrl(this.#options.adminUrl, database, role, password), role },
       timeoutMs,
-      async () => {
+      () => {
         this.#live.delete(database);
         conn.release();
-        await pool.end({ timeout: 2 }).catch(() => {});
-        this.#drop(database, role);
+        this.#drop(database, role, pool);
+        return Promise.resolve();
       },
       this.#redact,
+      (sql) => {
+        if (this.#warm.size < MAX_WARM_TEXTS) this.#warm.add(sql);
+      },
     );
     try {
       await session.start(timeoutMs, this.#options.lockTimeoutMs ?? 2000);
+      // Plans made and catalog caches filled now, while no validation waits for them.
+      for (const sql of this.#warm) await session.query(sql, [], { prepare: true });
     } catch (e) {
       await session.close();
       throw e;
@@ -442,6 +458,7 @@ class PostgresSession implements ShadowSession {
   readonly #timeoutMs: number;
   readonly #dispose: () => Promise<void>;
   readonly #redact: (text: string) => string;
+  readonly #prepared: (sql: string) => void;
   #pid = 0;
   #open = true;
   #openedAt = 0;
@@ -456,7 +473,9 @@ class PostgresSession implements ShadowSession {
     timeoutMs: number,
     dispose: () => Promise<void>,
     redact: (text: string) => string,
+    prepared: (sql: string) => void = () => {},
   ) {
+    this.#prepared = prepared;
     this.#sql = sql;
     this.#admin = admin;
     this.#login = login;
@@ -483,6 +502,7 @@ class PostgresSession implements ShadowSession {
               set_config('statement_timeout', '${statementTimeoutMs}', false),
               set_config('lock_timeout', '${lockTimeoutMs}', false),
               set_config('idle_in_transaction_session_timeout', '60000', false),
+              set_config('synchronous_commit', 'off', false),
               set_config('search_path', '"$user", public, extensions', false)`,
     ).simple() as unknown as Row[][];
     this.#pid = Number(results.at(-1)?.[0]?.pid);
@@ -597,7 +617,13 @@ class PostgresSession implements ShadowSession {
   ): Promise<T[]> {
     return this.#guard(options?.timeoutMs, () =>
       this.#withTimeout(options?.timeoutMs, async () => {
-        const rows = await this.#sql.unsafe(sql, params as never[]);
+        if (options?.prepare && params.length === 0) this.#prepared(sql);
+        // Without parameters postgres.js would use the simple protocol, which prepares nothing.
+        const rows = await this.#sql.unsafe(
+          sql,
+          params as never[],
+          options?.prepare ? PREPARED : {},
+        );
         return plainRows([...rows]) as T[];
       }));
   }

@@ -403,8 +403,10 @@ const CATALOG = `select json_build_object(${
 
 /** Reads the whole catalog model (one query). */
 export async function readCatalog(session: ShadowSession): Promise<Catalog> {
+  // Prepared: planning this query costs more than running it on a fresh database.
   const [row] = await session.query<{ catalog: unknown }>(CATALOG, [], {
     timeoutMs: CHECK_TIMEOUT_MS,
+    prepare: true,
   });
   if (!row) throw new ShadowClosedError("the shadow database stopped answering");
   const raw = (typeof row.catalog === "string" ? JSON.parse(row.catalog) : row.catalog) as

@@ -320,6 +320,78 @@ Deno.test("postgres: a session can connect to no other database of the shadow se
   });
 });
 
+Deno.test("postgres: the sessions kept ready are each handed out once, dropped after use, see only their own database, and run ahead only the validator's prepared text", async () => {
+  await withShadow("postgres", async (shadow) => {
+    // A fixed query run with `prepare` is run ahead on the sessions kept ready (their plan warm);
+    // untrusted SQL never is, with or without it.
+    const WARM = "select count(*)::int as n from pg_catalog.pg_class where relnamespace = " +
+      "'pg_catalog'::regnamespace";
+    const MARK = `bt_pool_${crypto.randomUUID().replaceAll("-", "")}`;
+    const seen: Who[] = [];
+    for (let i = 0; i < 6; i++) {
+      const session = await shadow.open();
+      const who = await one<Who>(session, WHO);
+      // Each handed out once: a database and a login role no earlier session had.
+      assert.ok(!seen.some((w) => w.database === who.database), `${who.database} handed out twice`);
+      assert.ok(!seen.some((w) => w.session_user === who.session_user), "a login role reused");
+      seen.push(who);
+      // Nothing an earlier session did is there: a fresh clone of the template.
+      const [left] = await session.query<{ n: number }>(
+        `select count(*)::int as n from pg_class where relname like 'bt\\_pool\\_%'`,
+      );
+      assert.equal(left.n, 0, "a table of an earlier session is visible");
+      // Its role may connect to its own database and no other (spares of the pool included).
+      const { rows } = await session.exec(
+        `select datname, has_database_privilege(session_user, datname, 'CONNECT') as can
+         from pg_database where datallowconn order by 1`,
+      );
+      assert.deepEqual(
+        rows.filter((r) => r.can === true).map((r) => String(r.datname)),
+        [who.database],
+        "databases this session may connect to",
+      );
+      // Another login is in its database only while warming, never a validation's.
+      const [others] = await session.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity
+         where usename like 'bt\\_sv\\_%' and usename <> session_user and query <> '<insufficient privilege>'`,
+      );
+      assert.equal(others.n, 0, "another session's queries are visible");
+      if (i >= 3) {
+        // Sessions prepared after the first prepared run had the fixed text run ahead.
+        const prepared = await session.query<{ statement: string }>(
+          "select statement from pg_prepared_statements",
+        );
+        assert.ok(
+          prepared.some((p) => p.statement === WARM),
+          `the validator's prepared query was not run ahead: ${JSON.stringify(prepared)}`,
+        );
+        assert.ok(!prepared.some((p) => p.statement.includes(MARK)), "untrusted SQL ran ahead");
+      }
+      await session.query(WARM, [], { prepare: true });
+      await session.exec(`create table public.${MARK}_${i} (id int)`);
+      await session.query(`select count(*) from public.${MARK}_${i}`, [], { prepare: false });
+      await session.close();
+      await assert.rejects(session.query("select 1"), "a closed session still answers");
+    }
+    // Dropped after use: every database and role handed out is gone, the spares' only remain.
+    const shadowUrl = await shadowAdminUrl();
+    assert.ok(
+      await eventually(() =>
+        withAdmin(
+          shadowUrl,
+          async (sql) =>
+            (await sql`select datname as name from pg_database where datname = any(${
+              seen.map((w) => w.database)
+            }) union all select rolname from pg_roles where rolname = any(${
+              seen.map((w) => w.session_user)
+            })`).length === 0,
+        )
+      ),
+      "a database or login role outlived its session",
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // ALTER ROLE leaves nothing behind
 // ---------------------------------------------------------------------------------------------
