@@ -7,7 +7,7 @@
 import { createOrchestratorApp, loadOrchestratorConfig } from "../../shared/api/mod.ts";
 import { connect } from "../../shared/db/mod.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
-import { llmConfigProblem } from "../../shared/llm/mod.ts";
+import { llmConfigProblem } from "../../shared/llm/config.ts";
 
 const config = loadOrchestratorConfig();
 const sql = connect(config.dbUrl, { applicationName: "orchestrator" });

@@ -41,7 +41,6 @@ import {
 } from "./schema_snapshot.ts";
 import { migrationSafetyFindings, unsafeStatementReason } from "./static_rules.ts";
 import { type FunctionFile, typecheckFunctions } from "./typecheck.ts";
-import { functionEntries, functionProbeNotRun, runFunctionChecks } from "./function_run.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
 import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
 import { boundedSession, type ValidationLimits, validationLimits } from "./bounds.ts";
@@ -449,6 +448,10 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
       if (options.runFunctions && options.functions?.length) {
         // Only what passed the import check is started; the subprocess is the boundary anyway.
         const refused = (await typecheck).some((f) => f.rule === "import_not_allowed");
+        // Loaded when a function is to run (its contract checker, REST stand-in and seeding).
+        const { functionEntries, functionProbeNotRun, runFunctionChecks } = await import(
+          "./function_run.ts"
+        );
         const entries = functionEntries(options.functions);
         // The functions share what is left of the validation's time (the rollback check keeps its
         // reserve): each boot and call gets its part, so many functions cannot hold a request long.
