@@ -4,11 +4,14 @@
  * function, the resident memory once booted (one unauthenticated request starts its process and
  * loads its module graph) and its peak after real work: `--runs N` (default 2) runs of the
  * nine-agent plan with SQL (every agent proves a migration on a shadow database) and of the seed
- * example, then one `POST /validate` and an MCP `initialize`. Linux only (`/proc`).
+ * example (`--parallel K`: K of each in flight at once), then one `POST /validate` and an MCP
+ * `initialize`. `--detail` logs each process's anonymous and file-backed RSS. Linux only
+ * (`/proc`).
  *
  * ```sh
  * deno run -A tests/bench/memory_bench.ts            # table on stdout
  * deno run -A tests/bench/memory_bench.ts --json     # the same as JSON
+ * deno run -A tests/bench/memory_bench.ts --runs 1 --parallel 8   # under load
  * ```
  */
 import { nineAgentPlan, seedPlan } from "../fixtures/bench/mod.ts";
@@ -22,6 +25,9 @@ const FUNCTIONS = [...Deno.readDirSync(new URL("../../functions/", import.meta.u
 const args = { json: Deno.args.includes("--json") };
 const runsAt = Deno.args.indexOf("--runs");
 const runs = runsAt >= 0 ? Number(Deno.args[runsAt + 1]) : 2;
+// Runs of each plan in flight at once (the full bench keeps 50 runs in flight).
+const parallelAt = Deno.args.indexOf("--parallel");
+const parallel = parallelAt >= 0 ? Number(Deno.args[parallelAt + 1]) : 1;
 const log = (text: string) => console.error(`[memory] ${text}`);
 
 const plans = { nine: await nineAgentPlan("full"), seed: await seedPlan("full") };
@@ -36,13 +42,18 @@ try {
   await new Promise((r) => setTimeout(r, 1500));
   const boot = byName((await stackMemory(product.stackPid)).functions);
 
-  log(`work: ${runs} × nine-agent plan with SQL, ${runs} × seed example, one validate, one mcp`);
+  log(
+    `work: ${runs} × (${parallel} nine-agent plans with SQL and ${parallel} seed examples at ` +
+      "once), one validate, one mcp",
+  );
   const user = await product.newUser();
   for (let i = 0; i < runs; i++) {
-    await Promise.all([
-      product.runToEnd(user.token, plans.nine.request),
-      product.runToEnd(user.token, plans.seed.request),
-    ]);
+    await Promise.all(
+      Array.from({ length: parallel }, () => [
+        product.runToEnd(user.token, plans.nine.request, 250),
+        product.runToEnd(user.token, plans.seed.request, 250),
+      ]).flat(),
+    );
   }
   await callValidate(product.functionsUrl, user.token);
   await callMcp(product.functionsUrl, user.token);
@@ -71,7 +82,7 @@ try {
     hostedLimitMisses: product.hostedLimitMisses,
   };
   if (args.json) {
-    console.log(JSON.stringify({ runs, rows, summary }, null, 2));
+    console.log(JSON.stringify({ runs, parallel, rows, summary }, null, 2));
   } else {
     console.log("| function | boot RSS MiB | boot peak MiB | peak after work MiB |");
     console.log("| --- | ---: | ---: | ---: |");
