@@ -3,11 +3,11 @@
  * coding agents, authenticated by the user's Supabase access token. Wiring only — the tools and
  * the protocol live in `shared/mcp`; tokens and limits are configured as the REST API's.
  */
-import { loadOrchestratorConfig } from "../../shared/api/mod.ts";
+import { loadOrchestratorConfig } from "../../shared/api/config.ts";
 import { connect } from "../../shared/db/mod.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
 import { createDatabaseLimiter, createTokenVerifier } from "../../shared/http/mod.ts";
-import { llmConfigProblem } from "../../shared/llm/mod.ts";
+import { llmConfigProblem } from "../../shared/llm/config.ts";
 import { createMcpApp } from "../../shared/mcp/mod.ts";
 
 const config = loadOrchestratorConfig();

@@ -7,7 +7,7 @@
 import { createOrchestratorApp, loadOrchestratorConfig } from "../../shared/api/mod.ts";
 import { connect } from "../../shared/db/mod.ts";
 import { createWaker } from "../../shared/dispatch/mod.ts";
-import { llmConfigProblem } from "../../shared/llm/mod.ts";
+import { llmConfigProblem } from "../../shared/llm/config.ts";
 
 const config = loadOrchestratorConfig();
 // The API's own pool: no worker query runs in this function, so requests queue only behind

@@ -17,7 +17,7 @@ import {
   DELIVERABLE_MEDIA_TYPES,
   deliverableResponse,
   negotiateDeliverableFormat,
-} from "../delivery/mod.ts";
+} from "../delivery/http_format.ts";
 import { AppError } from "../errors/mod.ts";
 import {
   consoleErrorLogger,

@@ -30,7 +30,7 @@ import type {
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
-import { deliverableResponse } from "../delivery/mod.ts";
+import { deliverableResponse } from "../delivery/http_format.ts";
 import { AppError, publicError } from "../errors/mod.ts";
 import {
   consoleErrorLogger,

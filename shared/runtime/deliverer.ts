@@ -13,7 +13,6 @@
  * ```
  */
 import type { Sql } from "../db/mod.ts";
-import { deliverRun } from "../delivery/mod.ts";
 import type { RunRecord } from "../runs/mod.ts";
 import { sharedShadow } from "../shadow/mod.ts";
 
@@ -27,6 +26,9 @@ export function createDeliverer(
   const shadow = () =>
     postgresUrl ? sharedShadow("postgres", { postgresUrl }) : sharedShadow("pglite");
   return async (run, msgId) => {
+    // Delivery's code (integration proof, pgTAP, archives) loads with the first run to deliver,
+    // not when the worker boots to understand and plan.
+    const { deliverRun } = await import("../delivery/mod.ts");
     return (await deliverRun({ sql, shadow }, run, msgId)).wake ?? [];
   };
 }

@@ -16,7 +16,7 @@ import { createAgentKit } from "./agent_kit.ts";
 import { serveUnconfiguredWorker, serveWorker, workerFoundations } from "./foundations.ts";
 import { createShadowValidator } from "./shadow_validator.ts";
 import { refuseSharedShadowServer } from "../shadow/mod.ts";
-import { channelProbeFromEnv } from "../validation/mod.ts";
+import { channelProbeFromEnv } from "../validation/channel_probe_remote.ts";
 
 /** Serves the worker of one agent; refuses to start on a shadow server that is the product's. */
 export async function serveAgentWorker(agent: AgentName): Promise<void> {

@@ -20,22 +20,21 @@
  * ```
  */
 import type { ArtifactDraft, ArtifactValidator, ValidationSummary } from "../execution/mod.ts";
+// The validator's own modules, not shared/validation's barrel: a worker does not load the
+// `validate` function's app, CLI and OpenAPI document it never serves.
+import { ChannelCase, type ChannelProbe } from "../validation/channel_probe.ts";
+import type { QueryCheck } from "../validation/explain.ts";
+import { type Finding, finding } from "../validation/finding.ts";
+import type { IndexBenchmark } from "../validation/index_benefit.ts";
 import {
   type BaselineInput,
-  ChannelCase,
-  type ChannelProbe,
-  checkDeployConfig,
-  type DeployConfigInput,
-  type DocumentedEndpoint,
   DocumentedEndpointInput,
-  type Finding,
-  finding,
-  type FunctionFile,
-  type IndexBenchmark,
   type MigrationInput,
-  type QueryCheck,
-  validateMigrations,
-} from "../validation/mod.ts";
+} from "../validation/request.ts";
+import { checkDeployConfig, type DeployConfigInput } from "../validation/deploy_config.ts";
+import type { DocumentedEndpoint } from "../validation/function_contract.ts";
+import type { FunctionFile } from "../validation/typecheck.ts";
+import { validateMigrations } from "../validation/validate.ts";
 import type { ShadowDatabase } from "../shadow/mod.ts";
 
 /** What the composition root may inject or turn off. */

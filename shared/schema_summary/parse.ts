@@ -4,7 +4,7 @@
  * so one broken statement from an LLM answer costs only that statement, which is reported as
  * skipped rather than silently lost.
  */
-import { PgParser } from "@supabase/pg-parser";
+import { pgParser } from "../validation/parse.ts";
 import { splitStatements } from "../sql/split.ts";
 import type { PgNode, PgTree } from "../pg_ast/mod.ts";
 
@@ -27,13 +27,11 @@ export interface ParsedScript {
   skipped: SkippedStatement[];
 }
 
-let shared: PgParser<17> | undefined;
-
-/** The process-wide parser (the WASM module loads once, on first use). */
-export function pgParser(): PgParser<17> {
-  shared ??= new PgParser({ version: 17 });
-  return shared;
-}
+/**
+ * The process-wide parser, shared with shared/validation: one WASM instance (and one linear
+ * memory, which never shrinks) per process instead of two.
+ */
+export { pgParser };
 
 /** Parses `sql` into statements, skipping (and reporting) the ones that are not valid SQL. */
 export async function parseScript(sql: string): Promise<ParsedScript> {

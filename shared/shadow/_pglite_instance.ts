@@ -5,11 +5,17 @@
  * in a fraction of the seconds `initdb` plus the platform SQL take. Extension code (pgcrypto,
  * pg_trgm, …) is loaded only into instances that need it, because each bundle adds startup time.
  */
-import { type Extension, PGlite } from "@electric-sql/pglite";
+import type { Extension, PGlite } from "@electric-sql/pglite";
 import { plainRows, sqlErrorFacts } from "./_values.ts";
 import { type Identity, ShadowSqlError, type StatementResult } from "./port.ts";
 import { SHADOW_OWNER, type SqlScript } from "./platform.ts";
 import { enterIdentity, KEEP_AND_LEAVE, UNDO_AND_LEAVE } from "./_identity.ts";
+
+// PGlite's code loads on first use: a process that only lists its extensions, or validates on a
+// PostgreSQL shadow, does not hold it (the worker functions import this module through
+// shared/shadow).
+const pgliteClass = async (): Promise<typeof PGlite> =>
+  (await import("@electric-sql/pglite")).PGlite;
 
 /** The compiled PGlite binary and file system bundle, loaded once per process. */
 export interface PgliteAssets {
@@ -66,7 +72,7 @@ export async function restorePglite(
   snapshot: Blob,
   extensions: readonly string[] = [],
 ): Promise<PGlite> {
-  const db = new PGlite({
+  const db = new (await pgliteClass())({
     loadDataDir: snapshot,
     pgliteWasmModule: assets.wasmModule,
     fsBundle: assets.fsBundle,
@@ -87,7 +93,7 @@ export async function bootstrapPgliteSnapshot(
   scripts: SqlScript[],
   splitStatements: (sql: string) => string[],
 ): Promise<{ snapshot: Blob; notes: string[] }> {
-  const db = new PGlite({
+  const db = new (await pgliteClass())({
     pgliteWasmModule: assets.wasmModule,
     fsBundle: assets.fsBundle,
     extensions: await extensionMap(["pgcrypto", "uuid-ossp"]),

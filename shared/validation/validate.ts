@@ -46,7 +46,6 @@ import {
   typecheckFunctions,
   typecheckImportMap,
 } from "./typecheck.ts";
-import { functionEntries, functionProbeNotRun, runFunctionChecks } from "./function_run.ts";
 import type { DocumentedEndpoint } from "./function_contract.ts";
 import { extensionsNeeded } from "./extensions_needed.ts";
 import { plpgsqlCheckFindings, plpgsqlCheckSkipped, runPlpgsqlCheck } from "./plpgsql_check.ts";
@@ -471,6 +470,10 @@ export async function validateMigrations(options: ValidateOptions): Promise<Vali
         const functions = options.functions;
         const refused = functions.some((f) => !FunctionFile.shape.name.safeParse(f.name).success) ||
           (await importEscapes(functions, await typecheckImportMap())).length > 0;
+        // Loaded when a function is to run (its contract checker, REST stand-in and seeding).
+        const { functionEntries, functionProbeNotRun, runFunctionChecks } = await import(
+          "./function_run.ts"
+        );
         const entries = functionEntries(options.functions);
         // The functions share what is left of the validation's time (the rollback check keeps its
         // reserve): each boot and call gets its part, so many functions cannot hold a request long.
