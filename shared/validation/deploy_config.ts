@@ -34,8 +34,7 @@
  */
 import { parse as parseToml, TomlError } from "smol-toml";
 import { type Finding, finding } from "./finding.ts";
-import { functionEntries } from "./function_run.ts";
-import type { FunctionFile } from "./typecheck.ts";
+import { functionEntries, type FunctionFile } from "./typecheck.ts";
 
 /** What {@link checkDeployConfig} compares. */
 export interface DeployConfigInput {

@@ -112,14 +112,9 @@ Object.defineProperty(Deno, "serve", {
 await import(Deno.args[1]);
 `;
 
-/** The functions of a submission: the folders with an `index.ts`, `_shared`-style ones excepted. */
-export function functionEntries(files: readonly FunctionFile[]): string[] {
-  return files
-    .map((f) => /^([A-Za-z0-9][A-Za-z0-9_-]*)\/index\.(ts|js|mjs|mts|tsx)$/.exec(f.name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => m[0])
-    .sort();
-}
+// Where the entries are found lives with the function files (deploy_config reads it too).
+import { functionEntries } from "./typecheck.ts";
+export { functionEntries };
 
 /** The info finding where functions cannot be started here. */
 export function functionProbeNotRun(entries: readonly string[], why: string): Finding {

@@ -795,3 +795,12 @@ export function parseDiagnostics(
   }
   return out;
 }
+
+/** The functions of a submission: the folders with an `index.ts`, `_shared`-style ones excepted. */
+export function functionEntries(files: readonly FunctionFile[]): string[] {
+  return files
+    .map((f) => /^([A-Za-z0-9][A-Za-z0-9_-]*)\/index\.(ts|js|mjs|mts|tsx)$/.exec(f.name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => m[0])
+    .sort();
+}
