@@ -125,7 +125,12 @@ async function seedTask(
   return row.id;
 }
 
-async function transitionRun(sql: Sql | TransactionSql, run: string, to: string, patch: unknown = {}) {
+async function transitionRun(
+  sql: Sql | TransactionSql,
+  run: string,
+  to: string,
+  patch: unknown = {},
+) {
   const [row] = await sql`
     select * from backend_team.transition_run(${run}::uuid, ${to}, ${
     JSON.stringify(patch)
@@ -133,7 +138,12 @@ async function transitionRun(sql: Sql | TransactionSql, run: string, to: string,
   return row;
 }
 
-async function transitionTask(sql: Sql | TransactionSql, task: string, to: string, patch: unknown = {}) {
+async function transitionTask(
+  sql: Sql | TransactionSql,
+  task: string,
+  to: string,
+  patch: unknown = {},
+) {
   const [row] = await sql`
     select * from backend_team.transition_task(${task}::uuid, ${to}, ${
     JSON.stringify(patch)
@@ -734,7 +744,8 @@ Deno.test("task transitions on several connections racing the run's cancellation
   for (const { status } of statuses) {
     assert.ok(["succeeded", "cancelled"].includes(status), `task left ${status}`);
   }
-  const [r] = await db.sql`select status, last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+  const [r] = await db
+    .sql`select status, last_seq::int as last_seq from backend_team.runs where id = ${run}`;
   assert.equal(r.status, "cancelled");
   const events = await eventsOf(db.sql, run);
   assertGapless(events);
