@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { asCaller, connect, type Sql, type TransactionSql } from "../../shared/db/mod.ts";
 import { RunStatus, TaskStatus } from "../../shared/runs/mod.ts";
+import { RunEventPayload } from "../../shared/events/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
 
 /**
@@ -750,5 +751,61 @@ Deno.test("task transitions on several connections racing the run's cancellation
   const events = await eventsOf(db.sql, run);
   assertGapless(events);
   assert.equal(r.last_seq, events.length);
+  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+});
+
+Deno.test("the task.status that ends an attempt carries its usage, verdict and artifacts; no separate events", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const task = await seedTask(db.sql, run, owner, "T1");
+  await transitionTask(db.sql, task, "queued", { msg_id: 1 });
+  const [started] = await db.sql`
+    select * from backend_team.start_attempt(${task}::uuid, 1::bigint, 1)`;
+  assert.equal(started.applied, true);
+  const [done] = await db.sql`
+    select * from backend_team.complete_attempt(${task}::uuid, 1, ${
+    JSON.stringify({
+      output: { ok: true },
+      prompt_tokens: 120,
+      completion_tokens: 30,
+      cost_usd: 0.0012,
+      duration_ms: 900,
+      validation: { ok: true, errors: 0, warnings: 1 },
+      artifacts: [
+        { kind: "doc", path: "docs/a.md", content: "# A" },
+        { kind: "doc", path: "docs/b.md", content: "# B" },
+      ],
+    })
+  }::text::jsonb)`;
+  assert.equal(done.applied, true);
+  const events = await eventsOf(db.sql, run);
+  assertGapless(events);
+  assert.deepEqual(events.map((e) => [e.type, e.payload.status]), [
+    ["task.status", "queued"],
+    ["task.status", "running"],
+    ["task.status", "succeeded"],
+    ["run.status", "delivering"],
+  ]);
+  const succeeded = events[2].payload as Record<string, unknown>;
+  assert.deepEqual(succeeded.usage, {
+    attempt: 1,
+    status: "succeeded",
+    prompt_tokens: 120,
+    completion_tokens: 30,
+    cost_usd: 0.0012,
+    duration_ms: 900,
+  });
+  assert.deepEqual(succeeded.validation, { ok: true, errors: 0, warnings: 1 });
+  const artifacts = succeeded.artifacts as { kind: string; path: string; artifact_id: string }[];
+  assert.deepEqual(artifacts.map((a) => [a.kind, a.path]), [["doc", "docs/a.md"], [
+    "doc",
+    "docs/b.md",
+  ]]);
+  const stored = await db.sql`
+    select id from backend_team.artifacts where task_id = ${task} order by ordinal`;
+  assert.deepEqual(artifacts.map((a) => a.artifact_id), stored.map((r) => r.id));
+  // The client contract parses it.
+  assert.equal(RunEventPayload.safeParse({ ...succeeded, seq: 3 }).success, true);
   assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
 });
