@@ -106,6 +106,12 @@ export function applyEvent(progress: RunProgress, event: RunEventPayload): RunPr
       next.status = "completed";
       return next;
     case "task.status":
+      if (event.artifacts?.length) {
+        next.artifacts = [
+          ...progress.artifacts,
+          ...event.artifacts.map((a) => ({ kind: a.kind, path: a.path })),
+        ];
+      }
       return withTask(next, event.task_id, { key: event.key, agent: event.agent }, (t) => ({
         ...t,
         status: event.status,
@@ -117,6 +123,17 @@ export function applyEvent(progress: RunProgress, event: RunEventPayload): RunPr
           ? time
           : t.finishedAt,
         error: event.error ? { code: event.error.code, message: event.error.message } : t.error,
+        // The event that ends an attempt carries its usage and verdict (task.attempt and
+        // validation.report in older logs, handled below).
+        promptTokens: t.promptTokens + (event.usage?.prompt_tokens ?? 0),
+        completionTokens: t.completionTokens + (event.usage?.completion_tokens ?? 0),
+        validation: event.validation
+          ? {
+            ok: event.validation.ok,
+            errors: event.validation.errors,
+            warnings: event.validation.warnings,
+          }
+          : t.validation,
       }));
     case "task.attempt":
       return withTask(next, event.task_id, { key: event.key }, (t) => ({

@@ -41,7 +41,27 @@ export function describeEvent(event: RunEventPayload, progress: RunProgress): st
     case "task.status": {
       const attempt = event.status === "running" ? ` (attempt ${event.attempt})` : "";
       const error = event.error ? `: ${event.error.code}: ${event.error.message}` : "";
-      return `${prefix} ${event.key} ${event.agent} ${event.status}${attempt}${error}`;
+      const line = `${prefix} ${event.key} ${event.agent} ${event.status}${attempt}${error}`;
+      // The event that ends an attempt carries its usage, verdict and files.
+      const usage = event.usage;
+      const parts = [
+        usage
+          ? `attempt ${usage.attempt} ${usage.status}: ` +
+            `${formatCount(usage.prompt_tokens + usage.completion_tokens)} tokens` +
+            (usage.cost_usd === undefined ? "" : `, ${formatDollars(usage.cost_usd)}`) +
+            (usage.duration_ms == null ? "" : `, ${formatDuration(usage.duration_ms)}`)
+          : "",
+        event.validation
+          ? `validation ${event.validation.ok ? "passed" : "failed"}: ` +
+            `${plural(event.validation.errors, "error")}, ${
+              plural(event.validation.warnings, "warning")
+            }`
+          : "",
+        event.artifacts?.length
+          ? `wrote ${event.artifacts.map((a) => `${a.kind} ${a.path}`).join(", ")}`
+          : "",
+      ].filter((p) => p !== "");
+      return parts.length ? `${line} (${parts.join("; ")})` : line;
     }
     case "task.attempt": {
       const duration = event.duration_ms == null ? "" : `, ${formatDuration(event.duration_ms)}`;

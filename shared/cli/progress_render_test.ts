@@ -10,7 +10,7 @@ import {
   FRAME_DECISIONS,
   renderFrame,
 } from "./progress_render.ts";
-import { sampleEvents } from "./testdata/sample_events.ts";
+import { coalescedSampleEvents, sampleEvents } from "./testdata/sample_events.ts";
 
 function folded(events: RunEventPayload[]): { lines: string[]; progress: RunProgress } {
   let progress = emptyProgress(events[0].run_id);
@@ -256,5 +256,13 @@ Deno.test("checkpoint and contract verdicts are plain lines too", () => {
     "#2 checkpoint after T1 (indexes) passed",
     "#3 T2 contract positions_api (from T1) broken: public.positions.size not in the schema",
     "#4 T2 contract positions_api (from T1) honoured",
+  ]);
+});
+
+Deno.test("an event that ends an attempt says in one line what it used, the verdict and the files", () => {
+  const { lines } = folded(coalescedSampleEvents());
+  assert.deepEqual(lines.slice(5), [
+    "#6 T1 db-architect succeeded (attempt 1 valid: 1,500 tokens, 2.1s; " +
+    "validation passed: 0 errors, 2 warnings; wrote migration migrations/create.sql)",
   ]);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RunEventPayload } from "../events/mod.ts";
-import { RUN, sampleEvents } from "./testdata/sample_events.ts";
+import { coalescedSampleEvents, RUN, sampleEvents } from "./testdata/sample_events.ts";
 import { applyEvent, emptyProgress, type RunProgress, shouldStop, taskTokens } from "./progress.ts";
 
 function fold(events: RunEventPayload[]): RunProgress {
@@ -84,4 +84,13 @@ Deno.test("recovery decisions are kept in order with their route and reason; unk
   assert.equal(p.lastSeq, 10);
   assert.equal(p.tasks.length, 2, "the decision adds no task: T3's own events will");
   assert.deepEqual(fold(events).recovery, []);
+});
+
+Deno.test("a task.status event carrying usage, validation and artifacts folds as the separate events of older logs did", () => {
+  const legacy = fold(sampleEvents());
+  const coalesced = fold(coalescedSampleEvents());
+  assert.deepEqual(coalesced.tasks, legacy.tasks);
+  assert.deepEqual(coalesced.artifacts, legacy.artifacts);
+  assert.equal(taskTokens(coalesced), 1500);
+  assert.equal(coalesced.lastSeq, 6);
 });

@@ -22,7 +22,40 @@ export const RunStatusEvent = Base.extend({
   error: z.object({ code: z.string(), message: z.string() }).nullish(),
 });
 
-/** A task changed status. */
+/** What an attempt used, as the task.status event that ends it carries it. */
+export const AttemptUsage = z.object({
+  attempt: z.number().int().positive(),
+  /** How the attempt ended: succeeded, invalid, failed. */
+  status: z.string(),
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  /** US dollars of the attempt's answers; null when the model has no price. */
+  cost_usd: z.number().nonnegative().nullish(),
+  duration_ms: z.number().int().nonnegative().nullish(),
+});
+export type AttemptUsage = z.infer<typeof AttemptUsage>;
+
+/** The validator's verdict on an attempt's output, in counts. */
+export const ValidationSummary = z.object({
+  ok: z.boolean(),
+  errors: z.number().int().nonnegative(),
+  warnings: z.number().int().nonnegative(),
+});
+
+/** An artifact the task stored, as its succeeded event lists it. */
+export const ArtifactRef = z.object({
+  artifact_id: z.uuid(),
+  kind: z.string(),
+  path: z.string(),
+});
+
+/**
+ * A task changed status. The event that ends an attempt (succeeded, retrying, failed, pending,
+ * escalated) also carries what the attempt used (`usage`), the validator's counts (`validation`)
+ * and, when the task succeeded, the artifacts it stored (`artifacts`): these were the separate
+ * `task.attempt`, `validation.report` and `artifact.created` events before (migration
+ * 20261202001850), which older logs still hold.
+ */
 export const TaskStatusEvent = Base.extend({
   type: z.literal("task.status"),
   task_id: z.uuid(),
@@ -32,9 +65,15 @@ export const TaskStatusEvent = Base.extend({
   from: z.string().nullable(),
   attempt: z.number().int().nonnegative(),
   error: z.object({ code: z.string(), message: z.string() }).nullish(),
+  usage: AttemptUsage.optional(),
+  validation: ValidationSummary.optional(),
+  artifacts: z.array(ArtifactRef).optional(),
 });
 
-/** An attempt at a task finished (tokens, duration). */
+/**
+ * An attempt at a task finished (tokens, duration). Logged before migration 20261202001850; now
+ * the task.status event that ends the attempt carries it as `usage`.
+ */
 export const TaskAttemptEvent = Base.extend({
   type: z.literal("task.attempt"),
   task_id: z.uuid(),
@@ -48,7 +87,10 @@ export const TaskAttemptEvent = Base.extend({
   duration_ms: z.number().int().nonnegative().nullish(),
 });
 
-/** The shadow database judged a task's output. */
+/**
+ * The shadow database judged a task's output. Per task logged before migration 20261202001850
+ * (now `validation` on the task.status event that ends the attempt).
+ */
 export const ValidationReportEvent = Base.extend({
   type: z.literal("validation.report"),
   task_id: z.uuid().nullable(),
@@ -57,7 +99,10 @@ export const ValidationReportEvent = Base.extend({
   warnings: z.number().int().nonnegative(),
 });
 
-/** An artifact was stored. */
+/**
+ * An artifact was stored: the run's own (delivery, task_id null); a task's before migration
+ * 20261202001850 (now `artifacts` on its task.status succeeded event).
+ */
 export const ArtifactCreatedEvent = Base.extend({
   type: z.literal("artifact.created"),
   artifact_id: z.uuid(),

@@ -340,5 +340,19 @@ function progressMessage(type: string, payload: unknown): string {
   }
   const error = p.error as { code?: string } | null | undefined;
   if (error?.code) parts.push(`error=${error.code}`);
+  // A task.status that ends an attempt carries its usage, verdict and files.
+  const usage = p.usage as {
+    cost_usd?: number | null;
+    prompt_tokens?: number;
+    completion_tokens?: number;
+  } | undefined;
+  if (usage) {
+    parts.push(`tokens=${(usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0)}`);
+    if (usage.cost_usd != null) parts.push(`cost_usd=${usage.cost_usd}`);
+  }
+  const validation = p.validation as { ok?: boolean } | undefined;
+  if (validation && typeof validation.ok === "boolean") parts.push(`valid=${validation.ok}`);
+  const artifacts = p.artifacts as unknown[] | undefined;
+  if (Array.isArray(artifacts) && artifacts.length) parts.push(`artifacts=${artifacts.length}`);
   return parts.join(" ");
 }

@@ -515,7 +515,9 @@ Deno.test(
       assert.match(submitted.stdout, /guidance \(optional\): /);
       assert.match(submitted.stdout, /action \(optional\): /);
       assert.equal(
-        [...submitted.stdout.matchAll(/^#\d+ T1 db-architect validation failed/gm)].length,
+        // The event that ends each attempt says its verdict.
+        [...submitted.stdout.matchAll(/^#\d+ T1 db-architect retrying: .*; validation failed: /gm)]
+          .length,
         3,
         submitted.stdout,
       );
@@ -530,7 +532,7 @@ Deno.test(
         out,
       ], env);
       assert.equal(answered.code, 0, explain(answered));
-      assert.match(answered.stdout, /^#\d+ T1 db-architect validation passed/m);
+      assert.match(answered.stdout, /^#\d+ T1 db-architect succeeded .*; validation passed: /m);
       assert.match(answered.stdout, new RegExp(`run ${id} completed`));
       const dbArchitectCalls = app.llm.requests.filter((r) => r.agent === "db-architect");
       assert.equal(dbArchitectCalls.length, 4);

@@ -85,16 +85,17 @@ Deno.test("a run and each attempt store and show what their answers cost at the 
     assert.equal(task.cost_usd, costs[i].cost_usd);
   }
 
-  // task.attempt events carry the attempt's cost.
+  // The task.status event that ends each attempt carries the attempt's cost.
   const events = await app.api(alice.token, `/runs/${submitted.id}/events?limit=500`);
   const { events: list } = await events.json() as {
-    events: { type: string; payload: { key?: string; cost_usd?: number } }[];
+    events: { type: string; payload: { key?: string; usage?: { cost_usd?: number } } }[];
   };
-  const attemptEvents = list.filter((e) => e.type === "task.attempt");
+  const attemptEvents = list.filter((e) => e.type === "task.status" && e.payload.usage);
   assert.deepEqual(
-    attemptEvents.map((e) => e.payload.cost_usd).sort(),
+    attemptEvents.map((e) => e.payload.usage!.cost_usd).sort(),
     costs.map((c) => c.cost_usd).sort(),
   );
+  assert.equal(list.filter((e) => e.type === "task.attempt").length, 0);
 
   // The deliverable's Summary states the usage and its cost.
   await app.waitForRun(alice.token, submitted.id, (d) => d.run.status === "completed");

@@ -207,7 +207,13 @@ Deno.test("a coding agent runs the seed example over MCP with the scripted model
     const seqs = progress.map((p) => p.progress);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "progress only goes forward");
     const messages = progress.map((p) => p.message ?? "");
-    assert.ok(messages.some((m) => m.startsWith("task.attempt key=T1")), messages.join("\n"));
+    // The event that ends T1's attempt carries its usage (task.attempt in older logs).
+    assert.ok(
+      messages.some((m) =>
+        m.startsWith("task.status key=T1") && / status=succeeded .*cost_usd=/.test(m)
+      ),
+      messages.join("\n"),
+    );
     assert.ok(messages.some((m) => m.startsWith("run.completed")), messages.join("\n"));
 
     // The deliverable as one Markdown document, and one of its files.

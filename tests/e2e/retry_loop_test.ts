@@ -110,10 +110,11 @@ Deno.test("an output that fails validation is sent back with its findings and th
   assert.match(retryPrompt, /ticker/, "the retry carries Postgres' message");
   assert.doesNotMatch(asked[0].messages.map((m) => m.content).join("\n"), /apply_error/);
 
-  const events = await app.db.sql<{ type: string; payload: { ok?: boolean } }[]>`
+  // The task.status event that ends each attempt carries the validator's verdict.
+  const events = await app.db.sql<{ type: string; payload: { validation?: { ok: boolean } } }[]>`
     select type, payload from backend_team.run_events
-     where run_id = ${run.id} and type = 'validation.report' order by seq`;
-  assert.deepEqual(events.map((e) => e.payload.ok), [false, true]);
+     where run_id = ${run.id} and type = 'task.status' and payload ? 'validation' order by seq`;
+  assert.deepEqual(events.map((e) => e.payload.validation!.ok), [false, true]);
 });
 
 Deno.test("an agent that keeps failing is escalated with the findings; the user's answer resumes it", async () => {

@@ -6,8 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import { asCaller, connect, type Sql } from "../../shared/db/mod.ts";
+import { asCaller, connect, type Sql, type TransactionSql } from "../../shared/db/mod.ts";
 import { RunStatus, TaskStatus } from "../../shared/runs/mod.ts";
+import { RunEventPayload } from "../../shared/events/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
 
 /**
@@ -125,7 +126,12 @@ async function seedTask(
   return row.id;
 }
 
-async function transitionRun(sql: Sql, run: string, to: string, patch: unknown = {}) {
+async function transitionRun(
+  sql: Sql | TransactionSql,
+  run: string,
+  to: string,
+  patch: unknown = {},
+) {
   const [row] = await sql`
     select * from backend_team.transition_run(${run}::uuid, ${to}, ${
     JSON.stringify(patch)
@@ -133,7 +139,12 @@ async function transitionRun(sql: Sql, run: string, to: string, patch: unknown =
   return row;
 }
 
-async function transitionTask(sql: Sql, task: string, to: string, patch: unknown = {}) {
+async function transitionTask(
+  sql: Sql | TransactionSql,
+  task: string,
+  to: string,
+  patch: unknown = {},
+) {
   const [row] = await sql`
     select * from backend_team.transition_task(${task}::uuid, ${to}, ${
     JSON.stringify(patch)
@@ -657,4 +668,144 @@ Deno.test("a task update racing the run's cancellation does not deadlock", async
   const [after] = await db.sql`select status from backend_team.tasks where id = ${task}`;
   assert.equal(after.status, "cancelled");
   assertGapless(await eventsOf(db.sql, run));
+});
+
+Deno.test("a transaction's events write the run's row once, at commit, and last_seq is exact after", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const tasks = [
+    await seedTask(db.sql, run, owner, "T1"),
+    await seedTask(db.sql, run, owner, "T2"),
+    await seedTask(db.sql, run, owner, "T3"),
+  ];
+  const inside = await db.sql.begin(async (tx) => {
+    for (const task of tasks) await transitionTask(tx, task, "queued");
+    // Five events so far (three task.status here): none of them has touched the run's row yet.
+    const [before] = await tx`
+      select last_seq::int as last_seq,
+             pg_stat_get_xact_tuples_updated('backend_team.runs'::regclass)::int as updated
+        from backend_team.runs where id = ${run}`;
+    // Fire the deferred trigger now, as commit would: the run's row is written once.
+    await tx`set constraints backend_team.sync_run_last_seq immediate`;
+    const [after] = await tx`
+      select last_seq::int as last_seq,
+             pg_stat_get_xact_tuples_updated('backend_team.runs'::regclass)::int as updated
+        from backend_team.runs where id = ${run}`;
+    return { before, after };
+  });
+  assert.deepEqual(inside.before, { last_seq: 0, updated: 0 });
+  assert.deepEqual(inside.after, { last_seq: 3, updated: 1 });
+  const events = await eventsOf(db.sql, run);
+  assertGapless(events);
+  // A function that returns the run after appending returns last_seq exact before commit.
+  const done = await db.sql.begin(async (tx) => {
+    const row = await transitionRun(tx, run, "cancelled");
+    return Number(row.last_seq);
+  });
+  const all = await eventsOf(db.sql, run);
+  assert.equal(done, all.length);
+  const [{ last_seq }] = await db.sql`
+    select last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+  assert.equal(last_seq, all.length);
+});
+
+Deno.test("task transitions on several connections racing the run's cancellation: no deadlock, no lost cancellation, gapless", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const tasks: string[] = [];
+  for (let i = 1; i <= 16; i++) tasks.push(await seedTask(db.sql, run, owner, `T${i}`, "queued"));
+  const workers = Array.from({ length: 4 }, () => connect(db.url, { max: 1 }));
+  const user = connect(db.url, { max: 1 });
+  const codes: string[] = [];
+  try {
+    const working = Promise.all(workers.map(async (worker, w) => {
+      for (const task of tasks.filter((_, i) => i % workers.length === w)) {
+        for (const to of ["running", "validating", "succeeded"]) {
+          try {
+            await transitionTask(worker, task, to);
+          } catch (e) {
+            codes.push((e as PgError).code);
+            break;
+          }
+        }
+      }
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const cancelled = user`select backend_team.cancel_run(${run}::uuid)`;
+    await Promise.all([working, cancelled]);
+  } finally {
+    await Promise.all([...workers, user].map((c) => c.end()));
+  }
+  // A transition that lost the race is refused (the task is cancelled), never deadlocked.
+  assert.ok(codes.every((c) => c === "BT409"), `unexpected errors: ${JSON.stringify(codes)}`);
+  const statuses = await db.sql`
+    select status, count(*)::int as n from backend_team.tasks where run_id = ${run} group by status`;
+  for (const { status } of statuses) {
+    assert.ok(["succeeded", "cancelled"].includes(status), `task left ${status}`);
+  }
+  const [r] = await db
+    .sql`select status, last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+  assert.equal(r.status, "cancelled");
+  const events = await eventsOf(db.sql, run);
+  assertGapless(events);
+  assert.equal(r.last_seq, events.length);
+  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+});
+
+Deno.test("the task.status that ends an attempt carries its usage, verdict and artifacts; no separate events", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const task = await seedTask(db.sql, run, owner, "T1");
+  await transitionTask(db.sql, task, "queued", { msg_id: 1 });
+  const [started] = await db.sql`
+    select * from backend_team.start_attempt(${task}::uuid, 1::bigint, 1)`;
+  assert.equal(started.applied, true);
+  const [done] = await db.sql`
+    select * from backend_team.complete_attempt(${task}::uuid, 1, ${
+    JSON.stringify({
+      output: { ok: true },
+      prompt_tokens: 120,
+      completion_tokens: 30,
+      cost_usd: 0.0012,
+      duration_ms: 900,
+      validation: { ok: true, errors: 0, warnings: 1 },
+      artifacts: [
+        { kind: "doc", path: "docs/a.md", content: "# A" },
+        { kind: "doc", path: "docs/b.md", content: "# B" },
+      ],
+    })
+  }::text::jsonb)`;
+  assert.equal(done.applied, true);
+  const events = await eventsOf(db.sql, run);
+  assertGapless(events);
+  assert.deepEqual(events.map((e) => [e.type, e.payload.status]), [
+    ["task.status", "queued"],
+    ["task.status", "running"],
+    ["task.status", "succeeded"],
+    ["run.status", "delivering"],
+  ]);
+  const succeeded = events[2].payload as Record<string, unknown>;
+  assert.deepEqual(succeeded.usage, {
+    attempt: 1,
+    status: "succeeded",
+    prompt_tokens: 120,
+    completion_tokens: 30,
+    cost_usd: 0.0012,
+    duration_ms: 900,
+  });
+  assert.deepEqual(succeeded.validation, { ok: true, errors: 0, warnings: 1 });
+  const artifacts = succeeded.artifacts as { kind: string; path: string; artifact_id: string }[];
+  assert.deepEqual(artifacts.map((a) => [a.kind, a.path]), [["doc", "docs/a.md"], [
+    "doc",
+    "docs/b.md",
+  ]]);
+  const stored = await db.sql`
+    select id from backend_team.artifacts where task_id = ${task} order by ordinal`;
+  assert.deepEqual(artifacts.map((a) => a.artifact_id), stored.map((r) => r.id));
+  // The client contract parses it.
+  assert.equal(RunEventPayload.safeParse({ ...succeeded, seq: 3 }).success, true);
+  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
 });

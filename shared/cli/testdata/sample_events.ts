@@ -79,3 +79,34 @@ export function sampleEvents(): RunEventPayload[] {
     }) as RunEventPayload
   );
 }
+
+/**
+ * The same run as the product logs it since migration 20261202001850: the attempt's usage, the
+ * validator's counts and the artifacts ride on T1's succeeded event (7 events instead of 9).
+ */
+export function coalescedSampleEvents(): RunEventPayload[] {
+  const legacy = sampleEvents();
+  const succeeded = legacy[8];
+  const raw = [
+    ...legacy.slice(0, 5),
+    {
+      ...succeeded,
+      usage: {
+        attempt: 1,
+        status: "valid",
+        prompt_tokens: 1200,
+        completion_tokens: 300,
+        duration_ms: 2100,
+      },
+      validation: { ok: true, errors: 0, warnings: 2 },
+      artifacts: [{ artifact_id: T2, kind: "migration", path: "migrations/create.sql" }],
+    },
+  ];
+  return raw.map((e, i) =>
+    ({
+      ...e,
+      seq: i + 1,
+      at: new Date(Date.UTC(2026, 10, 25, 12, 0, i === 5 ? 8 : i)).toISOString(),
+    }) as RunEventPayload
+  );
+}
