@@ -434,6 +434,10 @@ export type Database = {
         };
         Returns: undefined;
       };
+      add_task_event_extras: {
+        Args: { p_task_id: string; p_extras: Json };
+        Returns: undefined;
+      };
       admit_request: {
         Args: {
           p_owner: string;
@@ -791,6 +795,10 @@ export type Database = {
           understanding: Json | null;
           updated_at: string;
         };
+      };
+      take_task_event_extras: {
+        Args: { p_task_id: string };
+        Returns: Json;
       };
       task_is_done: {
         Args: { p_status: string; p_error: Json };
