@@ -36,6 +36,7 @@ import type { DocumentedEndpoint } from "../validation/function_contract.ts";
 import type { FunctionFile } from "../validation/typecheck.ts";
 import { validateMigrations } from "../validation/validate.ts";
 import type { ShadowDatabase } from "../shadow/mod.ts";
+import { createSlots } from "./slots.ts";
 
 /** What the composition root may inject or turn off. */
 export interface ShadowValidatorPorts {
@@ -49,6 +50,11 @@ export interface ShadowValidatorPorts {
   benchmark?: boolean;
   /** A shadow of the caller's (tests), instead of the process-wide one the environment names. */
   shadow?: ShadowDatabase;
+  /**
+   * Validations at once in this process (default `BT_VALIDATIONS_PER_WORKER` or 2): each holds a
+   * shadow session and its parse trees, so a worker with many messages in flight stays small.
+   */
+  validationsAtOnce?: number;
 }
 
 /** A {@link ValidationSummary} with the index measurements of the attempt, when any. */
@@ -64,6 +70,9 @@ export function createShadowValidator(
 ): ArtifactValidator {
   const shadow = ports.shadow ?? (env.SHADOW_DATABASE_URL ? "postgres" : "pglite");
   const rows = ports.benchmarkRows ?? positiveInt(env.BT_INDEX_BENCH_ROWS);
+  const slots = createSlots(
+    ports.validationsAtOnce ?? positiveInt(env.BT_VALIDATIONS_PER_WORKER) ?? 2,
+  );
   return {
     async validate(
       { artifacts, accepted, baseSql, schema, dependencies },
@@ -84,20 +93,22 @@ export function createShadowValidator(
         ...(baseSql ? [{ name: "project_schema.sql", sql: baseSql }] : []),
         ...accepted.map((m) => ({ name: fileName(m.path), sql: m.up })),
       ];
-      const report = await validateMigrations({
-        files: request.files,
-        queries: request.queries,
-        functions: request.functions,
-        channels: request.channels,
-        channelProbe: ports.channelProbe,
-        runFunctions: ports.runFunctions ?? true,
-        endpoints: request.endpoints,
-        verifyJwt: request.verifyJwt,
-        benchmark: ports.benchmark === false ? false : rows ? { rows } : true,
-        baseline,
-        shadow,
-        schema,
-      });
+      const report = await slots.run(() =>
+        validateMigrations({
+          files: request.files,
+          queries: request.queries,
+          functions: request.functions,
+          channels: request.channels,
+          channelProbe: ports.channelProbe,
+          runFunctions: ports.runFunctions ?? true,
+          endpoints: request.endpoints,
+          verifyJwt: request.verifyJwt,
+          benchmark: ports.benchmark === false ? false : rows ? { rows } : true,
+          baseline,
+          shadow,
+          schema,
+        })
+      );
       const findings = [...report.findings, ...config, ...request.notJoined];
       const summary: ShadowValidationSummary = {
         ok: report.ok && !config.some((f) => f.level === "error"),
