@@ -25,7 +25,7 @@ const LINE = /^(.*?)\s+p50 (\d+) ms\s+p95 (\d+) ms/;
 /** Runs the validator bench (`runs` validations per backend); undefined if it is not there. */
 export async function runValidatorBench(
   runs: number,
-  timeoutMs = 150_000,
+  timeoutMs = 420_000,
 ): Promise<{ rows: ValidatorRow[]; output: string; error?: string } | undefined> {
   try {
     await Deno.stat(SCRIPT);

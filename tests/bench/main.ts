@@ -336,7 +336,8 @@ const dispatchRatio = r.dispatch.all.p50 / r.bare.backToBack.p50;
 const sqlProofs = summarize(
   overhead.filter((o) => o.kind === "full").flatMap((o) => o.validationSamples),
 );
-const pgliteValidator = validator?.rows.find((v) => /^pglite: validate/.test(v.label));
+const pgliteTask = validator?.rows.find((v) => /^pglite: one SQL task/.test(v.label));
+const postgresTask = validator?.rows.find((v) => /^postgres: one SQL task/.test(v.label));
 const writes = (results as {
   runRowWritesUnderDocsLoad: { runUpdates: number; events: number; statusEvents: number };
 }).runRowWritesUnderDocsLoad;
@@ -354,16 +355,21 @@ const rows: Row[] = [
     measure: "1. Proof of one SQL task (per-task shadow: clone, role, apply, lints, probes, drop)",
   },
   {
-    measure: `PostgreSQL, every SQL task of the runs below (${sqlProofs.n}) p50 / p95`,
-    result: `${ms(sqlProofs.p50)} / ${ms(sqlProofs.p95)}`,
+    measure: "PostgreSQL, one task's table over 3 accepted migrations (validate_bench) p50 / p95",
+    result: postgresTask ? `${ms(postgresTask.p50Ms)} / ${ms(postgresTask.p95Ms)}` : "n/a",
     target: "p50 ≤ 100 ms, p95 ≤ 200 ms",
-    pass: sqlProofs.p50 <= 100 && sqlProofs.p95 <= 200,
+    pass: postgresTask ? postgresTask.p50Ms <= 100 && postgresTask.p95Ms <= 200 : false,
   },
   {
-    measure: "PGlite, the seed example (validate_bench.ts) p50",
-    result: pgliteValidator ? ms(pgliteValidator.p50Ms) : "n/a",
+    measure: "PGlite, the same task p50 / p95",
+    result: pgliteTask ? `${ms(pgliteTask.p50Ms)} / ${ms(pgliteTask.p95Ms)}` : "n/a",
     target: "p50 ≤ 250 ms",
-    pass: pgliteValidator ? pgliteValidator.p50Ms <= 250 : false,
+    pass: pgliteTask ? pgliteTask.p50Ms <= 250 : false,
+  },
+  {
+    measure:
+      `  in the runs below, every SQL task (${sqlProofs.n}; index measurement and functions incl.)`,
+    result: `${ms(sqlProofs.p50)} / ${ms(sqlProofs.p95)}`,
   },
   { measure: "2. Dispatch (commit that queues a task → its start_attempt reaches the DB)" },
   {

@@ -53,9 +53,15 @@ function summary(times: number[]): string {
 
 const seed = await loadSeedDeliverable();
 
-type Case = Pick<Parameters<typeof validateMigrations>[0], "files" | "queries" | "baseline">;
+type Case = Pick<
+  Parameters<typeof validateMigrations>[0],
+  "files" | "queries" | "baseline" | "benchmark"
+>;
 
 const seedCase: Case = { files: seed.files, queries: seed.queries };
+// The same proof without the index measurement (EXPLAIN ANALYZE on 50 000 synthetic rows per
+// index, reported on its own by proof_bench.ts): what every SQL task pays.
+const seedNoIndexCase: Case = { ...seedCase, benchmark: false };
 
 // The per-task case: task N's table over the migrations of the tasks before it.
 function taskCase(n: number, accepted: number): Case {
@@ -121,6 +127,12 @@ if (args.backend === "all" || args.backend === "pglite") {
   );
   try {
     await benchShadow("pglite: validate seed", warm);
+    await benchShadow("pglite: seed without index measurement", warm, () => seedNoIndexCase);
+    await benchShadow(
+      `pglite: one SQL task (${args.accepted} accepted)`,
+      warm,
+      (i) => taskCase(i, Number(args.accepted)),
+    );
   } finally {
     await warm.close();
   }
@@ -151,6 +163,7 @@ if (args.backend === "all" || args.backend === "postgres") {
   );
   try {
     await benchShadow("postgres: validate seed", shadow);
+    await benchShadow("postgres: seed without index measurement", shadow, () => seedNoIndexCase);
   } finally {
     await shadow.close();
   }
