@@ -27,11 +27,6 @@ export interface ConnectOptions {
   applicationName?: string;
   /** Seconds an idle connection is kept (default 20). */
   idleTimeout?: number;
-  /**
-   * Let a query ask to be a named prepared statement (`{ prepare: true }`; others stay unnamed).
-   * Only for a direct connection, never through the transaction pooler (default false).
-   */
-  prepare?: boolean;
 }
 
 /**
@@ -42,7 +37,7 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
   guardLostConnections();
   return postgres(url, {
     max: options.max ?? 4,
-    prepare: options.prepare ?? false,
+    prepare: false,
     idle_timeout: options.idleTimeout ?? 20,
     connect_timeout: 10,
     onnotice: () => {},

@@ -37,9 +37,10 @@ export interface RunOptions {
   timeoutMs?: number;
   /**
    * The text is fixed and trusted (the validator's own, never SQL a user or model wrote) and run
-   * in every validation: the PostgreSQL shadow keeps it prepared (planned once per connection) and
-   * runs it ahead on the sessions it keeps ready, so its plan and the catalog caches it reads are
-   * warm before a validation starts. Ignored by PGlite.
+   * in every validation: the PostgreSQL shadow runs it ahead on the sessions it keeps ready, so
+   * the catalog caches it reads are warm before a validation starts. It is never kept as a named
+   * prepared statement (the migrations share the session and could replace one). Ignored by
+   * PGlite.
    */
   prepare?: boolean;
 }

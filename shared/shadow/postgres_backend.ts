@@ -73,10 +73,9 @@ const DB_PREFIX = "bt_shadow_";
 const ROLE_PREFIX = "bt_sv_";
 const ORPHAN_AFTER_SECONDS = 60;
 const DISK_WATCH_MS = 200;
-// A named prepared statement over the extended protocol (the driver reads `simple`; its types
-// do not list it).
-const PREPARED = { prepare: true, simple: false } as postgres.UnsafeQueryOptions;
-// Texts run with `prepare` that the sessions kept ready run ahead (the validator's few).
+// Texts run with `prepare` (the validator's fixed few) that the sessions kept ready run ahead.
+// They stay unnamed: a named prepared statement lives in the session the migrations also run in,
+// where `DEALLOCATE` / `PREPARE` in a migration could replace it and fake the next catalog read.
 const MAX_WARM_TEXTS = 8;
 
 function randomHex(bytes: number): string {
@@ -335,9 +334,9 @@ class PostgresShadow implements ShadowDatabase {
     const timeoutMs = this.#options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const pool = connect(
       databaseUrl(this.#options.adminUrl, database, role, password),
-      // A direct connection: the validator's fixed queries may be prepared (`unsafe` prepares
-      // nothing unless asked, so no SQL a user or model wrote is kept as a statement).
-      { max: 1, idleTimeout: 0, applicationName: "backend-team shadow", prepare: true },
+      // A direct connection. No named prepared statements: they would share the session with the
+      // migrations, which could deallocate or replace them.
+      { max: 1, idleTimeout: 0, applicationName: "backend-team shadow" },
     );
     let conn: ReservedSql;
     try {
@@ -365,8 +364,8 @@ class PostgresShadow implements ShadowDatabase {
     );
     try {
       await session.start(timeoutMs, this.#options.lockTimeoutMs ?? 2000);
-      // Plans made and catalog caches filled now, while no validation waits for them.
-      for (const sql of this.#warm) await session.query(sql, [], { prepare: true });
+      // The new backend's catalog caches filled now, while no validation waits for them.
+      for (const sql of this.#warm) await session.query(sql, []);
     } catch (e) {
       await session.close();
       throw e;
@@ -618,12 +617,7 @@ class PostgresSession implements ShadowSession {
     return this.#guard(options?.timeoutMs, () =>
       this.#withTimeout(options?.timeoutMs, async () => {
         if (options?.prepare && params.length === 0) this.#prepared(sql);
-        // Without parameters postgres.js would use the simple protocol, which prepares nothing.
-        const rows = await this.#sql.unsafe(
-          sql,
-          params as never[],
-          options?.prepare ? PREPARED : {},
-        );
+        const rows = await this.#sql.unsafe(sql, params as never[], {});
         return plainRows([...rows]) as T[];
       }));
   }

@@ -138,6 +138,34 @@ Deno.test("postgres: through validateMigrations, a DO block that resets its role
   });
 });
 
+Deno.test("postgres: a migration that replaces the session's prepared statements cannot fake the catalog the validator reads", async () => {
+  await withShadow("postgres", async (shadow) => {
+    for (let round = 0; round < 2; round++) {
+      const report = await validateMigrations({
+        shadow,
+        files: [{
+          name: "fake_catalog.sql",
+          // RLS stays off on a public table; then every statement the session holds is swapped
+          // for a copy that reports row security on everywhere.
+          sql: `create table public.open_notes (id bigint primary key, body text);
+            do $$ declare r record; begin
+              for r in select name, statement from pg_prepared_statements loop
+                execute format('deallocate %I', r.name);
+                execute format('prepare %I as %s', r.name,
+                  replace(r.statement, 'relrowsecurity', 'true'));
+              end loop;
+            end $$;`,
+        }],
+      });
+      assert.ok(
+        report.findings.some((f) => f.rule === "rls_disabled_in_public"),
+        `round ${round}: ${JSON.stringify(report.findings.map((f) => f.rule))}`,
+      );
+      assert.equal(report.ok, false);
+    }
+  });
+});
+
 Deno.test("pglite: untrusted SQL runs as a role that is no superuser, and a role switch stops validation", async () => {
   await withShadow("pglite", async (shadow) => {
     await using session = await shadow.open();
@@ -320,7 +348,7 @@ Deno.test("postgres: a session can connect to no other database of the shadow se
   });
 });
 
-Deno.test("postgres: the sessions kept ready are each handed out once, dropped after use, see only their own database, and run ahead only the validator's prepared text", async () => {
+Deno.test("postgres: the sessions kept ready are each handed out once, dropped after use, see only their own database, and keep no named statement a migration could replace", async () => {
   await withShadow("postgres", async (shadow) => {
     // A fixed query run with `prepare` is run ahead on the sessions kept ready (their plan warm);
     // untrusted SQL never is, with or without it.
@@ -356,17 +384,12 @@ Deno.test("postgres: the sessions kept ready are each handed out once, dropped a
          where usename like 'bt\\_sv\\_%' and usename <> session_user and query <> '<insufficient privilege>'`,
       );
       assert.equal(others.n, 0, "another session's queries are visible");
-      if (i >= 3) {
-        // Sessions prepared after the first prepared run had the fixed text run ahead.
-        const prepared = await session.query<{ statement: string }>(
-          "select statement from pg_prepared_statements",
-        );
-        assert.ok(
-          prepared.some((p) => p.statement === WARM),
-          `the validator's prepared query was not run ahead: ${JSON.stringify(prepared)}`,
-        );
-        assert.ok(!prepared.some((p) => p.statement.includes(MARK)), "untrusted SQL ran ahead");
-      }
+      // No named statement lives in the session: a migration could deallocate or replace it and
+      // fake the validator's next catalog read.
+      const named = await session.query<{ name: string }>(
+        "select name from pg_prepared_statements",
+      );
+      assert.deepEqual(named, [], "a named prepared statement in a validation's session");
       await session.query(WARM, [], { prepare: true });
       await session.exec(`create table public.${MARK}_${i} (id int)`);
       await session.query(`select count(*) from public.${MARK}_${i}`, [], { prepare: false });
