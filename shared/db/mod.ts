@@ -97,14 +97,9 @@ export async function asCaller<T>(
 ): Promise<T> {
   const role = CALLER_ROLES.has(claims.role) ? claims.role : "anon";
   const result = await sql.begin(async (tx) => {
-    // Sent now, not awaited first: the driver writes a transaction's statements to its one
-    // connection in the order they are started, so `fn`'s statements follow this one in the same
-    // round trip (pipelined) and still run as the caller. Awaited with them, so its failure is the
-    // transaction's.
-    const setup = tx`select set_config('role', ${role}, true),
-                    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`.execute();
-    const [, out] = await Promise.all([setup, fn(tx)]);
-    return out;
+    await tx`select set_config('role', ${role}, true),
+                    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    return await fn(tx);
   });
   return result as T;
 }
