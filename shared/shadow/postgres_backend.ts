@@ -364,8 +364,9 @@ class PostgresShadow implements ShadowDatabase {
     );
     try {
       await session.start(timeoutMs, this.#options.lockTimeoutMs ?? 2000);
-      // The new backend's catalog caches filled now, while no validation waits for them.
-      for (const sql of this.#warm) await session.query(sql, []);
+      // The new backend's catalog caches filled now, while no validation waits for them. Only a
+      // speed-up: a warm query that fails (a timeout under load) does not fail the session.
+      for (const sql of this.#warm) await session.query(sql, []).catch(() => {});
     } catch (e) {
       await session.close();
       throw e;
