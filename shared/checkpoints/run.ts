@@ -13,6 +13,8 @@
  */
 import type { Sql, TransactionSql } from "../db/mod.ts";
 import type { ArtifactDraft, ArtifactValidator, TaskWork } from "../execution/mod.ts";
+// The store itself, not the barrel: the task worker imports this module.
+import { acceptedArtifacts } from "../execution/task_store.ts";
 import { Plan } from "../plan/mod.ts";
 import type { EndpointLike } from "../validation/contracts.ts";
 import { type GateMigration, gatesOf, type GateVerdict, hasGates, judgeGates } from "./gate.ts";
@@ -22,14 +24,6 @@ import type { SuiteFinding } from "./suites.ts";
 export interface GateDeps {
   sql: Sql;
   validator: ArtifactValidator;
-}
-
-interface StoredArtifact {
-  kind: string;
-  path: string;
-  content: string;
-  meta: Record<string, unknown> | null;
-  key: string;
 }
 
 /** Checks the task's gates; null when it has none. */
@@ -48,13 +42,7 @@ export async function checkTaskGates(
   const kinds = ["migration"];
   if (suites.has("indexes")) kinds.push("index");
   if (suites.has("types") || suites.has("functions")) kinds.push("edge_function");
-  const stored = await deps.sql<StoredArtifact[]>`
-    select a.kind, a.path, a.content, a.meta, t.key
-      from backend_team.artifacts a
-      join backend_team.tasks t on t.id = a.task_id
-     where a.run_id = ${work.task.run_id} and t.status = 'succeeded' and t.id <> ${work.task.id}
-       and a.kind = any(${kinds}::text[])
-     order by t.finished_at, a.ordinal, a.path`;
+  const stored = await acceptedArtifacts(deps.sql, work.task.run_id, work.task.id, kinds);
   const { drafts, migrations } = accumulate([
     ...stored.map((a) => ({ task: a.key, draft: { ...a, meta: a.meta ?? {} } })),
     ...artifacts.filter((a) => kinds.includes(a.kind)).map((draft) => ({

@@ -91,13 +91,7 @@ export async function loadTaskWork(sql: Sql, taskId: string): Promise<TaskWork> 
      where run_id = ${task.run_id} and key = any(${task.depends_on}::text[]) and status = 'succeeded'
      order by length(key), key`;
   // Only migration rows hold runnable SQL (policy and index rows document what they create).
-  const migrations = await sql<{ path: string; content: string; meta: { down_sql?: string } }[]>`
-    select a.path, a.content, a.meta
-      from backend_team.artifacts a
-      join backend_team.tasks t on t.id = a.task_id
-     where a.run_id = ${task.run_id} and a.kind = 'migration'
-       and t.status = 'succeeded' and t.id <> ${taskId}
-     order by t.finished_at, a.ordinal, a.path`;
+  const migrations = await acceptedArtifacts(sql, task.run_id, taskId, ["migration"]);
   const [previous] = await sql<NonNullable<TaskWork["previous"]>[]>`
     select attempt, status, validation, error from backend_team.task_attempts
      where task_id = ${taskId} and attempt < ${task.attempt} and finished_at is not null
@@ -113,6 +107,36 @@ export async function loadTaskWork(sql: Sql, taskId: string): Promise<TaskWork> 
       down: typeof m.meta?.down_sql === "string" ? m.meta.down_sql : null,
     })),
   };
+}
+
+/** An accepted artifact of a run's task, with the task's key. */
+export interface AcceptedArtifact {
+  kind: string;
+  path: string;
+  content: string;
+  meta: Record<string, unknown> | null;
+  key: string;
+}
+
+/**
+ * The run's accepted artifacts of `kinds` (those of succeeded tasks other than `exceptTaskId`), in
+ * the order the tasks finished: what a validation builds on.
+ */
+export async function acceptedArtifacts(
+  sql: Sql,
+  runId: string,
+  exceptTaskId: string,
+  kinds: readonly string[],
+): Promise<AcceptedArtifact[]> {
+  return [
+    ...await sql<AcceptedArtifact[]>`
+    select a.kind, a.path, a.content, a.meta, t.key
+      from backend_team.artifacts a
+      join backend_team.tasks t on t.id = a.task_id
+     where a.run_id = ${runId} and t.status = 'succeeded' and t.id <> ${exceptTaskId}
+       and a.kind = any(${kinds as string[]}::text[])
+     order by t.finished_at, a.ordinal, a.path`,
+  ];
 }
 
 /** Marks the attempt's output as under validation; false when the attempt is no longer current. */
