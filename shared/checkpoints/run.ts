@@ -24,6 +24,8 @@ import type { SuiteFinding } from "./suites.ts";
 export interface GateDeps {
   sql: Sql;
   validator: ArtifactValidator;
+  /** Passed on to the validator (see `ArtifactValidator.validate`). */
+  beforeShadow?: () => Promise<void>;
 }
 
 /** Checks the task's gates; null when it has none. */
@@ -73,6 +75,7 @@ export async function checkTaskGates(
       baseSql: work.run.context.schema_sql ?? null,
       schema: true,
       signal,
+      beforeShadow: deps.beforeShadow,
     })
     : null;
   const durationMs = summary ? Math.round(performance.now() - started) : 0;

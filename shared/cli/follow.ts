@@ -15,7 +15,7 @@
  * ```
  */
 import type { RealtimeChannel } from "@supabase/supabase-js";
-import { RunEventPayload, runTopic } from "../events/mod.ts";
+import { expandEvent, RunEventPayload, runTopic } from "../events/mod.ts";
 import type { RunEvent } from "../runs/mod.ts";
 import { ApiError, type RunsApi } from "./api_client.ts";
 import { EventSequencer } from "./event_sequencer.ts";
@@ -54,7 +54,8 @@ export interface FollowSession {
 
 interface Entry {
   seq: number;
-  event?: RunEventPayload;
+  /** The row's changes this CLI knows (a row holds a transaction's changes: `expandEvent`). */
+  events: RunEventPayload[];
 }
 
 /** Joins `run:<id>` and starts following; see the module doc. */
@@ -103,7 +104,7 @@ export function openFollowSession(options: FollowSessionOptions): FollowSession 
   const deliver = (entries: Entry[]) => {
     if (closed) return;
     const ready = sequencer.accept(entries);
-    const events = ready.flatMap((e) => (e.event ? [e.event] : []));
+    const events = ready.flatMap((e) => e.events);
     if (events.length > 0) options.onEvents(events);
     if (ready.length > 0) settle();
     if (sequencer.hasGap) readLog();
@@ -215,11 +216,16 @@ export function openFollowSession(options: FollowSessionOptions): FollowSession 
 }
 
 function fromBroadcast(payload: unknown): Entry {
-  const parsed = RunEventPayload.safeParse(payload);
-  if (parsed.success) return { seq: parsed.data.seq, event: parsed.data };
-  // An event type this CLI does not know still takes its place in the sequence.
   const seq = (payload as { seq?: unknown } | null)?.seq;
-  return { seq: typeof seq === "number" ? seq : NaN };
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    return { seq: NaN, events: [] };
+  }
+  // An event type this CLI does not know still takes its place in the sequence.
+  const events = expandEvent(payload as Record<string, unknown>).flatMap((e) => {
+    const parsed = RunEventPayload.safeParse(e);
+    return parsed.success ? [parsed.data] : [];
+  });
+  return { seq: typeof seq === "number" ? seq : NaN, events };
 }
 
 function fromLog(row: RunEvent): Entry {

@@ -3,7 +3,9 @@
  * change is written to `backend_team.run_events` and broadcast in the same transaction with the
  * event name below and a payload carrying `run_id`, `seq` (1, 2, 3… per run, no gaps), `type` and
  * `at`. Clients that missed events (offline, reconnecting) fetch them with
- * `GET /runs/:id/events?after=<last seq>`. These schemas are shared by the code that emits events,
+ * `GET /runs/:id/events?after=<last seq>`. One row (one seq, one broadcast) holds every change a
+ * transaction made to the run: its first change, the later ones under `then` — read a row with
+ * {@link expandEvent}. These schemas are shared by the code that emits events,
  * the CLI that displays them, and the tests.
  */
 import { z } from "zod";
@@ -220,6 +222,46 @@ export const RUN_EVENT_NAMES = [
   "contract.passed",
   "contract.failed",
 ] as const;
+
+/**
+ * The changes one row of the log (or one broadcast) holds, in order. A transaction that changes
+ * several things of a run at once — a plan accepted, a task accepted with its checkpoint and the
+ * dependents it released, a run delivered — logs one row: its first change, with the later ones
+ * under `then`, each a whole event with the row's seq (migration 20261202001900). A row without
+ * `then` is one change. Pure; works on any JSON object, parsed or not.
+ */
+export function expandEvent<T extends Record<string, unknown>>(row: T): Record<string, unknown>[] {
+  const { then, ...first } = row as Record<string, unknown>;
+  if (!Array.isArray(then)) return [first];
+  return [
+    first,
+    ...then.filter((e): e is Record<string, unknown> =>
+      e !== null && typeof e === "object" && !Array.isArray(e)
+    ),
+  ];
+}
+
+/**
+ * The changes of a row of `GET /runs/:id/events` (`{seq, type, payload, created_at}`) as event
+ * payloads, in order: {@link expandEvent} of its payload, each with the row's `run_id` and `seq`.
+ */
+export function expandEventRow(
+  row: {
+    run_id: string;
+    seq: number;
+    type: string;
+    payload: Record<string, unknown>;
+    created_at?: string;
+  },
+): Record<string, unknown>[] {
+  return expandEvent({
+    at: row.created_at,
+    type: row.type,
+    ...row.payload,
+    run_id: row.run_id,
+    seq: row.seq,
+  }).map((e) => ({ ...e, run_id: row.run_id, seq: row.seq }));
+}
 
 /** The Realtime topic of a run. */
 export function runTopic(runId: string): string {

@@ -140,7 +140,11 @@ export async function acceptedArtifacts(
 }
 
 /** Marks the attempt's output as under validation; false when the attempt is no longer current. */
-export async function beginValidation(sql: Sql, taskId: string, attempt: number): Promise<boolean> {
+export async function beginValidation(
+  sql: Sql | TransactionSql,
+  taskId: string,
+  attempt: number,
+): Promise<boolean> {
   const [row] = await sql<{ ok: boolean }[]>`
     select backend_team.begin_validation(${taskId}::uuid, ${attempt}::integer) as ok`;
   return row.ok;

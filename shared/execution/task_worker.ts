@@ -96,8 +96,17 @@ export interface ArtifactValidator {
      */
     dependencies?: readonly { agent: string; output: unknown }[];
     signal?: AbortSignal;
+    /**
+     * Called once before the first statement reaches a shadow database (or a function starts):
+     * the worker marks the task `validating` then. A validation that needs neither (documents,
+     * config) never calls it, and the worker logs validating and its verdict in one transaction.
+     */
+    beforeShadow?: () => Promise<void>;
   }): Promise<ValidationSummary>;
 }
+
+/** Thrown out of a validation when the attempt was superseded before its shadow work began. */
+class AttemptSuperseded extends Error {}
 
 /** What the agent worker needs. */
 export interface TaskWorkerDeps {
@@ -174,7 +183,14 @@ export async function handleTaskMessage(
     costUsd = answer.cost_usd ?? null;
     await deps.afterLlm?.(work);
     const artifacts = deps.kit.artifactsOf(agent, answer.value);
-    if (!(await beginValidation(sql, taskId, attempt))) return;
+    // `validating` is logged when shadow work starts; validation done in this process (no
+    // migration, function or channel to prove) is logged with its verdict, in one transaction.
+    let validating = false;
+    const beforeShadow = async () => {
+      if (validating) return;
+      if (!(await beginValidation(sql, taskId, attempt))) throw new AttemptSuperseded();
+      validating = true;
+    };
     const own = await deps.validator.validate({
       agent,
       artifacts,
@@ -182,11 +198,12 @@ export async function handleTaskMessage(
       baseSql: work.run.context.schema_sql ?? null,
       dependencies: work.dependencies,
       signal: lease.signal,
+      beforeShadow,
     });
     // The plan's checkpoints after this task and the contracts it consumes (shared/checkpoints).
     const gates = own.ok
       ? await checkTaskGates(
-        { sql, validator: deps.validator },
+        { sql, validator: deps.validator, beforeShadow },
         work,
         artifacts,
         answer.value,
@@ -210,12 +227,13 @@ export async function handleTaskMessage(
     };
     if (validation.ok) {
       // Gate verdicts are announced in the transaction that accepts the attempt.
-      const done = gates
-        ? await sql.begin(async (tx) => {
-          await announceGateResults(tx, taskId, attempt, gates.events);
-          return await completeAttempt(tx, taskId, attempt, result);
-        })
-        : await completeAttempt(sql, taskId, attempt, result);
+      const done = await sql.begin(async (tx) => {
+        if (!validating && !(await beginValidation(tx, taskId, attempt))) {
+          return { applied: false, wake: [] };
+        }
+        if (gates) await announceGateResults(tx, taskId, attempt, gates.events);
+        return await completeAttempt(tx, taskId, attempt, result);
+      });
       if (done.applied) deps.wake(done.wake);
       return;
     }
@@ -223,6 +241,8 @@ export async function handleTaskMessage(
     // is recovered from its own findings, the decision saying which checkpoint or contract.
     const gateFailed = gates !== null && !gates.ok;
     if (gateFailed) {
+      if (!validating && !(await beginValidation(sql, taskId, attempt))) return;
+      validating = true;
       // A checkpoint failure caused by an earlier task's accepted output is retried there.
       const atCause = await recoverAtCause(
         sql,
@@ -250,6 +270,9 @@ export async function handleTaskMessage(
       ? { ...step.decision, reason: `${gateText}; ${step.decision.reason}` }
       : step.decision;
     const recovered = await sql.begin(async (tx) => {
+      if (!validating && !(await beginValidation(tx, taskId, attempt))) {
+        return { applied: false, wake: [] };
+      }
       await announceGateResults(tx, taskId, attempt, gates?.events ?? []);
       return await recoverAttempt(
         tx,
@@ -271,6 +294,7 @@ export async function handleTaskMessage(
     });
     if (recovered.applied) deps.wake(recovered.wake);
   } catch (e) {
+    if (e instanceof AttemptSuperseded) return; // a late or duplicate worker: nothing to do
     if (lease.signal.aborted) return; // the lease is gone: whoever holds the message now decides
     if (isAppError(e, "budget_exceeded")) return; // the run was failed when it went over budget
     const error = publicError(e);

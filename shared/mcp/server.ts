@@ -32,6 +32,7 @@ import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
 import { deliverableResponse } from "../delivery/http_format.ts";
 import { AppError, publicError } from "../errors/mod.ts";
+import { expandEvent } from "../events/mod.ts";
 import {
   consoleErrorLogger,
   cors,
@@ -256,16 +257,19 @@ function buildServer(
       const progressToken = extra._meta?.progressToken;
       const deadline = Date.now() + wait_seconds * 1000;
       let after = 0;
+      // Progress must grow with each notification; a log row may hold several changes.
+      let progress = 0;
       for (;;) {
         const page = await listEvents(sql, claims, id, { after, limit: 200 });
-        for (const event of page.events) {
-          if (progressToken !== undefined) {
+        for (const row of page.events) {
+          if (progressToken === undefined) continue;
+          for (const event of expandEvent(row.payload)) {
             await extra.sendNotification({
               method: "notifications/progress",
               params: {
                 progressToken,
-                progress: event.seq,
-                message: progressMessage(event.type, event.payload),
+                progress: ++progress,
+                message: progressMessage(String(event.type ?? row.type), event),
               },
             });
           }

@@ -16,6 +16,7 @@ import { AppError } from "../errors/mod.ts";
 import { answerIssues } from "./answers.ts";
 import { recoveryAnswerIssues, RecoveryDecisionRecord } from "../recovery/mod.ts";
 import { GATE_EVENTS, gateRecordOf } from "../checkpoints/record.ts";
+import { expandEvent } from "../events/mod.ts";
 import { Artifact, type Deliverable, DELIVERABLE_FOLDER } from "./artifact.ts";
 import { RunEvent } from "./event.ts";
 import { decodeCursor, encodeCursor } from "./pagination.ts";
@@ -24,6 +25,8 @@ import { parseRow } from "./rows.ts";
 import { fromDatabaseError } from "./db_errors.ts";
 import { Task, TaskAttempt, taskCost } from "./task.ts";
 import type { EventPage, RunDetail, RunPage } from "./views.ts";
+
+const GATE_TYPES: ReadonlySet<string> = new Set(GATE_EVENTS);
 
 // Column lists come from the schemas, so the API shows exactly what they define.
 const RUN_COLUMNS = Object.keys(Run.shape);
@@ -96,9 +99,10 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
           from backend_team.recovery_decisions
          where run_id = ${id}
          order by created_at, length(from_task), from_task, id`,
+      // A gate verdict is a row's first change or rides on it (`then`, expandEvent).
       tx<{ seq: string; type: string; payload: Record<string, unknown> }[]>`
         select seq, type, payload from backend_team.run_events
-         where run_id = ${id} and type = any(${[...GATE_EVENTS]}::text[])
+         where run_id = ${id} and (type = any(${[...GATE_EVENTS]}::text[]) or payload ? 'then')
          order by seq`,
     ]);
     if (!row) throw notFound();
@@ -116,7 +120,11 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
         return { ...task, cost_usd: taskCost(tried), attempts: tried };
       }),
       recovery: decisions.map((d) => parseRow(RecoveryDecisionRecord, d)),
-      gates: gates.map(gateRecordOf),
+      gates: gates.flatMap((row) =>
+        expandEvent({ ...row.payload, type: row.type })
+          .filter((e) => GATE_TYPES.has(String(e.type)))
+          .map((e) => gateRecordOf({ seq: row.seq, type: String(e.type), payload: e }))
+      ),
     };
   });
 }

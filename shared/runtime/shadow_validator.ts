@@ -75,7 +75,7 @@ export function createShadowValidator(
   );
   return {
     async validate(
-      { artifacts, accepted, baseSql, schema, dependencies },
+      { artifacts, accepted, baseSql, schema, dependencies, beforeShadow },
     ): Promise<ValidationSummary> {
       const request = validationRequest(artifacts, dependencies);
       const config = request.deployConfig ? await ownDeployFindings(request.deployConfig) : [];
@@ -93,6 +93,7 @@ export function createShadowValidator(
         ...(baseSql ? [{ name: "project_schema.sql", sql: baseSql }] : []),
         ...accepted.map((m) => ({ name: fileName(m.path), sql: m.up })),
       ];
+      await beforeShadow?.();
       const report = await slots.run(() =>
         validateMigrations({
           files: request.files,

@@ -43,16 +43,22 @@ export async function installCommitClock(sql: Sql, dbName: string): Promise<void
       started_at timestamptz not null default now()
     );
 
+    -- Fires after the product's finish_event_row (same event, triggers in name order), so the
+    -- row already holds every change of its transaction (payload.then).
     create function bench.stamp_queued_commit() returns trigger
     language plpgsql security definer set search_path = '' as $$
     begin
       insert into bench.commit_clock (kind, key, run_id, committed_at)
-      values ('queued', new.payload ->> 'task_id', new.run_id, clock_timestamp());
+      select 'queued', c ->> 'task_id', new.run_id, clock_timestamp()
+        from backend_team.run_events e,
+             jsonb_array_elements(jsonb_build_array(e.payload - 'then')
+                                  || coalesce(e.payload -> 'then', '[]'::jsonb)) as c
+       where e.run_id = new.run_id and e.seq = new.seq
+         and c ->> 'type' = 'task.status' and c ->> 'status' = 'queued';
       return null;
     end $$;
     create constraint trigger stamp_queued_commit after insert on backend_team.run_events
       deferrable initially deferred for each row
-      when (new.type = 'task.status' and new.payload ->> 'status' = 'queued')
       execute function bench.stamp_queued_commit();
 
     create function bench.stamp_bare_commit() returns trigger
@@ -108,9 +114,12 @@ export async function dispatchSamples(
         where kind = 'queued' and run_id = any($1::uuid[])
         group by key
      ), events as (
-       select (payload ->> 'task_id')::uuid as task_id, min(created_at) as created_at
-         from backend_team.run_events
-        where run_id = any($1::uuid[]) and type = 'task.status' and payload ->> 'status' = 'queued'
+       select (c ->> 'task_id')::uuid as task_id, min(e.created_at) as created_at
+         from backend_team.run_events e,
+              jsonb_array_elements(jsonb_build_array(e.payload - 'then')
+                                   || coalesce(e.payload -> 'then', '[]'::jsonb)) as c
+        where e.run_id = any($1::uuid[])
+          and c ->> 'type' = 'task.status' and c ->> 'status' = 'queued'
         group by 1
      ), reads as (${archivedReads(leaseSeconds)})
      select q.task_id::text,

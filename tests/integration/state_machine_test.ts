@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { asCaller, connect, type Sql, type TransactionSql } from "../../shared/db/mod.ts";
 import { RunStatus, TaskStatus } from "../../shared/runs/mod.ts";
-import { RunEventPayload } from "../../shared/events/mod.ts";
+import { expandEvent, RunEventPayload } from "../../shared/events/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
 
 /**
@@ -160,11 +160,24 @@ interface EventRow {
   txAt: string;
 }
 
-async function eventsOf(sql: Sql, run: string): Promise<EventRow[]> {
+/** The log's rows: one per transaction and run (its first change, later ones under `then`). */
+async function rowsOf(sql: Sql, run: string): Promise<EventRow[]> {
   const rows = await sql`
     select seq::int as seq, type, payload, created_at::timestamp::text as tx_at
     from backend_team.run_events where run_id = ${run} order by seq`;
   return rows.map((r) => ({ seq: r.seq, type: r.type, payload: r.payload, txAt: r.tx_at }));
+}
+
+/** Every change in the log, in order, as a client reads the rows (`expandEvent`). */
+async function eventsOf(sql: Sql, run: string): Promise<EventRow[]> {
+  return (await rowsOf(sql, run)).flatMap((row) =>
+    expandEvent(row.payload).map((payload) => ({
+      seq: row.seq,
+      type: String(payload.type),
+      payload,
+      txAt: row.txAt,
+    }))
+  );
 }
 
 interface MessageRow {
@@ -196,8 +209,9 @@ async function messagesOf(sql: Sql, run: string): Promise<MessageRow[]> {
  * transaction: both rows default to `now()`, the transaction's start time. (`xmin` cannot tell,
  * since `realtime.send` inserts in a subtransaction.)
  */
+/** One message per log row (`rows` from rowsOf), the row's whole payload, in its transaction. */
 function assertBroadcastMatches(run: string, events: EventRow[], messages: MessageRow[]) {
-  assert.equal(messages.length, events.length, "one realtime message per event");
+  assert.equal(messages.length, events.length, "one realtime message per row");
   events.forEach((event, i) => {
     const message = messages[i];
     const { id, ...payload } = message.payload;
@@ -215,8 +229,12 @@ function assertBroadcastMatches(run: string, events: EventRow[], messages: Messa
   });
 }
 
+/** Rows 1, 2, 3… without gaps; the changes of one row share its seq and come in order. */
 function assertGapless(events: { seq: number }[]) {
-  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+  const seqs = events.map((e) => e.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "in seq order");
+  const rows = [...new Set(seqs)];
+  assert.deepEqual(rows, rows.map((_, i) => i + 1));
 }
 
 /** Waits until `n` backends of database `name` are blocked on a lock. */
@@ -235,7 +253,14 @@ async function waitForLockWaiters(sql: Sql, name: string, n: number) {
 function judgeTransition(
   move: string,
   legal: boolean,
-  outcome: { status: string; error?: PgError; eventTypes: string[]; messages: number },
+  outcome: {
+    status: string;
+    error?: PgError;
+    eventTypes: string[];
+    /** Log rows written (one per transaction) and messages broadcast (one per row). */
+    rows: number;
+    messages: number;
+  },
   expectedTypes: string[],
   to: string,
   from: string,
@@ -257,10 +282,11 @@ function judgeTransition(
     if (outcome.status !== from) problems.push(`${move} changed the status`);
     if (outcome.eventTypes.length > 0) problems.push(`${move} logged an event`);
   }
-  if (outcome.messages !== outcome.eventTypes.length) {
-    problems.push(
-      `${move} broadcast ${outcome.messages} messages for ${outcome.eventTypes.length} events`,
-    );
+  if (outcome.rows !== (outcome.eventTypes.length > 0 ? 1 : 0)) {
+    problems.push(`${move} wrote ${outcome.rows} log rows in one transaction`);
+  }
+  if (outcome.messages !== outcome.rows) {
+    problems.push(`${move} broadcast ${outcome.messages} messages for ${outcome.rows} rows`);
   }
   return problems;
 }
@@ -282,6 +308,7 @@ Deno.test("every run transition off the intended edges is refused with BT409 {fr
           status: after.status,
           error,
           eventTypes: events.map((e) => e.type),
+          rows: (await rowsOf(db.sql, run)).length,
           messages: (await messagesOf(db.sql, run)).length,
         },
         to === "completed" ? ["run.status", "run.completed"] : ["run.status"],
@@ -316,6 +343,7 @@ Deno.test("every task transition off the intended edges is refused with BT409 {f
           status: after.status,
           error,
           eventTypes: events.map((e) => e.type),
+          rows: (await rowsOf(db.sql, run)).length,
           messages: (await messagesOf(db.sql, run)).length,
         },
         ["task.status"],
@@ -373,7 +401,7 @@ Deno.test("a run's whole life logs gapless events in order, each broadcast in it
 
   const events = await eventsOf(db.sql, run);
   assertGapless(events);
-  assert.equal(Number(done.last_seq), events.length);
+  assert.equal(Number(done.last_seq), (await rowsOf(db.sql, run)).length);
   const taskSteps = (key: string) =>
     ["queued", "running", "validating", "succeeded"].map((s) => `task.status ${key} ${s}`);
   assert.deepEqual(
@@ -405,7 +433,7 @@ Deno.test("a run's whole life logs gapless events in order, each broadcast in it
   assert.equal(events[1].payload.from, "received");
   const started = events.filter((e) => e.type === "task.status" && e.payload.status === "running");
   assert.deepEqual(started.map((e) => e.payload.attempt), [1, 1], "running starts attempt 1");
-  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+  assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
   // Each step committed on its own; the completion's two events share one transaction.
   assert.equal(new Set(events.map((e) => e.txAt)).size, events.length - 1);
 });
@@ -420,9 +448,12 @@ Deno.test("a rolled-back transition leaves no event, no message and the status u
       const [row] =
         await tx`select * from backend_team.transition_run(${run}::uuid, 'understanding')`;
       assert.equal(row.status, "understanding");
-      const [{ n }] = await tx`
-        select count(*)::int as n from realtime.messages where topic = ${`run:${run}`}`;
-      assert.equal(n, 1, "the message exists inside the transaction");
+      const [{ rows, messages }] = await tx`
+        select (select count(*)::int from backend_team.run_events where run_id = ${run}) as rows,
+               (select count(*)::int from realtime.messages where topic = ${`run:${run}`})
+                 as messages`;
+      assert.equal(rows, 1, "the event row exists inside the transaction");
+      assert.equal(messages, 0, "its message is sent at commit, whole");
       throw rollback;
     }),
     (e) => e === rollback,
@@ -460,7 +491,7 @@ Deno.test("transitions from several connections at once still give gapless, uniq
   const [{ last_seq }] = await db.sql`
     select last_seq::int as last_seq from backend_team.runs where id = ${run}`;
   assert.equal(last_seq, events.length);
-  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+  assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
 });
 
 Deno.test("when several connections make the same move at once, exactly one wins", async () => {
@@ -548,7 +579,7 @@ for (
         ...UNFINISHED_TASK.map((from, i) => ["task.status", `T${i + 4}`, from, "cancelled"]),
       ],
     );
-    assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+    assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
   });
 }
 
@@ -670,44 +701,77 @@ Deno.test("a task update racing the run's cancellation does not deadlock", async
   assertGapless(await eventsOf(db.sql, run));
 });
 
-Deno.test("a transaction's events write the run's row once, at commit, and last_seq is exact after", async () => {
+Deno.test("a transaction's changes of a run are one log row, one seq and one message, sent whole at commit", async () => {
   await using db = await freshDatabase();
   const owner = await newUser(db.sql);
   const run = await seedRun(db.sql, owner, "executing");
+  const other = await seedRun(db.sql, owner, "executing");
   const tasks = [
     await seedTask(db.sql, run, owner, "T1"),
     await seedTask(db.sql, run, owner, "T2"),
     await seedTask(db.sql, run, owner, "T3"),
   ];
+  const otherTask = await seedTask(db.sql, other, owner, "T1");
   const inside = await db.sql.begin(async (tx) => {
     for (const task of tasks) await transitionTask(tx, task, "queued");
-    // Five events so far (three task.status here): none of them has touched the run's row yet.
-    const [before] = await tx`
-      select last_seq::int as last_seq,
-             pg_stat_get_xact_tuples_updated('backend_team.runs'::regclass)::int as updated
-        from backend_team.runs where id = ${run}`;
-    // Fire the deferred trigger now, as commit would: the run's row is written once.
-    await tx`set constraints backend_team.sync_run_last_seq immediate`;
-    const [after] = await tx`
-      select last_seq::int as last_seq,
-             pg_stat_get_xact_tuples_updated('backend_team.runs'::regclass)::int as updated
-        from backend_team.runs where id = ${run}`;
-    return { before, after };
+    await transitionTask(tx, otherTask, "queued"); // another run: a row of its own
+    const [counts] = await tx`
+      select (select count(*)::int from backend_team.run_events where run_id = ${run}) as rows,
+             (select count(*)::int from realtime.messages where topic = ${`run:${run}`}) as messages`;
+    return counts;
   });
-  assert.deepEqual(inside.before, { last_seq: 0, updated: 0 });
-  assert.deepEqual(inside.after, { last_seq: 3, updated: 1 });
+  // Nothing is broadcast before commit: a subscriber never sees half a transaction.
+  assert.deepEqual(inside, { rows: 1, messages: 0 });
+  const rows = await rowsOf(db.sql, run);
+  assert.equal(rows.length, 1);
   const events = await eventsOf(db.sql, run);
-  assertGapless(events);
-  // A function that returns the run after appending returns last_seq exact before commit.
-  const done = await db.sql.begin(async (tx) => {
-    const row = await transitionRun(tx, run, "cancelled");
-    return Number(row.last_seq);
+  assert.deepEqual(
+    events.map((e) => [e.seq, e.payload.seq, e.payload.key, e.payload.status, e.payload.run_id]),
+    ["T1", "T2", "T3"].map((key) => [1, 1, key, "queued", run]),
+    "every change is there, in order, with the row's seq",
+  );
+  assertBroadcastMatches(run, rows, await messagesOf(db.sql, run));
+  assert.deepEqual((await rowsOf(db.sql, other)).map((r) => r.seq), [1]);
+  // The next transaction takes the next seq.
+  await transitionRun(db.sql, run, "cancelled");
+  assertGapless(await rowsOf(db.sql, run));
+  assert.deepEqual((await rowsOf(db.sql, run)).map((r) => r.seq), [1, 2]);
+});
+
+Deno.test("a change rolled back with its savepoint leaves the row's other changes and the seq intact", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const t1 = await seedTask(db.sql, run, owner, "T1");
+  const t2 = await seedTask(db.sql, run, owner, "T2");
+  await db.sql.begin(async (tx) => {
+    await transitionTask(tx, t1, "queued");
+    await tx.savepoint(async (sp) => {
+      await transitionTask(sp, t2, "queued");
+      throw new Error("undo T2");
+    }).catch(() => {});
   });
-  const all = await eventsOf(db.sql, run);
-  assert.equal(done, all.length);
-  const [{ last_seq }] = await db.sql`
-    select last_seq::int as last_seq from backend_team.runs where id = ${run}`;
-  assert.equal(last_seq, all.length);
+  const events = await eventsOf(db.sql, run);
+  assert.deepEqual(events.map((e) => [e.seq, e.payload.key, e.payload.status]), [[
+    1,
+    "T1",
+    "queued",
+  ]]);
+  const [t2Row] = await db.sql`select status from backend_team.tasks where id = ${t2}`;
+  assert.equal(t2Row.status, "pending");
+  // A savepoint rolled back whole, first change included: the next change opens the row afresh.
+  await db.sql.begin(async (tx) => {
+    await tx.savepoint(async (sp) => {
+      await transitionTask(sp, t2, "queued");
+      throw new Error("undo");
+    }).catch(() => {});
+    await transitionTask(tx, t2, "queued");
+  });
+  assert.deepEqual(
+    (await eventsOf(db.sql, run)).map((e) => [e.seq, e.payload.key]),
+    [[1, "T1"], [2, "T2"]],
+  );
+  assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
 });
 
 Deno.test("task transitions on several connections racing the run's cancellation: no deadlock, no lost cancellation, gapless", async () => {
@@ -750,8 +814,8 @@ Deno.test("task transitions on several connections racing the run's cancellation
   assert.equal(r.status, "cancelled");
   const events = await eventsOf(db.sql, run);
   assertGapless(events);
-  assert.equal(r.last_seq, events.length);
-  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+  assert.equal(r.last_seq, (await rowsOf(db.sql, run)).length);
+  assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
 });
 
 Deno.test("the task.status that ends an attempt carries its usage, verdict and artifacts; no separate events", async () => {
@@ -807,5 +871,5 @@ Deno.test("the task.status that ends an attempt carries its usage, verdict and a
   assert.deepEqual(artifacts.map((a) => a.artifact_id), stored.map((r) => r.id));
   // The client contract parses it.
   assert.equal(RunEventPayload.safeParse({ ...succeeded, seq: 3 }).success, true);
-  assertBroadcastMatches(run, events, await messagesOf(db.sql, run));
+  assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
 });
