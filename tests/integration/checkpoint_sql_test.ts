@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Sql } from "../../shared/db/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
+import { runChanges } from "../_support/events.ts";
 
 interface Seeded {
   run: string;
@@ -86,8 +87,7 @@ Deno.test("gate verdicts are announced while their attempt is current, and only 
   const [{ n }] = await db.sql<{ n: number }[]>`
     select backend_team.announce_gate_results(${s.t2}::uuid, 1, ${db.sql.json(events)}) as n`;
   assert.equal(n, 2);
-  const rows = await db.sql<{ type: string; payload: Record<string, unknown> }[]>`
-    select type, payload from backend_team.run_events where run_id = ${s.run} order by seq`;
+  const rows = await runChanges(db.sql, s.run);
   assert.deepEqual(rows.map((r) => [r.type, r.payload.task, r.payload.attempt]), [
     ["checkpoint.passed", "T2", 1],
     ["contract.failed", "T2", 1],

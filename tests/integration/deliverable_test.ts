@@ -24,6 +24,7 @@ import { DeliveryResult } from "../../shared/runs/mod.ts";
 import { createPostgresShadow } from "../../shared/shadow/mod.ts";
 import { applyPlatformSql } from "../../shared/platform/mod.ts";
 import { adminUrl, freshDatabase, shadowAdminUrl, type TestDatabase } from "../_support/db.ts";
+import { runChanges } from "../_support/events.ts";
 
 /**
  * The shadow delivery validates on: shared/shadow's PostgreSQL shadow on the tests' shadow server,
@@ -209,8 +210,7 @@ Deno.test("a delivered run is completed with its deliverable as rows, served as 
   for (const table of ["profiles", "positions", "trades", "tags", "trade_tags"]) {
     assert.ok(paths.includes(`deliverable/supabase/tests/database/${table}.test.sql`), table);
   }
-  const events = await db.sql<{ type: string; payload: { task_id: string | null } }[]>`
-    select type, payload from backend_team.run_events where run_id = ${runId} order by seq`;
+  const events = await runChanges(db.sql, runId);
   assert.equal(
     events.filter((e) => e.type === "artifact.created" && e.payload.task_id === null).length,
     outcome.files,

@@ -11,6 +11,7 @@ import type { Sql } from "../../shared/db/mod.ts";
 import { freshDatabase } from "../_support/db.ts";
 import { newUser, submitAs } from "../_support/run_worker.ts";
 import { type ScriptedLlm, startScriptedLlm } from "../_support/scripted_llm/mod.ts";
+import { runChanges } from "../_support/events.ts";
 
 const TRADE_JOURNAL = new URL("../fixtures/llm/trade_journal_plan.json", import.meta.url);
 const SEED_REQUEST = "Design the schema for a trade journal with positions, trades, and tags";
@@ -93,9 +94,11 @@ async function assertPlannedOnce(sql: Sql, runId: string, llm: ScriptedLlm) {
     ["T2", "security", "pending"],
     ["T3", "query-optimizer", "pending"],
   ]);
-  const events = await sql<{ type: string; status: string; key: string | null }[]>`
-    select type, payload ->> 'status' as status, payload ->> 'key' as key
-      from backend_team.run_events where run_id = ${runId} order by seq`;
+  const events = (await runChanges(sql, runId)).map((e) => ({
+    type: e.type,
+    status: e.payload.status as string | undefined,
+    key: e.payload.key as string | undefined,
+  }));
   assert.deepEqual(events.map((e) => [e.type, e.status, e.key].filter(Boolean).join(" ")), [
     "run.status received",
     "run.status understanding",

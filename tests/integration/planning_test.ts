@@ -25,6 +25,7 @@ import {
   type ScriptedLlm,
   startScriptedLlm,
 } from "../_support/scripted_llm/mod.ts";
+import { runChanges } from "../_support/events.ts";
 
 const LLM = new URL("../fixtures/llm/", import.meta.url);
 const TRADE_JOURNAL = new URL("trade_journal_plan.json", LLM);
@@ -112,9 +113,7 @@ async function tasksOf(sql: Sql, runId: string): Promise<TaskRow[]> {
 
 /** `type status [key]` of each event, in seq order (checking seq is 1, 2, 3 … without gaps). */
 async function eventLog(sql: Sql, runId: string): Promise<string[]> {
-  const rows = await sql<{ seq: number; type: string; payload: Record<string, unknown> }[]>`
-    select seq::int, type, payload from backend_team.run_events where run_id = ${runId} order by seq`;
-  assert.deepEqual(rows.map((r) => r.seq), rows.map((_, i) => i + 1), "seq has no gaps");
+  const rows = await runChanges(sql, runId);
   return rows.map((r) =>
     [r.type, r.payload.status, r.payload.key].filter((x) => x !== undefined).join(" ")
   );
