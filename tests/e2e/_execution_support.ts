@@ -27,6 +27,7 @@ import {
   queryOptimizerAnswer,
   securityAnswer,
 } from "../fixtures/trade_journal/scenario.ts";
+import { expandEvent } from "../../shared/events/mod.ts";
 
 /** The seed example's orchestrator answers: db-architect T1, then security T2 and query-optimizer T3. */
 export const TRADE_JOURNAL_PLAN = new URL(
@@ -193,8 +194,26 @@ export function assertArtifactsOf<A extends AgentName>(
   );
 }
 
-/** The run's whole event log through `GET /runs/:id/events`, page by page. */
+/**
+ * Every change of the run through `GET /runs/:id/events`, in order: each row of the log expanded
+ * (a row holds one transaction's changes, `expandEvent`), each change with its row's seq.
+ */
 export async function eventsOf(app: Product, token: string, runId: string): Promise<RunEvent[]> {
+  return (await eventRowsOf(app, token, runId)).flatMap((row) =>
+    expandEvent(row.payload).map((payload) => ({
+      ...row,
+      type: String(payload.type ?? row.type),
+      payload,
+    }))
+  );
+}
+
+/** The run's whole event log (its rows) through `GET /runs/:id/events`, page by page. */
+export async function eventRowsOf(
+  app: Product,
+  token: string,
+  runId: string,
+): Promise<RunEvent[]> {
   const events: RunEvent[] = [];
   let after = 0;
   for (;;) {

@@ -34,6 +34,7 @@ import {
   assertArtifactsOf,
   attemptsOf,
   eventLine,
+  eventRowsOf,
   eventsOf,
   reachedDelivery,
   SEED_REQUEST,
@@ -210,7 +211,7 @@ Deno.test("every state change of a run arrives on its Realtime channel in order,
   try {
     await until("subscribed", () => statuses.includes("SUBSCRIBED"));
     // Catch up on what happened before the subscription.
-    const before = await eventsOf(app, alice.token, submitted.id);
+    const before = await eventRowsOf(app, alice.token, submitted.id);
     subscribed.resolve();
 
     const { run } = await untilSettled(app, alice.token, submitted.id, 90_000);
@@ -219,7 +220,7 @@ Deno.test("every state change of a run arrives on its Realtime channel in order,
     let log: RunEvent[] = [];
     let live: Broadcast[] = [];
     await until("Realtime delivered the whole log", async () => {
-      log = await eventsOf(app, alice.token, run.id);
+      log = await eventRowsOf(app, alice.token, run.id);
       live = received.slice();
       return live.at(-1)?.payload.seq === log.at(-1)?.seq;
     }, 30_000);
@@ -256,7 +257,7 @@ Deno.test("every state change of a run arrives on its Realtime channel in order,
     // Subscribed before the model answered: everything from planning on was seen live.
     const planning = log.find((e) => eventLine(e) === "run.status planning")!;
     assert.ok(first <= planning.seq, `Realtime started at ${first}, before planning`);
-    const lines = log.map(eventLine);
+    const lines = (await eventsOf(app, alice.token, run.id)).map(eventLine);
     for (const task of NINE_AGENTS_TASKS) {
       for (const status of ["pending", "queued", "running", "validating", "succeeded"]) {
         assert.equal(

@@ -13,6 +13,7 @@ import { apiKeys, LOCAL_JWT_SECRET, mintUserToken } from "../../shared/auth/mod.
 import { submitRun } from "../../shared/runs/mod.ts";
 import { createFunctionsGateway } from "../../supabase/local/functions_gateway.ts";
 import { freshDatabase, type TestDatabase } from "../_support/db.ts";
+import { runChanges } from "../_support/events.ts";
 
 const WORKER_SECRET = "bt_worker_first_run_test_secret";
 
@@ -153,9 +154,12 @@ Deno.test("first run without a model: one 401 shape, a public OpenAPI document, 
   assert.equal(status, "failed", project.logs.join("\n"));
   assert.equal(error?.code, "llm_not_configured");
   assert.match(error?.message ?? "", /OPENAI_MODEL/);
-  const events = await db.sql`
-    select payload from backend_team.run_events where run_id = ${run.id} and type = 'run.status'`;
-  assert.ok(events.some((e) => e.payload.error?.code === "llm_not_configured"));
+  const events = (await runChanges(db.sql, run.id)).filter((e) => e.type === "run.status");
+  assert.ok(
+    events.some((e) =>
+      (e.payload.error as { code?: string } | null)?.code === "llm_not_configured"
+    ),
+  );
 
   // No crash, no stack trace: only the one-line notices.
   const traces = project.logs.filter((line) => /^\S*\s*at .+:\d+:\d+\)?$/.test(line.trim()));

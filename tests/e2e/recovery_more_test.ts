@@ -18,6 +18,7 @@ import { recoverIntegration } from "../../shared/delivery/recover_integration.ts
 import { resumeEscalatedTasks } from "../../shared/orchestration/run_store.ts";
 import { abandonSplit } from "../../shared/orchestration/decompose.ts";
 import { freshDatabase } from "../_support/db.ts";
+import { runChanges } from "../_support/events.ts";
 
 type Agent = "db-architect" | "security";
 const usage = { prompt_tokens: 100, completion_tokens: 100 };
@@ -128,10 +129,9 @@ interface Decision {
 }
 
 async function decisionEvents(app: Awaited<ReturnType<typeof startProduct>>, runId: string) {
-  const rows = await app.db.sql<{ payload: Decision }[]>`
-    select payload from backend_team.run_events
-     where run_id = ${runId} and type = 'recovery.decision' order by seq`;
-  return rows.map((r) => r.payload);
+  return (await runChanges(app.db.sql, runId))
+    .filter((e) => e.type === "recovery.decision")
+    .map((e) => e.payload as unknown as Decision);
 }
 
 const settled = (s: string) =>

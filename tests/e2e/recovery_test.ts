@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { RecordedRequest, ScenarioInput } from "../_support/scripted_llm/mod.ts";
 import { startProduct } from "../_support/stack.ts";
 import { dbArchitectAnswer, queryOptimizerAnswer } from "../fixtures/trade_journal/scenario.ts";
+import { runChanges } from "../_support/events.ts";
 
 type Agent = "db-architect" | "security" | "query-optimizer";
 const usage = { prompt_tokens: 100, completion_tokens: 100 };
@@ -131,10 +132,9 @@ interface Decision {
 }
 
 async function decisionEvents(app: Awaited<ReturnType<typeof startProduct>>, runId: string) {
-  const rows = await app.db.sql<{ payload: Decision }[]>`
-    select payload from backend_team.run_events
-     where run_id = ${runId} and type = 'recovery.decision' order by seq`;
-  return rows.map((r) => r.payload);
+  return (await runChanges(app.db.sql, runId))
+    .filter((e) => e.type === "recovery.decision")
+    .map((e) => e.payload as unknown as Decision);
 }
 
 const settled = (s: string) =>

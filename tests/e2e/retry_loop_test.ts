@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { ScenarioInput } from "../_support/scripted_llm/mod.ts";
 import { startProduct } from "../_support/stack.ts";
 import { dbArchitectAnswer } from "../fixtures/trade_journal/scenario.ts";
+import { runChanges } from "../_support/events.ts";
 
 const REQUEST = "Create the positions table for my trading app";
 
@@ -111,10 +112,12 @@ Deno.test("an output that fails validation is sent back with its findings and th
   assert.doesNotMatch(asked[0].messages.map((m) => m.content).join("\n"), /apply_error/);
 
   // The task.status event that ends each attempt carries the validator's verdict.
-  const events = await app.db.sql<{ type: string; payload: { validation?: { ok: boolean } } }[]>`
-    select type, payload from backend_team.run_events
-     where run_id = ${run.id} and type = 'task.status' and payload ? 'validation' order by seq`;
-  assert.deepEqual(events.map((e) => e.payload.validation!.ok), [false, true]);
+  const events = (await runChanges(app.db.sql, run.id))
+    .filter((e) => e.type === "task.status" && "validation" in e.payload);
+  assert.deepEqual(
+    events.map((e) => (e.payload.validation as { ok: boolean }).ok),
+    [false, true],
+  );
 });
 
 Deno.test("an agent that keeps failing is escalated with the findings; the user's answer resumes it", async () => {
