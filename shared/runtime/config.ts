@@ -23,6 +23,11 @@ export const WorkerEnv = FunctionEnv.extend({
   BT_RUN_LEASE_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
   /** Messages one worker process handles at once. */
   BT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /**
+   * Run deliveries one orchestrator-worker process runs at once (its heaviest step: the run's
+   * artifacts, parse trees, a shadow session and the assembled files); the rest wait for a slot.
+   */
+  BT_DELIVERIES_PER_WORKER: z.coerce.number().int().min(1).max(64).default(1),
   /** Deliveries of one message before it is dead-lettered. */
   BT_MAX_DELIVERIES: z.coerce.number().int().min(1).max(50).default(5),
   /** Base of the exponential retry backoff, in seconds. */
@@ -44,6 +49,8 @@ export interface WorkerConfig {
   taskLeaseSeconds: number;
   runLeaseSeconds: number;
   concurrency: number;
+  /** Run deliveries at once in one orchestrator-worker process. */
+  deliveriesAtOnce: number;
   maxDeliveries: number;
   retryBaseSeconds: number;
   drainBudgetMs: number;
@@ -63,6 +70,7 @@ export function loadWorkerConfig(
     taskLeaseSeconds: parsed.BT_TASK_LEASE_SECONDS,
     runLeaseSeconds: parsed.BT_RUN_LEASE_SECONDS,
     concurrency: parsed.BT_WORKER_CONCURRENCY,
+    deliveriesAtOnce: parsed.BT_DELIVERIES_PER_WORKER,
     maxDeliveries: parsed.BT_MAX_DELIVERIES,
     retryBaseSeconds: parsed.BT_RETRY_BASE_SECONDS,
     drainBudgetMs: parsed.BT_DRAIN_BUDGET_MS,

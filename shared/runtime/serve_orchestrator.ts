@@ -20,7 +20,9 @@ export async function serveOrchestratorWorker(): Promise<void> {
   await refuseSharedShadowServer();
   const { config, sql, llm, wake } = workerFoundations("orchestrator");
   const prompt = await loadPrompt("orchestrator");
-  const deliver = await createDeliverer(sql);
+  const deliver = createDeliverer(sql, Deno.env.toObject(), {
+    deliveriesAtOnce: config.deliveriesAtOnce,
+  });
   const queueWorker = new QueueWorker({
     queue: pgmqQueue(sql, queueOf("orchestrator")),
     vtSeconds: config.runLeaseSeconds,
