@@ -188,15 +188,45 @@ export type Database = {
           },
         ];
       };
+      run_usage: {
+        Row: {
+          completion_tokens: number;
+          cost_usd: number | null;
+          owner_id: string;
+          prompt_tokens: number;
+          run_id: string;
+        };
+        Insert: {
+          completion_tokens?: number;
+          cost_usd?: number | null;
+          owner_id: string;
+          prompt_tokens?: number;
+          run_id: string;
+        };
+        Update: {
+          completion_tokens?: number;
+          cost_usd?: number | null;
+          owner_id?: string;
+          prompt_tokens?: number;
+          run_id?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "run_usage_run_id_fkey";
+            columns: ["run_id"];
+            isOneToOne: true;
+            referencedRelation: "runs";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       runs: {
         Row: {
           clarification: Json | null;
           completed_at: string | null;
-          completion_tokens: number;
           complexity: string | null;
           context: Json;
           cost_budget_usd: number | null;
-          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -204,7 +234,6 @@ export type Database = {
           options: Json;
           owner_id: string;
           plan: Json | null;
-          prompt_tokens: number;
           prompt_version: string | null;
           request: string;
           result: Json | null;
@@ -217,11 +246,9 @@ export type Database = {
         Insert: {
           clarification?: Json | null;
           completed_at?: string | null;
-          completion_tokens?: number;
           complexity?: string | null;
           context?: Json;
           cost_budget_usd?: never;
-          cost_usd?: number | null;
           created_at?: string;
           error?: Json | null;
           id?: string;
@@ -229,7 +256,6 @@ export type Database = {
           options?: Json;
           owner_id: string;
           plan?: Json | null;
-          prompt_tokens?: number;
           prompt_version?: string | null;
           request: string;
           result?: Json | null;
@@ -242,11 +268,9 @@ export type Database = {
         Update: {
           clarification?: Json | null;
           completed_at?: string | null;
-          completion_tokens?: number;
           complexity?: string | null;
           context?: Json;
           cost_budget_usd?: never;
-          cost_usd?: number | null;
           created_at?: string;
           error?: Json | null;
           id?: string;
@@ -254,7 +278,6 @@ export type Database = {
           options?: Json;
           owner_id?: string;
           plan?: Json | null;
-          prompt_tokens?: number;
           prompt_version?: string | null;
           request?: string;
           result?: Json | null;
@@ -423,7 +446,34 @@ export type Database = {
       };
     };
     Views: {
-      [_ in never]: never;
+      run_view: {
+        Row: {
+          clarification: Json | null;
+          completed_at: string | null;
+          completion_tokens: number | null;
+          complexity: string | null;
+          context: Json | null;
+          cost_budget_usd: number | null;
+          cost_usd: number | null;
+          created_at: string | null;
+          error: Json | null;
+          id: string | null;
+          last_seq: number | null;
+          options: Json | null;
+          owner_id: string | null;
+          plan: Json | null;
+          prompt_tokens: number | null;
+          prompt_version: string | null;
+          request: string | null;
+          result: Json | null;
+          status: string | null;
+          strategy: string | null;
+          token_budget: number | null;
+          understanding: Json | null;
+          updated_at: string | null;
+        };
+        Relationships: [];
+      };
     };
     Functions: {
       accept_output: {
@@ -463,11 +513,9 @@ export type Database = {
         Returns: {
           clarification: Json | null;
           completed_at: string | null;
-          completion_tokens: number;
           complexity: string | null;
           context: Json;
           cost_budget_usd: number | null;
-          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -475,7 +523,6 @@ export type Database = {
           options: Json;
           owner_id: string;
           plan: Json | null;
-          prompt_tokens: number;
           prompt_version: string | null;
           request: string;
           result: Json | null;
@@ -511,11 +558,9 @@ export type Database = {
         Returns: {
           clarification: Json | null;
           completed_at: string | null;
-          completion_tokens: number;
           complexity: string | null;
           context: Json;
           cost_budget_usd: number | null;
-          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -523,7 +568,6 @@ export type Database = {
           options: Json;
           owner_id: string;
           plan: Json | null;
-          prompt_tokens: number;
           prompt_version: string | null;
           request: string;
           result: Json | null;
@@ -601,11 +645,9 @@ export type Database = {
         Returns: {
           clarification: Json | null;
           completed_at: string | null;
-          completion_tokens: number;
           complexity: string | null;
           context: Json;
           cost_budget_usd: number | null;
-          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -613,7 +655,6 @@ export type Database = {
           options: Json;
           owner_id: string;
           plan: Json | null;
-          prompt_tokens: number;
           prompt_version: string | null;
           request: string;
           result: Json | null;
@@ -773,11 +814,9 @@ export type Database = {
         Returns: {
           clarification: Json | null;
           completed_at: string | null;
-          completion_tokens: number;
           complexity: string | null;
           context: Json;
           cost_budget_usd: number | null;
-          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -785,7 +824,6 @@ export type Database = {
           options: Json;
           owner_id: string;
           plan: Json | null;
-          prompt_tokens: number;
           prompt_version: string | null;
           request: string;
           result: Json | null;
@@ -813,11 +851,9 @@ export type Database = {
         Returns: {
           clarification: Json | null;
           completed_at: string | null;
-          completion_tokens: number;
           complexity: string | null;
           context: Json;
           cost_budget_usd: number | null;
-          cost_usd: number | null;
           created_at: string;
           error: Json | null;
           id: string;
@@ -825,7 +861,6 @@ export type Database = {
           options: Json;
           owner_id: string;
           plan: Json | null;
-          prompt_tokens: number;
           prompt_version: string | null;
           request: string;
           result: Json | null;

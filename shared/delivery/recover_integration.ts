@@ -48,7 +48,7 @@ export async function recoverIntegration(
   >`
     select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used,
            cost_budget_usd::float8 as limit_usd, cost_usd::float8 as used_usd
-      from backend_team.runs where id = ${runId}::uuid`;
+      from backend_team.run_view where id = ${runId}::uuid`;
   const history = await sql<
     { key: string; status: string; retries: number; tokens: number; cost_usd: number | null }[]
   >`

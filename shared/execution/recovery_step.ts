@@ -190,7 +190,7 @@ export async function loadMoney(
   const [row] = await sql<{ limit_usd: number | null; used_usd: number | null; tokens: number }[]>`
     select cost_budget_usd::float8 as limit_usd, cost_usd::float8 as used_usd,
            (prompt_tokens + completion_tokens)::float8 as tokens
-      from backend_team.runs where id = ${runId}::uuid`;
+      from backend_team.run_view where id = ${runId}::uuid`;
   if (!row) return { limitUsd: null, usedUsd: null, attemptCostUsd: null };
   const tokens = usage.prompt_tokens + usage.completion_tokens;
   const attemptCostUsd = usage.cost_usd !== undefined

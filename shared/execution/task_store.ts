@@ -243,7 +243,7 @@ export async function loadRecoveryHistory(sql: Sql, taskId: string): Promise<Rec
         where d.run_id = t.run_id and d.strategy = 'reroute') as recovery_tasks,
       (r.prompt_tokens + r.completion_tokens)::float8 as used,
       r.token_budget::float8 as budget
-      from backend_team.tasks t join backend_team.runs r on r.id = t.run_id
+      from backend_team.tasks t join backend_team.run_view r on r.id = t.run_id
      where t.id = ${taskId}`;
   return {
     invalidAttempts: row.invalid,

@@ -193,7 +193,7 @@ async function loadSplitRow(sql: Sql, taskId: string): Promise<SplitRow | undefi
            (r.prompt_tokens + r.completion_tokens)::float8 as used,
            (select d.class from backend_team.recovery_decisions d where d.task_id = t.id
              order by d.created_at desc, d.id limit 1) as class
-      from backend_team.tasks t join backend_team.runs r on r.id = t.run_id
+      from backend_team.tasks t join backend_team.run_view r on r.id = t.run_id
      where t.id = ${taskId}::uuid`;
   return row;
 }

@@ -313,7 +313,7 @@ async function askAfterOrchestratorFailure(
   console.error(`[orchestrator] run ${run.id} asks the user after ${at.phase} failed:`, e);
   const [budget] = await sql<{ limit: number; used: number }[]>`
     select token_budget::float8 as limit, (prompt_tokens + completion_tokens)::float8 as used
-      from backend_team.runs where id = ${run.id}::uuid`;
+      from backend_team.run_view where id = ${run.id}::uuid`;
   const problems = isAppError(e)
     ? (e.details as { problems?: unknown } | undefined)?.problems
     : undefined;

@@ -71,7 +71,14 @@ export {
 } from "./pagination.ts";
 export { type AnswerIssue, answerIssues } from "./answers.ts";
 export { parseRow, rowToJson } from "./rows.ts";
-export type { RowSchemaMismatch, RowSchemasFit, TableRow } from "./row_types.ts";
+export type {
+  NullabilityMismatch,
+  RowSchemaMismatch,
+  RowSchemasFit,
+  TableRow,
+  ViewRow,
+  ViewSchemaMismatch,
+} from "./row_types.ts";
 export { fromDatabaseError } from "./db_errors.ts";
 export { EventPage, RunDetail, RunEnvelope, RunPage } from "./views.ts";
 export {

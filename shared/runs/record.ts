@@ -70,7 +70,7 @@ export const RunRecord = z.object({
 }).meta({ id: "RunRecord" });
 export type RunRecord = z.infer<typeof RunRecord>;
 
-/** The `backend_team.runs` columns a {@link RunRecord} is read from. */
+/** The `backend_team.run_view` columns a {@link RunRecord} is read from (the run and its usage). */
 export const RUN_RECORD_COLUMNS: readonly string[] = Object.keys(RunRecord.shape);
 
 /** The run as the service side (bypassing row level security) reads it; undefined if none. */
@@ -79,6 +79,6 @@ export async function loadRunRecord(
   runId: string,
 ): Promise<RunRecord | undefined> {
   const [row] = await sql`
-    select ${sql(RUN_RECORD_COLUMNS as string[])} from backend_team.runs where id = ${runId}`;
+    select ${sql(RUN_RECORD_COLUMNS as string[])} from backend_team.run_view where id = ${runId}`;
   return row ? parseRow(RunRecord, row) : undefined;
 }

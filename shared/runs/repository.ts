@@ -64,7 +64,7 @@ export function listRuns(
     const rows = await tx`
       select ${tx(SUMMARY_COLUMNS)},
              to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
-      from backend_team.runs
+      from backend_team.run_view
       where ${
       after ? tx`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)` : tx`true`
     }
@@ -85,7 +85,7 @@ export function getRun(sql: Sql, claims: Claims, id: string): Promise<RunDetail>
   return asUser(sql, claims, async (tx) => {
     // Five reads in one round trip (pipelined on the transaction's connection), not five.
     const [[row], tasks, attempts, decisions, gates] = await Promise.all([
-      tx`select ${tx(RUN_COLUMNS)} from backend_team.runs where id = ${id}`,
+      tx`select ${tx(RUN_COLUMNS)} from backend_team.run_view where id = ${id}`,
       tx`
         select ${tx(TASK_COLUMNS)} from backend_team.tasks
          where run_id = ${id}
@@ -137,37 +137,50 @@ export function listEvents(
   page: { after: number; limit: number },
 ): Promise<EventPage> {
   return asUser(sql, claims, async (tx) => {
-    // Reading the run first makes a run that is not the caller's a 404, not an empty list.
-    const [run] = await tx`select last_seq from backend_team.runs where id = ${id}`;
+    // Reading the run first makes a run that is not the caller's a 404, not an empty list. One
+    // event past the page says whether there are more (no stored last_seq to compare with).
+    const [[run], rows] = await Promise.all([
+      tx`select 1 from backend_team.runs where id = ${id}`,
+      tx`
+        select ${tx(EVENT_COLUMNS)} from backend_team.run_events
+        where run_id = ${id} and seq > ${page.after}
+        order by seq
+        limit ${page.limit + 1}`,
+    ]);
     if (!run) throw notFound();
-    const rows = await tx`
-      select ${tx(EVENT_COLUMNS)} from backend_team.run_events
-      where run_id = ${id} and seq > ${page.after}
-      order by seq
-      limit ${page.limit}`;
-    const events = rows.map((row) => parseRow(RunEvent, row));
+    const events = rows.slice(0, page.limit).map((row) => parseRow(RunEvent, row));
     const nextAfter = events.at(-1)?.seq ?? page.after;
-    return { events, next_after: nextAfter, has_more: Number(run.last_seq) > nextAfter };
+    return { events, next_after: nextAfter, has_more: rows.length > page.limit };
   });
+}
+
+/**
+ * The run `id` as the API shows it (its row, usage and latest seq), read after a state machine
+ * function changed it: a later statement of the same transaction sees what the function wrote.
+ */
+async function shownRun(tx: TransactionSql, id: string): Promise<Run> {
+  const [row] = await tx`select ${tx(RUN_COLUMNS)} from backend_team.run_view where id = ${id}`;
+  if (!row) throw notFound();
+  return parseRow(Run, row);
 }
 
 /** Creates a run for the caller (status `received`). */
 export function submitRun(sql: Sql, claims: Claims, body: CreateRunRequest): Promise<Run> {
   return asUser(sql, claims, async (tx) => {
     const [row] = await tx`
-      select * from backend_team.submit_run(
+      select id from backend_team.submit_run(
         ${body.request}, ${tx.json(body.context ?? {})}::jsonb, ${
       tx.json(body.options ?? {})
     }::jsonb)`;
-    return parseRow(Run, row);
+    return await shownRun(tx, row.id);
   });
 }
 
 /** Cancels the caller's run and its unfinished tasks; `illegal_transition` if already finished. */
 export function cancelRun(sql: Sql, claims: Claims, id: string): Promise<Run> {
   return asUser(sql, claims, async (tx) => {
-    const [row] = await tx`select * from backend_team.cancel_run(${id}::uuid)`;
-    return parseRow(Run, row);
+    const [row] = await tx`select id from backend_team.cancel_run(${id}::uuid)`;
+    return await shownRun(tx, row.id);
   });
 }
 
@@ -198,8 +211,8 @@ export function answerClarification(
       }
     }
     const [row] = await tx`
-      select * from backend_team.answer_clarification(${id}::uuid, ${tx.json(answers)}::jsonb)`;
-    return parseRow(Run, row);
+      select id from backend_team.answer_clarification(${id}::uuid, ${tx.json(answers)}::jsonb)`;
+    return await shownRun(tx, row.id);
   });
 }
 

@@ -20,9 +20,13 @@ import type { Run } from "./run.ts";
 import type { Task } from "./task.ts";
 
 type Tables = Database["backend_team"]["Tables"];
+type Views = Database["backend_team"]["Views"];
 
 /** A row of a `backend_team` table, as the generated types describe it. */
 export type TableRow<T extends keyof Tables> = Tables[T]["Row"];
+
+/** A row of a `backend_team` view, as the generated types describe it (every column nullable). */
+export type ViewRow<V extends keyof Views> = Views[V]["Row"];
 
 /**
  * The keys of row schema `S` that do not fit table `T`: not a column, or a nullable column the
@@ -35,6 +39,22 @@ export type RowSchemaMismatch<S extends z.ZodType, T extends keyof Tables> = {
     : K;
 }[keyof z.output<S>];
 
+/**
+ * The keys of row schema `S` that are not columns of view `V`. Postgres reports every column of a
+ * view as nullable, so only existence is checked here; hold the schema to the nullability of the
+ * table the columns come from with {@link NullabilityMismatch}.
+ */
+export type ViewSchemaMismatch<S extends z.ZodType, V extends keyof Views> = {
+  [K in keyof z.output<S>]-?: K extends keyof ViewRow<V> ? never : K;
+}[keyof z.output<S>];
+
+/** The keys of row schema `S` that are nullable columns of table `T` the schema refuses null for. */
+export type NullabilityMismatch<S extends z.ZodType, T extends keyof Tables> = {
+  [K in keyof z.output<S>]-?: K extends keyof TableRow<T>
+    ? RefusesNull<TableRow<T>[K], z.output<S>[K]> extends true ? K : never
+    : never;
+}[keyof z.output<S>];
+
 /** Whether a nullable column's schema value type leaves null out. */
 type RefusesNull<Column, Value> = Json extends Column ? false
   : null extends Column ? null extends Value ? false : true
@@ -43,10 +63,17 @@ type RefusesNull<Column, Value> = Json extends Column ? false
 /** Compiles only when `Mismatch` is `never`; otherwise the error names the keys that do not fit. */
 export type AssertRowSchemaFits<Mismatch extends never> = Mismatch;
 
-/** The API's row schemas, each against its table (checked by `deno check`). */
+/**
+ * The API's row schemas, each against its table (checked by `deno check`). A run is read from
+ * `run_view` (its row, its usage, its latest seq), with the columns of `runs` as nullable as there.
+ */
 export type RowSchemasFit = [
-  AssertRowSchemaFits<RowSchemaMismatch<typeof Run, "runs">>,
-  AssertRowSchemaFits<RowSchemaMismatch<typeof RunRecord, "runs">>,
+  AssertRowSchemaFits<ViewSchemaMismatch<typeof Run, "run_view">>,
+  AssertRowSchemaFits<NullabilityMismatch<typeof Run, "runs">>,
+  AssertRowSchemaFits<NullabilityMismatch<typeof Run, "run_usage">>,
+  AssertRowSchemaFits<ViewSchemaMismatch<typeof RunRecord, "run_view">>,
+  AssertRowSchemaFits<NullabilityMismatch<typeof RunRecord, "runs">>,
+  AssertRowSchemaFits<NullabilityMismatch<typeof RunRecord, "run_usage">>,
   AssertRowSchemaFits<RowSchemaMismatch<typeof Task, "tasks">>,
   AssertRowSchemaFits<RowSchemaMismatch<typeof RunEvent, "run_events">>,
   AssertRowSchemaFits<RowSchemaMismatch<typeof Artifact, "artifacts">>,

@@ -4,7 +4,9 @@
  * queued → running → validating → succeeded with `transition_task` (the old path also logs the
  * three events a task logged besides its status: task.attempt, validation.report,
  * artifact.created; the new one carries them on the succeeded event), from 4 connections. Prints wall time per task, WAL bytes per task, run-row updates per task and the
- * self time of append_event / lock_task / realtime.send per task (pg_stat_user_functions).
+ * self time of append_event / lock_task / realtime.send / record_usage per task
+ * (pg_stat_user_functions). Each task's attempt also charges {@link ANSWERS_PER_TASK} LLM answers
+ * to its run with `record_usage`, as the usage recorder does.
  *
  * Run: `deno run -A tests/bench/event_path_bench.ts [runs] [tasks]`
  */
@@ -13,6 +15,8 @@ import { freshDatabase } from "../_support/db.ts";
 
 const RUNS = Number(Deno.args[0] ?? 8);
 const TASKS = Number(Deno.args[1] ?? 12);
+/** LLM answers charged to the run per task (an agent's answer and one re-ask). */
+const ANSWERS_PER_TASK = 2;
 /** Events a task logged besides its status before 20261202001850 (task.attempt, validation.report, artifact.created). */
 const OLD_EXTRA_EVENTS = 3;
 
@@ -47,11 +51,13 @@ interface Figures {
   msPerTask: number;
   walBytesPerTask: number;
   runUpdatesPerTask: number;
+  /** Updates of `runs` rows per event appended (no run status changes in this load). */
+  runUpdatesPerEvent: number;
   selfMsPerTask: Record<string, number>;
 }
 
-async function seed(sql: Sql, owner: string): Promise<string[][]> {
-  const runs: string[][] = [];
+async function seed(sql: Sql, owner: string): Promise<{ run: string; tasks: string[] }[]> {
+  const runs: { run: string; tasks: string[] }[] = [];
   for (let r = 0; r < RUNS; r++) {
     const [run] = await sql`
       insert into backend_team.runs (owner_id, request, status, plan)
@@ -64,7 +70,7 @@ async function seed(sql: Sql, owner: string): Promise<string[][]> {
         values (${run.id}, ${owner}, ${`T${t}`}, 'monitor', 'bench') returning id`;
       ids.push(task.id);
     }
-    runs.push(ids);
+    runs.push({ run: run.id, tasks: ids });
   }
   return runs;
 }
@@ -82,11 +88,18 @@ async function measure(
   try {
     await Promise.all(workers.map(async (w, i) => {
       await w`set track_functions = 'all'`;
-      for (const [r, tasks] of runs.entries()) {
+      for (const [r, { run, tasks }] of runs.entries()) {
         for (const [n, task] of tasks.entries()) {
           if ((r * TASKS + n) % workers.length !== i) continue;
           for (const to of ["queued", "running", "validating"]) {
             await w`select backend_team.transition_task(${task}::uuid, ${to}, '{}'::jsonb)`;
+            // The running attempt's LLM answers, each charged to the run as the recorder does.
+            if (to === "running") {
+              for (let a = 0; a < ANSWERS_PER_TASK; a++) {
+                await w`select over_budget from backend_team.record_usage(
+                  ${run}::uuid, 1200::bigint, 300::bigint, 0.00072::numeric)`;
+              }
+            }
           }
           // The attempt's finish: its extra events and the status, in one transaction.
           await w.begin(async (tx) => {
@@ -116,6 +129,9 @@ async function measure(
     msPerTask: round(ms / n),
     walBytesPerTask: Math.round((after.wal - before.wal) / n),
     runUpdatesPerTask: round((after.runUpdates - before.runUpdates) / n),
+    runUpdatesPerEvent: round(
+      (after.runUpdates - before.runUpdates) / Math.max(1, after.events - before.events),
+    ),
     selfMsPerTask: self,
   };
 }
@@ -127,14 +143,17 @@ async function snapshot(sql: Sql) {
   const [u] = await sql`
     select n_tup_upd::float8 as upd from pg_stat_user_tables
      where schemaname = 'backend_team' and relname = 'runs'`;
+  const [e] = await sql`select count(*)::float8 as n from backend_team.run_events`;
   const fns = await sql`
     select schemaname || '.' || funcname as name, sum(self_time)::float8 as self
       from pg_stat_user_functions
-     where funcname in ('append_event', 'lock_task', 'send', 'transition_task', 'sync_run_last_seq')
+     where funcname in ('append_event', 'lock_task', 'send', 'transition_task', 'sync_run_last_seq',
+                        'record_usage')
      group by 1`;
   return {
     wal: Number(w.wal),
     runUpdates: Number(u?.upd ?? 0),
+    events: Number(e.n),
     self: Object.fromEntries(fns.map((f) => [String(f.name), Number(f.self)])) as Record<
       string,
       number

@@ -69,7 +69,7 @@ Deno.test("a run and each attempt store and show what their answers cost at the 
     { prompt_tokens: number; completion_tokens: number; cost_usd: number }[]
   >`
     select prompt_tokens::int, completion_tokens::int, cost_usd::float8 as cost_usd
-      from backend_team.runs where id = ${submitted.id}`;
+      from backend_team.run_usage where run_id = ${submitted.id}`;
   assert.equal(run.cost_usd, scriptedCost(run.prompt_tokens, run.completion_tokens));
   const attemptsCost = costs.reduce((n, c) => n + Math.round(c.cost_usd! * 1e6), 0) / 1e6;
   assert.ok(run.cost_usd > attemptsCost, "the run also pays for the orchestrator's answers");

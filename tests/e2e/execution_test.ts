@@ -109,7 +109,8 @@ Deno.test("the seed example runs db-architect, then security and query-optimizer
   const orchestrator = requests.filter((r) => r.agent === "orchestrator");
   assert.deepEqual(orchestrator.map((r) => r.phase), ["understand", "plan"]);
   const [charged] = await app.db.sql<{ prompt_tokens: number; completion_tokens: number }[]>`
-    select prompt_tokens::int, completion_tokens::int from backend_team.runs where id = ${run.id}`;
+    select prompt_tokens::int, completion_tokens::int from backend_team.run_usage
+     where run_id = ${run.id}`;
   assert.equal(
     charged.prompt_tokens,
     orchestrator.reduce((n, r) => n + prompted(r), 0) + t1.prompt_tokens + t2.prompt_tokens +

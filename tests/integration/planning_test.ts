@@ -88,7 +88,7 @@ async function readRun(sql: Sql, id: string): Promise<RunRow> {
   const [row] = await sql<RunRow[]>`
     select status, complexity, strategy, understanding, plan, clarification, prompt_version, error,
            prompt_tokens::int, completion_tokens::int
-      from backend_team.runs where id = ${id}`;
+      from backend_team.run_view where id = ${id}`;
   return row;
 }
 

@@ -36,9 +36,9 @@ Deno.test("a stored run reads as one typed record, with the state machine's own 
   }::jsonb)`;
   await sql`
     update backend_team.runs
-       set prompt_tokens = 1200, completion_tokens = 300, cost_usd = 0.00072,
-           options = options || '{"agent_models": {"security": "backup-model"}}'::jsonb
+       set options = options || '{"agent_models": {"security": "backup-model"}}'::jsonb
      where id = ${id}`;
+  await sql`select backend_team.record_usage(${id}::uuid, 1200, 300, 0.00072)`;
 
   const run = await loadRunRecord(sql, id);
   assert.ok(run);

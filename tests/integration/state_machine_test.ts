@@ -459,7 +459,7 @@ Deno.test("a rolled-back transition leaves no event, no message and the status u
     (e) => e === rollback,
   );
   const [after] = await db.sql`
-    select status, last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+    select status, last_seq::int as last_seq from backend_team.run_view where id = ${run}`;
   assert.deepEqual(after, { status: "received", last_seq: 0 });
   assert.deepEqual(await eventsOf(db.sql, run), []);
   assert.deepEqual(await messagesOf(db.sql, run), []);
@@ -489,7 +489,7 @@ Deno.test("transitions from several connections at once still give gapless, uniq
   assert.equal(events.length, tasks.length * 4);
   assertGapless(events);
   const [{ last_seq }] = await db.sql`
-    select last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+    select last_seq::int as last_seq from backend_team.run_view where id = ${run}`;
   assert.equal(last_seq, events.length);
   assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
 });
@@ -604,7 +604,7 @@ Deno.test("usage over the budget fails the run with budget_exceeded and stops it
   const [failed] = await db.sql`
     select status, error, prompt_tokens::int as prompt_tokens,
            completion_tokens::int as completion_tokens
-    from backend_team.runs where id = ${run}`;
+    from backend_team.run_view where id = ${run}`;
   assert.equal(failed.status, "failed");
   assert.equal(failed.error.code, "budget_exceeded");
   assert.deepEqual([failed.prompt_tokens, failed.completion_tokens], [601, 400]);
@@ -810,7 +810,114 @@ Deno.test("task transitions on several connections racing the run's cancellation
     assert.ok(["succeeded", "cancelled"].includes(status), `task left ${status}`);
   }
   const [r] = await db
-    .sql`select status, last_seq::int as last_seq from backend_team.runs where id = ${run}`;
+    .sql`select status, last_seq::int as last_seq from backend_team.run_view where id = ${run}`;
+  assert.equal(r.status, "cancelled");
+  const events = await eventsOf(db.sql, run);
+  assertGapless(events);
+  assert.equal(r.last_seq, (await rowsOf(db.sql, run)).length);
+  assertBroadcastMatches(run, await rowsOf(db.sql, run), await messagesOf(db.sql, run));
+});
+
+Deno.test("appending events and charging answers leave the run's row untouched; last_seq is derived", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const tasks = [
+    await seedTask(db.sql, run, owner, "T1"),
+    await seedTask(db.sql, run, owner, "T2"),
+    await seedTask(db.sql, run, owner, "T3"),
+  ];
+  /** The run row's version (xmin changes with every new version of the row) and its updated_at. */
+  const version = async () => {
+    const [row] = await db.sql`
+      select xmin::text as xmin, updated_at from backend_team.runs where id = ${run}`;
+    return row;
+  };
+  const updates = async () => {
+    await db.sql`select pg_stat_force_next_flush()`;
+    await db.sql`select pg_stat_clear_snapshot()`;
+    const [{ n }] = await db.sql`
+      select n_tup_upd::int as n from pg_stat_user_tables
+       where schemaname = 'backend_team' and relname = 'runs'`;
+    return n;
+  };
+  const before = await version();
+  const updatesBefore = await updates();
+  const inside = await db.sql.begin(async (tx) => {
+    for (const task of tasks) await transitionTask(tx, task, "queued");
+    await tx`select backend_team.append_event(${run}::uuid, 'task.attempt', '{}'::jsonb)`;
+    const [row] = await tx`
+      select pg_stat_get_xact_tuples_updated('backend_team.runs'::regclass)::int as updated`;
+    return row.updated;
+  });
+  assert.equal(inside, 0, "no run-row update inside the transaction");
+  assert.deepEqual(await version(), before, "nor at commit: the run's row has the same version");
+  // Several answers, each in its own transaction as the usage recorder charges them.
+  for (let i = 0; i < 3; i++) {
+    await db.sql`select * from backend_team.record_usage(${run}::uuid, 100, 20, 0.0001)`;
+  }
+  assert.deepEqual(await version(), before, "charging answers does not write the run's row");
+  assert.equal(await updates(), updatesBefore, "runs' n_tup_upd is unchanged");
+  const [usage] = await db.sql`
+    select prompt_tokens::int as p, completion_tokens::int as c, cost_usd::float8 as usd
+      from backend_team.run_usage where run_id = ${run}`;
+  assert.deepEqual(usage, { p: 300, c: 60, usd: 0.0003 });
+
+  const events = await rowsOf(db.sql, run);
+  assertGapless(events);
+  const [{ last_seq }] = await db.sql`
+    select last_seq::int as last_seq from backend_team.run_view where id = ${run}`;
+  assert.equal(last_seq, events.length);
+  // A function that returns the run after appending returns last_seq exact; a status change is a
+  // real change of the row and writes it (updated_at too).
+  const done = await db.sql.begin(async (tx) => {
+    const row = await transitionRun(tx, run, "cancelled");
+    return Number(row.last_seq);
+  });
+  const all = await rowsOf(db.sql, run);
+  assert.equal(done, all.length);
+  const after = await version();
+  assert.notEqual(after.xmin, before.xmin);
+  assert.ok(after.updated_at > before.updated_at);
+});
+
+Deno.test("task transitions on several connections racing the run's cancellation: no deadlock, no lost cancellation, gapless", async () => {
+  await using db = await freshDatabase();
+  const owner = await newUser(db.sql);
+  const run = await seedRun(db.sql, owner, "executing");
+  const tasks: string[] = [];
+  for (let i = 1; i <= 16; i++) tasks.push(await seedTask(db.sql, run, owner, `T${i}`, "queued"));
+  const workers = Array.from({ length: 4 }, () => connect(db.url, { max: 1 }));
+  const user = connect(db.url, { max: 1 });
+  const codes: string[] = [];
+  try {
+    const working = Promise.all(workers.map(async (worker, w) => {
+      for (const task of tasks.filter((_, i) => i % workers.length === w)) {
+        for (const to of ["running", "validating", "succeeded"]) {
+          try {
+            await transitionTask(worker, task, to);
+          } catch (e) {
+            codes.push((e as PgError).code);
+            break;
+          }
+        }
+      }
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const cancelled = user`select backend_team.cancel_run(${run}::uuid)`;
+    await Promise.all([working, cancelled]);
+  } finally {
+    await Promise.all([...workers, user].map((c) => c.end()));
+  }
+  // A transition that lost the race is refused (the task is cancelled), never deadlocked.
+  assert.ok(codes.every((c) => c === "BT409"), `unexpected errors: ${JSON.stringify(codes)}`);
+  const statuses = await db.sql`
+    select status, count(*)::int as n from backend_team.tasks where run_id = ${run} group by status`;
+  for (const { status } of statuses) {
+    assert.ok(["succeeded", "cancelled"].includes(status), `task left ${status}`);
+  }
+  const [r] = await db
+    .sql`select status, last_seq::int as last_seq from backend_team.run_view where id = ${run}`;
   assert.equal(r.status, "cancelled");
   const events = await eventsOf(db.sql, run);
   assertGapless(events);

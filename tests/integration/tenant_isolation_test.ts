@@ -86,6 +86,8 @@ async function populate(sql: Sql, run: string, owner: string): Promise<string> {
   for (const to of ["queued", "running"]) {
     await sql`select backend_team.transition_task(${task.id}::uuid, ${to})`;
   }
+  // An LLM answer charged to the run (its run_usage row).
+  await sql`select backend_team.record_usage(${run}::uuid, 1200, 300, 0.00072)`;
   await sql`
     insert into backend_team.task_attempts (task_id, run_id, owner_id, attempt, prompt_tokens)
     values (${task.id}, ${run}, ${owner}, 1, 1200)`;
